@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# kvio: build the modules against a kbuild tree (KDIR), and the entry points
+# for the VM test rig.  See README.
+
+# The running kernel's tree if there is one, else the newest Debian
+# linux-headers-*-amd64 tree installed.
+KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),\
+	$(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1))
+
+PWD := $(CURDIR)
+
+all: modules
+
+modules:
+	@test -n "$(KDIR)" || { echo "no kernel tree: install linux-headers-amd64 or set KDIR" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(PWD) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(PWD) clean
+	$(MAKE) -C selftests clean
+
+selftests:
+	$(MAKE) -C selftests
+
+# Install packages, build, boot the test VM and show real traffic.
+demo:
+	scripts/kvio-demo
+
+# Install packages, build, run every test in the VM(s); ends with
+# "N passed, N failed".
+check:
+	scripts/kvio-test
+
+# Benchmarks (not tests): kvio against upstream, in the same VM run.
+bench:
+	scripts/kvio-bench
+
+checkpatch:
+	scripts/checkpatch.sh
+
+.PHONY: all modules clean selftests demo check bench checkpatch

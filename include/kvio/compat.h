@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Kernel API differences, in one place.  kvio is written against the newest
+ * kernel API it knows; each shim below recreates that API on older kernels and
+ * names the release where the API changed.  The oldest supported kernel is 6.1
+ * (Debian 12).
+ */
+#ifndef _KVIO_COMPAT_H
+#define _KVIO_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/uio.h>
+
+/* 6.2: iov_iter directions gained ITER_SOURCE / ITER_DEST names. */
+#ifndef ITER_SOURCE
+#define ITER_SOURCE	WRITE	/* data flows out of the iterator */
+#define ITER_DEST	READ	/* data flows into the iterator */
+#endif
+
+#endif /* _KVIO_COMPAT_H */

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kvio shared virtqueue engine (kvio_core.ko): the API backends use.
+ *
+ * A backend (kvio_net, kvio_blk, ...) embeds a struct kvio_dev and an array of
+ * struct kvio_vq, fills in each vq's handle_kick, calls kvio_dev_init() from
+ * open(), routes every ioctl it does not own itself to kvio_dev_ioctl(), and on
+ * release detaches its backends and calls kvio_dev_cleanup().
+ *
+ * Lock order (outermost first):
+ *   dev->mutex  ->  vq->mutex (ascending vq index)  ->  dev->iotlb_lock
+ *   ->  worker's llist (lockless) / eventfd wait-queue locks.
+ * The data path (handle_kick) runs in the worker with only vq->mutex held.
+ * Ring state that ioctls change is changed with vq->mutex held, so a handler
+ * sees either the old or the new configuration, never a mix.
+ *
+ * Threading: each device has at least one worker, a kthread created by
+ * SET_OWNER that adopts the owner's mm (kthread_use_mm) and cgroups, so user
+ * pointers in the memory table are accessed with copy_{from,to}_user from the
+ * worker.  Work items are queued lock-free and run in queue order.
+ */
+#ifndef _KVIO_VHOST_H
+#define _KVIO_VHOST_H
+
+#include <linux/atomic.h>
+#include <linux/eventfd.h>
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/uio.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost_types.h>
+#include <linux/xarray.h>
+#include <uapi/linux/kvio.h>
+
+#include <kvio/compat.h>
+#include <kvio/iotlb.h>
+
+struct kvio_dev;
+struct kvio_vq;
+struct kvio_work;
+struct kvio_worker;
+
+typedef void (*kvio_work_fn_t)(struct kvio_work *work);
+
+#define KVIO_WORK_QUEUED	0
+
+struct kvio_work {
+	struct llist_node node;
+	kvio_work_fn_t fn;
+	unsigned long flags;	/* KVIO_WORK_QUEUED bit */
+};
+
+/*
+ * A poll entry on a file's wait queue (kick eventfd, a backend socket).
+ * When the file signals one of @mask, @work is queued on @vq's worker (or, if
+ * @vq is NULL, on the device's default worker).
+ */
+struct kvio_poll {
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	struct kvio_work work;
+	__poll_t mask;
+	struct kvio_dev *dev;
+	struct kvio_vq *vq;
+};
+
+/* A written guest-physical range to be marked in the dirty log. */
+struct kvio_log {
+	u64 addr;
+	u64 len;
+};
+
+/* Largest ring the engine accepts (spec maximum for split rings). */
+#define KVIO_VRING_MAX		32768
+
+/*
+ * Cached translation of one ring (descriptor table, avail or used) when the
+ * ring lives in IOVA space (VIRTIO_F_ACCESS_PLATFORM).  Internal to the core.
+ */
+struct kvio_ring_meta {
+	void __user *hva;	/* NULL: not translated yet */
+};
+
+struct kvio_vq {
+	struct kvio_dev *dev;
+	struct mutex mutex;	/* protects everything below */
+
+	/* Ring layout, as set by SET_VRING_NUM / SET_VRING_ADDR. */
+	unsigned int num;
+	vring_desc_t __user *desc;
+	vring_avail_t __user *avail;
+	vring_used_t __user *used;
+	u64 desc_user_addr, avail_user_addr, used_user_addr;
+	struct kvio_ring_meta meta[3];	/* desc, avail, used */
+	u64 log_addr;		/* GPA of the used ring, for the dirty log */
+	bool log_used;		/* VHOST_VRING_F_LOG */
+
+	/* Eventfds. */
+	struct file *kick;
+	struct eventfd_ctx *call_ctx;
+	struct eventfd_ctx *error_ctx;
+	struct kvio_poll poll;	/* on the kick eventfd */
+	kvio_work_fn_t handle_kick;	/* set by the backend before init */
+
+	/* Ring indices, all free-running u16 as in the spec. */
+	u16 last_avail_idx;	/* next avail entry to read */
+	u16 avail_idx;		/* last avail->idx read from the guest */
+	u16 last_used_idx;	/* next used entry to write */
+	u16 used_flags;		/* VRING_USED_F_NO_NOTIFY as last written */
+	u16 signalled_used;	/* last used idx an interrupt covered */
+	bool signalled_used_valid;
+	bool broken;		/* malformed ring seen: stopped until re-set */
+
+	/* Per-ring scratch for one descriptor chain, iov_limit entries each. */
+	struct iovec *iov;
+	struct kvio_log *log;
+	struct vring_used_elem *heads;
+	unsigned int iov_limit;
+
+	u64 acked_features;	/* copy of the device's, read under vq->mutex */
+	u64 acked_backend_features;
+	struct kvio_iotlb *umem;	/* memory table, GPA -> HVA */
+	struct kvio_iotlb *iotlb;	/* device IOTLB, IOVA -> HVA, or NULL */
+	void *private_data;	/* backend; see kvio_vq_{get,set}_backend() */
+
+	struct kvio_worker *worker;	/* runs handle_kick and polls */
+	u32 busyloop_timeout;	/* microseconds; backends that busy-poll */
+};
+
+/* Backend callbacks, all optional but features. */
+struct kvio_dev_ops {
+	/* Feature bits GET_FEATURES reports and SET_FEATURES accepts. */
+	u64 features;
+	/*
+	 * Called for each vq with vq->mutex held after SET_FEATURES stored
+	 * new acked_features in it (kvio_net recomputes header lengths).
+	 */
+	void (*vq_features_set)(struct kvio_vq *vq);
+	/*
+	 * RESET_OWNER: detach every backend, with dev->mutex held; the core
+	 * then stops polls, flushes workers and drops the owner.
+	 */
+	void (*reset_owner)(struct kvio_dev *dev);
+};
+
+struct kvio_dev {
+	const struct kvio_dev_ops *ops;
+	struct mutex mutex;	/* ioctls; outermost lock */
+	struct mm_struct *mm;	/* owner's mm, NULL before SET_OWNER */
+	struct kvio_vq **vqs;
+	int nvqs;
+	u64 acked_features;
+	u64 backend_features;
+
+	struct kvio_iotlb *umem;
+	struct kvio_iotlb *iotlb;
+	spinlock_t iotlb_lock;	/* pending/read lists of IOTLB messages */
+	struct list_head read_list;
+	struct list_head pending_list;
+	wait_queue_head_t wait;	/* readers of IOTLB messages */
+
+	/* Dirty log. */
+	u64 log_base;		/* HVA of the bitmap; 0 none */
+	struct eventfd_ctx *log_ctx;
+
+	/* Workers: id 0 is the default one created by SET_OWNER. */
+	struct xarray worker_xa;
+	struct kvio_worker *worker;
+
+	/* Limits chosen by the backend. */
+	int iov_limit;
+	int weight;		/* max requests per handler run */
+	int byte_weight;	/* max bytes per handler run; 0: no limit */
+};
+
+/* Device lifetime. */
+int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
+		  const struct kvio_dev_ops *ops, int iov_limit, int weight,
+		  int byte_weight);
+/*
+ * All shared ioctls (owner, features, memory table, log, vrings, backend
+ * features, workers).  Takes dev->mutex itself.  -ENOIOCTLCMD for a
+ * command it does not know, so the backend can map that to -ENOTTY.
+ */
+long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int cmd,
+		    void __user *argp);
+/* -EPERM unless current is the owner; call with dev->mutex held. */
+int kvio_dev_check_owner(struct kvio_dev *dev);
+bool kvio_dev_has_owner(struct kvio_dev *dev);
+/* Stop every kick poll (backend detached first). */
+void kvio_dev_stop(struct kvio_dev *dev);
+/* Wait until every work queued so far on every worker has run. */
+void kvio_dev_flush(struct kvio_dev *dev);
+/* Free everything; backends must be detached and polls stopped. */
+void kvio_dev_cleanup(struct kvio_dev *dev);
+
+/* IOTLB messages (ACCESS_PLATFORM): the file operations of the device fd. */
+ssize_t kvio_dev_read_iter(struct kvio_dev *dev, struct iov_iter *to,
+			   int noblock);
+ssize_t kvio_dev_write_iter(struct kvio_dev *dev, struct iov_iter *from);
+__poll_t kvio_dev_poll(struct kvio_dev *dev, struct file *file,
+		       poll_table *wait);
+
+/* Work and polls. */
+void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
+/* Queue on @vq's worker; false if already queued or no worker. */
+bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work);
+void kvio_vq_flush(struct kvio_vq *vq);
+void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
+		    struct kvio_dev *dev, struct kvio_vq *vq);
+int kvio_poll_start(struct kvio_poll *poll, struct file *file);
+void kvio_poll_stop(struct kvio_poll *poll);
+void kvio_poll_queue(struct kvio_poll *poll);
+
+/* Backend pointer of a ring; vq->mutex held. */
+static inline void *kvio_vq_get_backend(struct kvio_vq *vq)
+{
+	return vq->private_data;
+}
+
+static inline void kvio_vq_set_backend(struct kvio_vq *vq, void *private_data)
+{
+	vq->private_data = private_data;
+}
+
+static inline bool kvio_vq_has_feature(struct kvio_vq *vq, int bit)
+{
+	return vq->acked_features & (1ULL << bit);
+}
+
+static inline bool kvio_backend_has_feature(struct kvio_vq *vq, int bit)
+{
+	return vq->acked_backend_features & (1ULL << bit);
+}
+
+static inline bool kvio_vq_is_little_endian(struct kvio_vq *vq)
+{
+	return kvio_vq_has_feature(vq, VIRTIO_F_VERSION_1) ||
+	       virtio_legacy_is_little_endian();
+}
+
+static inline u16 kvio16_to_cpu(struct kvio_vq *vq, __virtio16 val)
+{
+	return __virtio16_to_cpu(kvio_vq_is_little_endian(vq), val);
+}
+
+static inline __virtio16 cpu_to_kvio16(struct kvio_vq *vq, u16 val)
+{
+	return __cpu_to_virtio16(kvio_vq_is_little_endian(vq), val);
+}
+
+static inline u32 kvio32_to_cpu(struct kvio_vq *vq, __virtio32 val)
+{
+	return __virtio32_to_cpu(kvio_vq_is_little_endian(vq), val);
+}
+
+static inline __virtio32 cpu_to_kvio32(struct kvio_vq *vq, u32 val)
+{
+	return __cpu_to_virtio32(kvio_vq_is_little_endian(vq), val);
+}
+
+static inline u64 kvio64_to_cpu(struct kvio_vq *vq, __virtio64 val)
+{
+	return __virtio64_to_cpu(kvio_vq_is_little_endian(vq), val);
+}
+
+/*
+ * Ring access.  All take vq->mutex held and run in the worker (or any context
+ * that uses the owner's mm).
+ */
+
+/*
+ * Reads the next available chain and translates it into vq->iov-style user
+ * iovecs: @iov[0 .. *out_num) are device-readable, then
+ * @iov[*out_num .. *out_num + *in_num) device-writable.  If @log is not NULL
+ * the guest-physical ranges of the writable buffers are stored there and
+ * their count in *log_num (for kvio_log_write()).
+ *
+ * Returns the head index (< vq->num), vq->num when the ring is empty, or a
+ * negative errno: -EFAULT/-EINVAL for a malformed chain (the ring is then
+ * marked broken and the err eventfd signalled: the backend should stop
+ * processing), -EAGAIN when an IOTLB miss was reported to userspace (retry
+ * after the VMM answers), -ENOBUFS when the chain needs more than @iov_count
+ * entries (also malformed: ring marked broken).
+ */
+int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
+		     unsigned int iov_count, unsigned int *out_num,
+		     unsigned int *in_num, struct kvio_log *log,
+		     unsigned int *log_num);
+/* Give back the last @n chains read with kvio_vq_get_desc(). */
+void kvio_vq_discard_desc(struct kvio_vq *vq, int n);
+
+int kvio_vq_add_used(struct kvio_vq *vq, unsigned int head, u32 len);
+int kvio_vq_add_used_n(struct kvio_vq *vq, struct vring_used_elem *heads,
+		       unsigned int count);
+/* Interrupt the guest if EVENT_IDX / NO_INTERRUPT say it wants one. */
+void kvio_vq_signal(struct kvio_vq *vq);
+void kvio_vq_add_used_and_signal(struct kvio_vq *vq, unsigned int head,
+				 u32 len);
+void kvio_vq_add_used_and_signal_n(struct kvio_vq *vq,
+				   struct vring_used_elem *heads,
+				   unsigned int count);
+
+/*
+ * Notification suppression: enable returns true if buffers were added while
+ * notifications were off (the caller must process them again).
+ */
+bool kvio_vq_enable_notify(struct kvio_vq *vq);
+void kvio_vq_disable_notify(struct kvio_vq *vq);
+bool kvio_vq_avail_empty(struct kvio_vq *vq);
+
+/*
+ * Fairness: true (and the kick work re-queued) once a handler has done
+ * dev->weight requests or dev->byte_weight bytes in this run.
+ */
+bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len);
+
+/* Mark a ring malformed: err eventfd signalled, processing stops. */
+void kvio_vq_set_broken(struct kvio_vq *vq, const char *why);
+
+/*
+ * Dirty log: after the device wrote @len bytes into the buffers described by
+ * @log[0 .. log_num), mark them (only the bytes written; 0 marks nothing).
+ */
+int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
+		   unsigned int log_num, u64 len);
+
+#endif /* _KVIO_VHOST_H */
