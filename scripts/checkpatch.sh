@@ -1,0 +1,22 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# checkpatch --strict over every C source and header of kvio, with the
+# checkpatch.pl of Debian's linux-source-6.1 (unpacked once into the cache).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${KVIO_CACHE:-/var/tmp/kvio-cache}
+cp_dir="$cache/checkpatch"
+if [ ! -x "$cp_dir/scripts/checkpatch.pl" ]; then
+	mkdir -p "$cp_dir"
+	tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$cp_dir" --strip-components=1 \
+		linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch
+fi
+cd "$top"
+files=$(git ls-files '*.c' '*.h' | grep -v '^selftests/' || true)
+[ -n "$files" ] || exit 0
+# shellcheck disable=SC2086
+perl "$cp_dir/scripts/checkpatch.pl" --no-tree --strict --quiet --terse \
+	--show-types -f $files
