@@ -1,0 +1,406 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# A real VMM against a vhost-net device: in the test VM ("L1"), Debian's QEMU
+# with KVM (nested) boots a Linux guest ("L2") whose virtio-net NIC is served
+# by the device under test through
+#   -netdev tap,...,vhost=on,vhostfd=3 -device virtio-net-pci
+# with fd 3 an open file of that device.  The guest's own virtio-net driver
+# then exchanges traffic with L1 over the tap: ping both ways and a bulk TCP
+# transfer each way, checked by sha256 on both ends.  This is the one test
+# where KVM's ioeventfd kicks and irqfd interrupts reach the device, rather
+# than eventfds written by a test program.
+#
+#   selftests/test_vmm_net.sh [--dev PATH]... [--bytes N] [--boot-timeout S]
+#                             [--step-timeout S] [--kernel VMLINUZ] [--keep DIR]
+#
+# --dev may be repeated; default /dev/kvio-net then /dev/vhost-net (upstream,
+# the reference: it must pass).  A missing device node, /dev/kvm or QEMU makes
+# that device's cases SKIP.  Needs root, in L1 only (scripts/vm/run-vm; load
+# the modules first: scripts/vm/load-modules, which includes kvm_amd).
+#
+# TAP 13 on stdout, diagnostics as "# " lines; exit 0 if no case failed.
+# Nothing leaves the machine: QEMU gets -nic none plus the one tap; the tap
+# and L2 only have 192.0.2.0/24 addresses, no routes beyond that, no IPv6.
+# QEMU, the tap and the work directory are removed on every exit path.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+vmm=$top/selftests/vmm
+
+devs=()
+bytes=$((8 << 20))
+boot_timeout=120
+step_timeout=120
+kernel=
+keep=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--dev) devs+=("$2"); shift 2 ;;
+	--bytes) bytes=$2; shift 2 ;;
+	--boot-timeout) boot_timeout=$2; shift 2 ;;
+	--step-timeout) step_timeout=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--keep) keep=$2; shift 2 ;;
+	-h|--help) sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "test_vmm_net: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ ${#devs[@]} -gt 0 ] || devs=(/dev/kvio-net /dev/vhost-net)
+# Results land in the run-vm output share when there is one, so a failure
+# can be read on the host afterwards.
+[ -n "$keep" ] || keep=${KVIO_OUT:-}
+
+# What in L2's kernel log fails the run.
+complaint='Call Trace|BUG:|WARNING:|Oops|virtio_net.*(error|fail)'
+l1_ip=192.0.2.1
+l2_ip=192.0.2.2
+mib=$(awk -v b="$bytes" 'BEGIN { printf "%g", b / 1048576 }')
+cases=(
+	"L2 boots and its virtio-net driver probes"
+	"QEMU's vhost fd is the device and its worker thread runs"
+	"ping L2 -> L1"
+	"ping L1 -> L2"
+	"TCP $mib MiB L2 -> L1, sha256 matches"
+	"TCP $mib MiB L1 -> L2, sha256 matches"
+	"L2 powers off cleanly and QEMU exits 0"
+)
+ncases=${#cases[@]}
+
+echo "TAP version 13"
+echo "1..$((ncases * ${#devs[@]}))"
+n=0
+failed=0
+ci=0		# cases reported for the current device
+name=
+
+diag() { sed 's/^/# /'; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# result ok|fail|skip [reason]: report the current device's next case.
+result() {
+	local what=$1 reason=${2:-} desc
+	n=$((n + 1))
+	desc="$name: ${cases[$ci]}"
+	ci=$((ci + 1))
+	case "$what" in
+	ok) echo "ok $n - $desc" ;;
+	skip) echo "ok $n - $desc # SKIP $reason" ;;
+	*)
+		failed=$((failed + 1))
+		if [ -n "$reason" ]; then
+			echo "not ok $n - $desc ($reason)"
+		else
+			echo "not ok $n - $desc"
+		fi
+		;;
+	esac
+}
+skip_rest() {
+	while [ "$ci" -lt "$ncases" ]; do
+		result skip "$1"
+	done
+}
+
+work=$(mktemp -d /tmp/kvio-vmm-net.XXXXXX)
+qpid=
+tap=
+
+stop_qemu() {
+	[ -n "$qpid" ] || return 0
+	if kill -0 "$qpid" 2>/dev/null; then
+		kill -TERM "$qpid" 2>/dev/null
+		for _ in $(seq 50); do
+			kill -0 "$qpid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$qpid" 2>/dev/null
+	fi
+	wait "$qpid" 2>/dev/null
+	qpid=
+}
+del_tap() {
+	[ -n "$tap" ] || return 0
+	ip link del "$tap" 2>/dev/null
+	tap=
+}
+cleanup() {
+	stop_qemu
+	del_tap
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_console REGEX SECONDS: 0 when L2's console shows REGEX, 1 on timeout,
+# 2 when QEMU is gone (then the regex is checked one last time).
+wait_console() {
+	local re=$1 end
+	end=$(( $(date +%s) + $2 ))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		grep -qE "$re" "$log" 2>/dev/null && return 0
+		if ! kill -0 "$qpid" 2>/dev/null; then
+			grep -qE "$re" "$log" 2>/dev/null && return 0
+			return 2
+		fi
+		sleep 0.5
+	done
+	return 1
+}
+# The value after KEY on L2's "KVIO-L2: KEY value ..." line.
+console_field() {
+	sed -n "s/^KVIO-L2: $1 \([^ ]*\).*/\1/p" "$log" | tr -d '\r' | head -n 1
+}
+console_line() {
+	grep -a "^KVIO-L2: $1" "$log" | tr -d '\r' | head -n 1
+}
+show_failure() {
+	{
+		echo "L2 console (last 40 lines):"
+		tail -n 40 "$log" 2>/dev/null | tr -d '\r'
+		if [ -s "$work/qemu.err" ]; then
+			echo "QEMU stderr:"
+			tail -n 20 "$work/qemu.err"
+		fi
+	} | diag
+}
+
+# nc_retry OUT ERR nc-args...: busybox nc, retried while the connection is
+# refused (a listener that is not bound yet); never retried once connected,
+# since each L2 listener accepts one connection only.
+nc_retry() {
+	local out=$1 err=$2 rc
+	shift 2
+	for _ in 1 2 3 4 5; do
+		timeout -k 5 "$step_timeout" busybox nc -w 10 "$@" > "$out" 2> "$err"
+		rc=$?
+		grep -q "can't connect" "$err" || return $rc
+		sleep 1
+	done
+	return $rc
+}
+
+run_dev() {
+	local dev=$1 t0 t rc qerr initrd_ok=$2 prefix fdl thr
+	local want got wantn gotn failed_before=$failed
+	name=$(basename "$dev")
+	ci=0
+	log=$work/$name.console
+	: > "$log"
+
+	if [ ! -e "$dev" ]; then
+		skip_rest "$dev does not exist"
+		return
+	fi
+	if [ -n "$global_skip" ]; then
+		skip_rest "$global_skip"
+		return
+	fi
+	if [ "$initrd_ok" != 1 ]; then
+		result fail "cannot build the L2 initramfs"
+		skip_rest "L2 did not start"
+		return
+	fi
+
+	tap=kvt$$
+	tap=${tap:0:15}
+	if ! { ip tuntap add dev "$tap" mode tap vnet_hdr &&
+	       echo 1 > "/proc/sys/net/ipv6/conf/$tap/disable_ipv6" &&
+	       ip addr add "$l1_ip/24" dev "$tap" &&
+	       ip link set "$tap" up; } 2> "$work/tap.err"; then
+		diag < "$work/tap.err"
+		result fail "cannot set up tap $tap"
+		skip_rest "L2 did not start"
+		del_tap
+		return
+	fi
+
+	t0=$(now)
+	# shellcheck disable=SC2094
+	qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 512 \
+		-nodefaults -no-user-config -nic none \
+		-display none -monitor none -no-reboot \
+		-serial file:"$log" \
+		-kernel "$kernel" -initrd "$work/l2.cpio.gz" \
+		-append "console=ttyS0 loglevel=5 panic=-1 kvio_bytes=$bytes kvio_ip=$l2_ip/24 kvio_peer=$l1_ip kvio_deadline=$((boot_timeout + 5 * step_timeout))" \
+		-netdev tap,id=n0,ifname="$tap",script=no,downscript=no,vhost=on,vhostfd=3 \
+		-device virtio-net-pci,netdev=n0 \
+		< /dev/null > /dev/null 2> "$work/qemu.err" 3<> "$dev" &
+	qpid=$!
+
+	# 1. boot and probe
+	wait_console '^KVIO-L2: probed ' "$boot_timeout"
+	rc=$?
+	t=$(since "$t0")
+	if [ $rc -ne 0 ]; then
+		[ $rc = 1 ] && qerr="no probe within ${boot_timeout}s" || qerr="QEMU exited"
+		result fail "$qerr after ${t}s"
+		show_failure
+		skip_rest "L2 is not up"
+		stop_qemu; del_tap
+		return
+	fi
+	result ok
+	echo "# timing $name: QEMU start to virtio-net probed in L2: ${t}s" \
+	     "($(console_line probed | cut -d' ' -f3-))"
+
+	# L2 pings L1, makes its data and starts its listeners, then says ready.
+	t=$(now)
+	wait_console '^KVIO-L2: ready' "$step_timeout"
+	rc=$?
+	echo "# timing $name: probed to ready (L2 ping + data + listeners): $(since "$t")s"
+
+	# 2. the vhost fd is the device and the kernel side runs
+	prefix=${name%%-*}
+	fdl=$(readlink "/proc/$qpid/fd/3" 2>/dev/null)
+	thr=$(cat /proc/[0-9]*/comm /proc/"$qpid"/task/*/comm 2>/dev/null |
+	      grep -E "^$prefix-$qpid([^0-9]|\$)" | head -n 1)
+	if [ "$fdl" != "$(readlink -f "$dev")" ]; then
+		result fail "QEMU's fd 3 is '${fdl:-closed}', not $dev"
+	elif [ -z "$thr" ]; then
+		result fail "no thread named $prefix-$qpid"
+	else
+		result ok
+		echo "# $name: QEMU pid $qpid, fd 3 -> $fdl, worker thread '$thr'"
+	fi
+
+	if [ $rc -ne 0 ]; then
+		result fail "L2 never became ready"
+		show_failure
+		skip_rest "L2 is not ready"
+		stop_qemu; del_tap
+		return
+	fi
+
+	# 3. L2 -> L1 ping, reported on L2's console
+	if console_line ping-l1 | grep -q '^KVIO-L2: ping-l1 ok'; then
+		result ok
+		console_line ping-l1 | diag
+	else
+		result fail
+		console_line ping-l1 | diag
+	fi
+
+	# 4. L1 -> L2 ping
+	t=$(now)
+	if timeout -k 5 60 busybox ping -c 3 -w 30 -I "$tap" "$l2_ip" > "$work/ping.txt" 2>&1; then
+		result ok
+	else
+		result fail
+	fi
+	grep -E 'packets|round-trip' "$work/ping.txt" | diag
+	echo "# timing $name: ping L1 -> L2: $(since "$t")s"
+
+	# 5. TCP L2 -> L1: L2 sends its random file, L1 keeps stdin open (see
+	# l2-init on busybox nc's half-close) and hashes what arrives.
+	[ -p "$work/never" ] || mkfifo "$work/never"
+	want=$(console_field tx-sha256)
+	wantn=$(console_line tx-sha256 | awk '{ print $5 }')
+	t=$(now)
+	nc_retry "$work/rx" "$work/nc-rx.err" "$l2_ip" 5002 0<> "$work/never"
+	rc=$?
+	got=$(sha256sum < "$work/rx" | cut -d' ' -f1)
+	gotn=$(stat -c %s "$work/rx")
+	t=$(since "$t")
+	if [ $rc = 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && [ "$gotn" = "$wantn" ]; then
+		result ok
+	else
+		result fail "nc exit $rc, L2 sent $wantn bytes ${want:0:16}.., L1 got $gotn bytes ${got:0:16}.."
+		diag < "$work/nc-rx.err"
+	fi
+	echo "# timing $name: TCP L2 -> L1 $gotn bytes in ${t}s" \
+	     "($(awk -v b="$gotn" -v s="$t" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1048576; else print "-" }') MiB/s)"
+
+	# 6. TCP L1 -> L2: L1 sends, L2 reports the hash of what it received.
+	want=$(sha256sum < "$work/tx" | cut -d' ' -f1)
+	t=$(now)
+	nc_retry /dev/null "$work/nc-tx.err" "$l2_ip" 5001 < "$work/tx"
+	rc=$?
+	wait_console '^KVIO-L2: rx-sha256 ' 60
+	t=$(since "$t")
+	got=$(console_field rx-sha256)
+	gotn=$(console_line rx-sha256 | awk '{ print $5 }')
+	if [ $rc = 0 ] && [ "$got" = "$want" ] && [ "$gotn" = "$bytes" ]; then
+		result ok
+	else
+		result fail "nc exit $rc, L1 sent $bytes bytes ${want:0:16}.., L2 got ${gotn:-?} bytes ${got:0:16}.."
+		diag < "$work/nc-tx.err"
+	fi
+	echo "# timing $name: TCP L1 -> L2 $bytes bytes in ${t}s" \
+	     "($(awk -v b="$bytes" -v s="$t" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1048576; else print "-" }') MiB/s)"
+
+	# 7. L2 finishes by itself; QEMU then exits, closing the vhost fd.
+	t=$(now)
+	wait_console '^KVIO-L2: done' 60
+	for rc in $(seq 150); do
+		kill -0 "$qpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$qpid" 2>/dev/null; then
+		result fail "QEMU still running 30s after L2's shutdown"
+		stop_qemu
+	else
+		wait "$qpid"
+		rc=$?
+		qpid=
+		if [ $rc != 0 ]; then
+			result fail "QEMU exit status $rc"
+		elif sed -n '/^KVIO-L2: init/,$p' "$log" | grep -qaE "$complaint"; then
+			result fail "L2 kernel complained"
+		elif ! grep -q '^KVIO-L2: done' "$log"; then
+			result fail "L2 did not finish"
+		else
+			result ok
+		fi
+	fi
+	# Under nested SVM on TCG, L2's CPUID can disagree with itself (an XSAVE
+	# size warning at boot): that is the emulated CPU, not the device, so
+	# only what L2 logs once its init runs counts against the device.
+	sed -n '/^KVIO-L2: init/q; p' "$log" | grep -aE "WARNING: CPU|BUG:|Oops" | head -n 3 |
+		sed 's/^/note: L2 warned before its init (CPU model, ignored): /' | diag
+	echo "# timing $name: L2 shutdown and QEMU exit: $(since "$t")s"
+	echo "# timing $name: total $(since "$t0")s"
+	[ "$failed" = "$failed_before" ] || show_failure
+	del_tap
+}
+
+global_skip=
+if [ "$(id -u)" != 0 ]; then
+	global_skip="needs root"
+elif [ ! -c /dev/kvm ]; then
+	global_skip="no /dev/kvm (modprobe kvm_amd in the test VM)"
+elif ! command -v qemu-system-x86_64 > /dev/null; then
+	global_skip="no qemu-system-x86_64"
+elif ! command -v busybox > /dev/null; then
+	global_skip="no busybox"
+elif [ ! -c /dev/net/tun ]; then
+	global_skip="no /dev/net/tun (modprobe tun)"
+fi
+
+initrd_ok=0
+if [ -z "$global_skip" ]; then
+	if [ -z "$kernel" ]; then
+		kernel=/boot/vmlinuz-$(uname -r)
+		[ -f "$kernel" ] || kernel=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -n 1)
+	fi
+	kver=${kernel##*/vmlinuz-}
+	t=$(now)
+	if "$vmm/mkinitramfs-l2" --kver "$kver" --out "$work/l2.cpio.gz" 2> "$work/mkinitramfs.err"; then
+		initrd_ok=1
+	fi
+	diag < "$work/mkinitramfs.err"
+	echo "# timing: L2 initramfs built in $(since "$t")s"
+	head -c "$bytes" /dev/urandom > "$work/tx"
+fi
+
+for dev in "${devs[@]}"; do
+	run_dev "$dev" "$initrd_ok"
+	if [ -n "$keep" ] && [ -s "$log" ] && [ -d "$keep" ] && [ -w "$keep" ]; then
+		cp "$log" "$keep/vmm-net-$name.console.txt" 2>/dev/null
+		[ -s "$work/qemu.err" ] && cp "$work/qemu.err" "$keep/vmm-net-$name.qemu-stderr.txt" 2>/dev/null
+	fi
+	rm -f "$work/qemu.err"
+done
+
+[ $failed = 0 ]
