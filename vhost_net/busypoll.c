@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio_net busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT).
+ *
+ * When a handler runs dry (TX: no avail chain; RX: no packet on the socket)
+ * and its ring has a busy-loop timeout, it spins for up to that many
+ * microseconds watching both directions before it falls back to
+ * notifications.  A guest that sends again within the window is served
+ * without an exit for the kick, an eventfd wake-up and a worker switch; the
+ * price is a host CPU spinning while the guest is quiet.
+ */
+#include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
+
+#include "net.h"
+
+/* Nanoseconds >> 10: close enough to microseconds and cheap. */
+static unsigned long kvio_net_busy_clock(void)
+{
+	return local_clock() >> 10;
+}
+
+/*
+ * Some other work of this device is waiting for the worker the spinning
+ * handler occupies: stop spinning so it can run.
+ */
+static bool kvio_net_work_pending(struct kvio_net *net)
+{
+	int i;
+
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
+		struct kvio_net_vq *nvq = &net->vqs[i];
+
+		if (test_bit(KVIO_WORK_QUEUED, &nvq->vq.poll.work.flags) ||
+		    test_bit(KVIO_WORK_QUEUED, &nvq->sock_poll.work.flags))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Leave @vq (whose notifications the busy loop turned off) either queued for
+ * its handler, if the guest added buffers, or listening for the next kick.
+ */
+static void kvio_net_busy_poll_try_queue(struct kvio_vq *vq)
+{
+	if (!kvio_vq_avail_empty(vq)) {
+		kvio_poll_queue(&vq->poll);
+	} else if (kvio_vq_enable_notify(vq)) {
+		kvio_vq_disable_notify(vq);
+		kvio_poll_queue(&vq->poll);
+	}
+}
+
+/*
+ * Spin until there is work for either ring, the timeout of the calling ring
+ * expires, or the CPU is wanted elsewhere.  Called with the caller's
+ * vq->mutex held (RX's if @poll_rx, else TX's); the other ring is only looked
+ * at if its mutex can be taken without waiting, since the two handlers may
+ * run on different workers and take the mutexes in opposite orders.
+ *
+ * Returns true if the loop stopped because other work of this device is
+ * queued: the caller then re-queues itself instead of enabling notifications.
+ */
+bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
+{
+	struct kvio_net_vq *rnvq = &net->vqs[KVIO_NET_VQ_RX];
+	struct kvio_vq *rvq = &rnvq->vq;
+	struct kvio_vq *tvq = &net->vqs[KVIO_NET_VQ_TX].vq;
+	struct kvio_vq *other = poll_rx ? tvq : rvq;
+	unsigned long timeout = poll_rx ? rvq->busyloop_timeout :
+					  tvq->busyloop_timeout;
+	struct socket *sock;
+	unsigned long endtime;
+	bool other_live, tx_live;
+	bool intr = false;
+
+	if (!mutex_trylock(&other->mutex))
+		return false;
+
+	/* A ring without a backend may not even be set up: leave it alone. */
+	other_live = kvio_vq_get_backend(other) && !other->broken;
+	if (other_live)
+		kvio_vq_disable_notify(other);
+	/* rvq->mutex is held here either way. */
+	sock = kvio_vq_get_backend(rvq);
+	if (!poll_rx && !other_live)
+		sock = NULL;
+	tx_live = poll_rx ? other_live : true;
+
+	/* local_clock() is per CPU: stay on one for a consistent deadline. */
+	migrate_disable();
+	endtime = kvio_net_busy_clock() + timeout;
+	while (!need_resched() && !signal_pending(current) &&
+	       !time_after(kvio_net_busy_clock(), endtime)) {
+		if (kvio_net_work_pending(net)) {
+			intr = true;
+			break;
+		}
+		if (sock && kvio_net_sock_has_rx_data(rnvq, sock) &&
+		    !kvio_vq_avail_empty(rvq))
+			break;
+		if (tx_live && !kvio_vq_avail_empty(tvq))
+			break;
+		cpu_relax();
+	}
+	migrate_enable();
+
+	if (other_live) {
+		if (poll_rx || kvio_net_sock_has_rx_data(rnvq, sock))
+			kvio_net_busy_poll_try_queue(other);
+		else
+			/* TX: nothing to receive, RX waits for the guest. */
+			kvio_vq_enable_notify(rvq);
+	}
+
+	mutex_unlock(&other->mutex);
+	return intr;
+}

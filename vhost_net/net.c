@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio_net: a virtio-net device served in the host kernel, /dev/kvio-net.
+ *
+ * Speaks the upstream vhost-net ABI: a VMM that can hand QEMU's
+ * "-netdev tap,vhost=on,vhostfd=N" an open /dev/vhost-net can hand it an open
+ * /dev/kvio-net instead.  This file holds the device node, the ioctls that
+ * are net's own and backend (socket) attach/detach; the data path is in
+ * tx.c and rx.c, everything ring-generic in kvio_core.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/compat.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vhost.h>
+
+#include "net.h"
+
+#define KVIO_NET_FEATURES					\
+	((1ULL << VHOST_NET_F_VIRTIO_NET_HDR) |			\
+	 (1ULL << VIRTIO_NET_F_MRG_RXBUF) |			\
+	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |		\
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |			\
+	 (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) |			\
+	 (1ULL << VIRTIO_F_ANY_LAYOUT) |			\
+	 (1ULL << VIRTIO_F_VERSION_1) |				\
+	 (1ULL << VHOST_F_LOG_ALL) |				\
+	 (1ULL << VIRTIO_F_ACCESS_PLATFORM))
+
+void kvio_net_signal_used(struct kvio_net_vq *nvq)
+{
+	if (!nvq->done_idx)
+		return;
+
+	kvio_vq_add_used_and_signal_n(&nvq->vq, nvq->heads, nvq->done_idx);
+	nvq->done_idx = 0;
+}
+
+static void kvio_net_rx_kick(struct kvio_work *work)
+{
+	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
+
+	kvio_net_handle_rx(to_net(vq));
+}
+
+static void kvio_net_tx_kick(struct kvio_work *work)
+{
+	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
+
+	kvio_net_handle_tx(to_net(vq));
+}
+
+static void kvio_net_rx_sock_ready(struct kvio_work *work)
+{
+	struct kvio_net_vq *nvq = container_of(work, struct kvio_net_vq,
+					       sock_poll.work);
+
+	kvio_net_handle_rx(to_net(&nvq->vq));
+}
+
+static void kvio_net_tx_sock_ready(struct kvio_work *work)
+{
+	struct kvio_net_vq *nvq = container_of(work, struct kvio_net_vq,
+					       sock_poll.work);
+
+	kvio_net_handle_tx(to_net(&nvq->vq));
+}
+
+/*
+ * Who owns the vnet header, from the features just acked:
+ * VHOST_NET_F_VIRTIO_NET_HDR means the socket carries bare frames and the
+ * kernel adds (RX) or strips (TX) the header; without it the socket is a tap
+ * with IFF_VNET_HDR whose header size the VMM set to match the guest's.
+ */
+static void kvio_net_vq_features_set(struct kvio_vq *vq)
+{
+	struct kvio_net_vq *nvq = to_net_vq(vq);
+	size_t hdr_len;
+
+	if (kvio_vq_has_feature(vq, VIRTIO_NET_F_MRG_RXBUF) ||
+	    kvio_vq_has_feature(vq, VIRTIO_F_VERSION_1))
+		hdr_len = sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	else
+		hdr_len = sizeof(struct virtio_net_hdr);
+
+	if (kvio_vq_has_feature(vq, VHOST_NET_F_VIRTIO_NET_HDR)) {
+		nvq->vhost_hlen = hdr_len;
+		nvq->sock_hlen = 0;
+	} else {
+		nvq->vhost_hlen = 0;
+		nvq->sock_hlen = hdr_len;
+	}
+}
+
+/*
+ * Take ring @index's socket away, its poll stopped and its batched packets
+ * back on the tun/tap ring.  Returns the socket, still referenced: drop it
+ * after a flush, once no work can be using it.
+ */
+static struct socket *kvio_net_detach(struct kvio_net *net, int index)
+{
+	struct kvio_net_vq *nvq = &net->vqs[index];
+	struct socket *sock;
+
+	mutex_lock_nested(&nvq->vq.mutex, index);
+	sock = kvio_vq_get_backend(&nvq->vq);
+	kvio_net_disable_poll(nvq);
+	kvio_net_rxq_unproduce(nvq);
+	kvio_vq_set_backend(&nvq->vq, NULL);
+	nvq->rx_ring = NULL;
+	mutex_unlock(&nvq->vq.mutex);
+	return sock;
+}
+
+/* RESET_OWNER: back to the state after open(). dev->mutex held. */
+static void kvio_net_reset_owner(struct kvio_dev *dev)
+{
+	struct kvio_net *net = container_of(dev, struct kvio_net, dev);
+	struct socket *socks[KVIO_NET_VQ_MAX];
+	int i;
+
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
+		socks[i] = kvio_net_detach(net, i);
+	kvio_dev_flush(dev);
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
+		struct kvio_net_vq *nvq = &net->vqs[i];
+
+		kvio_net_put_socket(socks[i]);
+		mutex_lock_nested(&nvq->vq.mutex, i);
+		nvq->vhost_hlen = 0;
+		nvq->sock_hlen = 0;
+		nvq->done_idx = 0;
+		mutex_unlock(&nvq->vq.mutex);
+	}
+}
+
+static const struct kvio_dev_ops kvio_net_ops = {
+	.features = KVIO_NET_FEATURES,
+	.vq_features_set = kvio_net_vq_features_set,
+	.reset_owner = kvio_net_reset_owner,
+};
+
+/*
+ * The ring addresses cover the ring's size in the owner's address space (as
+ * upstream checks before attaching).  With a device IOTLB they are IOVAs,
+ * checked when translated.
+ */
+static bool kvio_net_vq_access_ok(struct kvio_vq *vq)
+{
+	size_t event = kvio_vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) ?
+		       sizeof(__virtio16) : 0;
+	size_t num = vq->num;
+
+	if (vq->iotlb)
+		return true;
+
+	return access_ok(vq->desc, sizeof(*vq->desc) * num) &&
+	       access_ok(vq->avail, sizeof(*vq->avail) +
+			 sizeof(*vq->avail->ring) * num + event) &&
+	       access_ok(vq->used, sizeof(*vq->used) +
+			 sizeof(*vq->used->ring) * num + event);
+}
+
+/*
+ * A ring that is about to get a backend must have been given its addresses:
+ * the handlers will write its used ring.
+ */
+static int kvio_net_vq_init_access(struct kvio_vq *vq)
+{
+	if (!kvio_vq_get_backend(vq))
+		return 0;
+	if (!vq->desc || !vq->avail || !vq->used)
+		return -EFAULT;
+	return 0;
+}
+
+static long kvio_net_set_backend(struct kvio_net *net, unsigned int index,
+				 int fd)
+{
+	struct kvio_dev *dev = &net->dev;
+	struct socket *sock, *oldsock;
+	struct kvio_net_vq *nvq;
+	struct kvio_vq *vq;
+	long r;
+
+	mutex_lock(&dev->mutex);
+	r = kvio_dev_check_owner(dev);
+	if (r)
+		goto out_dev;
+	if (index >= KVIO_NET_VQ_MAX) {
+		r = -ENOBUFS;
+		goto out_dev;
+	}
+	index = array_index_nospec(index, KVIO_NET_VQ_MAX);
+	nvq = &net->vqs[index];
+	vq = &nvq->vq;
+
+	mutex_lock_nested(&vq->mutex, index);
+	if (!kvio_net_vq_access_ok(vq)) {
+		r = -EFAULT;
+		goto out_vq;
+	}
+	sock = kvio_net_get_socket(fd);
+	if (IS_ERR(sock)) {
+		r = PTR_ERR(sock);
+		goto out_vq;
+	}
+
+	oldsock = kvio_vq_get_backend(vq);
+	if (sock != oldsock) {
+		/*
+		 * The swap is atomic for the handlers: they run under
+		 * vq->mutex and see either socket, never neither mid-packet.
+		 */
+		kvio_net_disable_poll(nvq);
+		kvio_net_rxq_unproduce(nvq);
+		kvio_vq_set_backend(vq, sock);
+		r = kvio_net_vq_init_access(vq);
+		if (!r)
+			r = kvio_net_enable_poll(nvq);
+		if (r) {
+			kvio_net_disable_poll(nvq);
+			kvio_vq_set_backend(vq, oldsock);
+			kvio_net_enable_poll(nvq);
+			kvio_net_put_socket(sock);
+			goto out_vq;
+		}
+		nvq->rx_ring = index == KVIO_NET_VQ_RX ?
+			       kvio_net_get_ptr_ring(sock) : NULL;
+	}
+	mutex_unlock(&vq->mutex);
+
+	/*
+	 * Same socket again: drop the reference just taken.  A replaced one:
+	 * wait until no queued work can still be on its way to it.
+	 */
+	if (oldsock) {
+		kvio_dev_flush(dev);
+		kvio_net_put_socket(oldsock);
+	}
+	mutex_unlock(&dev->mutex);
+	return 0;
+
+out_vq:
+	mutex_unlock(&vq->mutex);
+out_dev:
+	mutex_unlock(&dev->mutex);
+	return r;
+}
+
+static long kvio_net_ioctl(struct file *f, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct kvio_net *net = f->private_data;
+	void __user *argp = (void __user *)arg;
+	struct vhost_vring_file backend;
+	long r;
+
+	switch (cmd) {
+	case VHOST_NET_SET_BACKEND:
+		if (copy_from_user(&backend, argp, sizeof(backend)))
+			return -EFAULT;
+		return kvio_net_set_backend(net, backend.index, backend.fd);
+	default:
+		r = kvio_dev_ioctl(&net->dev, cmd, argp);
+		return r == -ENOIOCTLCMD ? -ENOTTY : r;
+	}
+}
+
+static int kvio_net_open(struct inode *inode, struct file *f)
+{
+	struct kvio_net *net;
+	int i, r;
+
+	net = kvzalloc(sizeof(*net), GFP_KERNEL_ACCOUNT);
+	if (!net)
+		return -ENOMEM;
+
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
+		net->vq_ptrs[i] = &net->vqs[i].vq;
+	net->vqs[KVIO_NET_VQ_RX].vq.handle_kick = kvio_net_rx_kick;
+	net->vqs[KVIO_NET_VQ_TX].vq.handle_kick = kvio_net_tx_kick;
+
+	r = kvio_dev_init(&net->dev, net->vq_ptrs, KVIO_NET_VQ_MAX,
+			  &kvio_net_ops, UIO_MAXIOV, KVIO_NET_PKT_WEIGHT,
+			  KVIO_NET_BYTE_WEIGHT);
+	if (r) {
+		kvfree(net);
+		return r;
+	}
+
+	/* Socket wake-ups run the handler on the ring's own worker. */
+	kvio_poll_init(&net->vqs[KVIO_NET_VQ_RX].sock_poll,
+		       kvio_net_rx_sock_ready, EPOLLIN, &net->dev,
+		       &net->vqs[KVIO_NET_VQ_RX].vq);
+	kvio_poll_init(&net->vqs[KVIO_NET_VQ_TX].sock_poll,
+		       kvio_net_tx_sock_ready, EPOLLOUT, &net->dev,
+		       &net->vqs[KVIO_NET_VQ_TX].vq);
+
+	f->private_data = net;
+	return 0;
+}
+
+static int kvio_net_release(struct inode *inode, struct file *f)
+{
+	struct kvio_net *net = f->private_data;
+	struct socket *socks[KVIO_NET_VQ_MAX];
+	int i;
+
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
+		socks[i] = kvio_net_detach(net, i);
+	kvio_dev_stop(&net->dev);
+	kvio_dev_flush(&net->dev);
+	kvio_dev_cleanup(&net->dev);
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
+		kvio_net_put_socket(socks[i]);
+	kvfree(net);
+	return 0;
+}
+
+static ssize_t kvio_net_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *f = iocb->ki_filp;
+	struct kvio_net *net = f->private_data;
+
+	return kvio_dev_read_iter(&net->dev, to, f->f_flags & O_NONBLOCK);
+}
+
+static ssize_t kvio_net_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct kvio_net *net = iocb->ki_filp->private_data;
+
+	return kvio_dev_write_iter(&net->dev, from);
+}
+
+static __poll_t kvio_net_poll(struct file *f, poll_table *wait)
+{
+	struct kvio_net *net = f->private_data;
+
+	return kvio_dev_poll(&net->dev, f, wait);
+}
+
+static const struct file_operations kvio_net_fops = {
+	.owner		= THIS_MODULE,
+	.open		= kvio_net_open,
+	.release	= kvio_net_release,
+	.read_iter	= kvio_net_read_iter,
+	.write_iter	= kvio_net_write_iter,
+	.poll		= kvio_net_poll,
+	.unlocked_ioctl	= kvio_net_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice kvio_net_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "kvio-net",
+	.fops	= &kvio_net_fops,
+};
+
+static int __init kvio_net_init(void)
+{
+	return misc_register(&kvio_net_misc);
+}
+module_init(kvio_net_init);
+
+static void __exit kvio_net_exit(void)
+{
+	misc_deregister(&kvio_net_misc);
+}
+module_exit(kvio_net_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kvio: virtio-net server in the host kernel (vhost-net ABI)");

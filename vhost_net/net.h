@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kvio_net internals: one device per open of /dev/kvio-net, two rings
+ * (RX = 0, TX = 1) bound to one socket each (tun/tap, macvtap/ipvtap or a raw
+ * AF_PACKET socket).
+ *
+ * Locking: everything in struct kvio_net_vq is protected by its vq->mutex,
+ * like the engine's own ring state.  The RX handler holds the RX mutex and
+ * may trylock the TX mutex to busy-poll; the TX handler the reverse.  Only
+ * trylock is used for the second mutex, so the two handlers never wait on
+ * each other.
+ */
+#ifndef _KVIO_NET_H
+#define _KVIO_NET_H
+
+#include <linux/net.h>
+#include <linux/ptr_ring.h>
+#include <linux/uio.h>
+#include <linux/virtio_net.h>
+
+#include <kvio/vhost.h>
+
+enum {
+	KVIO_NET_VQ_RX = 0,
+	KVIO_NET_VQ_TX = 1,
+	KVIO_NET_VQ_MAX = 2,
+};
+
+/*
+ * Per handler run, before it yields the worker to the other rings
+ * (CVE-2019-3900: a guest keeping one ring busy must not starve the rest).
+ */
+#define KVIO_NET_PKT_WEIGHT	256
+#define KVIO_NET_BYTE_WEIGHT	(512 * 1024)
+
+/*
+ * Used-ring entries completed but not yet published: published (and the guest
+ * signalled once) when this many have gathered or the handler stops.
+ */
+#define KVIO_NET_BATCH		64
+
+/*
+ * One RX packet can take up to UIO_MAXIOV heads (mergeable buffers) on top of
+ * up to KVIO_NET_BATCH not yet published.
+ */
+#define KVIO_NET_MAX_HEADS	(UIO_MAXIOV + KVIO_NET_BATCH)
+
+/* Packets taken off a tun/tap ptr_ring in one go, not yet received. */
+struct kvio_net_rxq {
+	void *queue[KVIO_NET_BATCH];
+	int head;
+	int tail;
+};
+
+struct kvio_net_vq {
+	struct kvio_vq vq;
+
+	/* EPOLLIN (RX) / EPOLLOUT (TX) on the backend socket. */
+	struct kvio_poll sock_poll;
+	bool sock_polling;
+
+	/*
+	 * vnet header bytes the kernel adds (RX) or strips (TX): set when the
+	 * VMM acked VHOST_NET_F_VIRTIO_NET_HDR.  sock_hlen: header bytes the
+	 * socket itself carries (a tap with IFF_VNET_HDR) otherwise.  At most
+	 * one of the two is non-zero.
+	 */
+	size_t vhost_hlen;
+	size_t sock_hlen;
+
+	/* Completed heads not yet published, heads[0 .. done_idx). */
+	unsigned int done_idx;
+	struct vring_used_elem heads[KVIO_NET_MAX_HEADS];
+
+	/* RX only: the tun/tap ring behind the socket, or NULL. */
+	struct ptr_ring *rx_ring;
+	struct kvio_net_rxq rxq;
+};
+
+struct kvio_net {
+	struct kvio_dev dev;
+	struct kvio_net_vq vqs[KVIO_NET_VQ_MAX];
+	struct kvio_vq *vq_ptrs[KVIO_NET_VQ_MAX];
+};
+
+static inline struct kvio_net_vq *to_net_vq(struct kvio_vq *vq)
+{
+	return container_of(vq, struct kvio_net_vq, vq);
+}
+
+static inline struct kvio_net *to_net(struct kvio_vq *vq)
+{
+	return container_of(vq->dev, struct kvio_net, dev);
+}
+
+/* socket.c: backends and their receive queues. */
+struct socket *kvio_net_get_socket(int fd);
+void kvio_net_put_socket(struct socket *sock);
+struct ptr_ring *kvio_net_get_ptr_ring(struct socket *sock);
+int kvio_net_enable_poll(struct kvio_net_vq *nvq);
+void kvio_net_disable_poll(struct kvio_net_vq *nvq);
+int kvio_net_peek_len(struct kvio_net_vq *rnvq, struct socket *sock);
+void *kvio_net_rxq_consume(struct kvio_net_vq *rnvq);
+void kvio_net_rxq_unproduce(struct kvio_net_vq *rnvq);
+bool kvio_net_sock_has_rx_data(struct kvio_net_vq *rnvq,
+			       struct socket *sock);
+
+/* busypoll.c */
+bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx);
+
+/* Publish the batched used entries and signal the guest once. */
+void kvio_net_signal_used(struct kvio_net_vq *nvq);
+
+/* tx.c, rx.c: the handlers, run in the vq's worker. */
+void kvio_net_handle_tx(struct kvio_net *net);
+void kvio_net_handle_rx(struct kvio_net *net);
+
+#endif /* _KVIO_NET_H */

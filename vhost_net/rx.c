@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio_net receive: packets on the backend socket -> guest RX buffers.
+ *
+ * For each packet: learn its length without dequeuing it, gather enough
+ * device-writable chains to hold it (several with VIRTIO_NET_F_MRG_RXBUF,
+ * exactly one without), let the socket copy it straight into guest memory
+ * with recvmsg(), then fill in the parts of the vnet header that are ours.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/socket.h>
+
+#include "net.h"
+
+/* kvio_net_get_rx_bufs(): the packet cannot fit, drop it. */
+#define KVIO_NET_RX_TOO_BIG	INT_MAX
+
+/* Length of the next packet, busy-polling for one if the ring has a timeout. */
+static int kvio_net_rx_peek(struct kvio_net *net, struct kvio_net_vq *nvq,
+			    struct socket *sock, bool *busyloop_intr)
+{
+	int len = kvio_net_peek_len(nvq, sock);
+
+	if (!len && nvq->vq.busyloop_timeout) {
+		/* Let the guest see what it got before we spin. */
+		kvio_net_signal_used(nvq);
+		*busyloop_intr = kvio_net_busy_poll(net, true);
+		len = kvio_net_peek_len(nvq, sock);
+	}
+	return len;
+}
+
+/*
+ * Take device-writable chains off the ring until they hold @datalen bytes,
+ * at most @quota of them, their iovecs at vq->iov[0 .. *iovcount) and their
+ * heads in @heads (used length = the bytes each will hold).
+ *
+ * Returns the number of heads; 0 if the ring ran out first (everything given
+ * back: wait for the guest); KVIO_NET_RX_TOO_BIG if the packet does not fit
+ * in @quota chains or in the iovec array (everything given back: drop the
+ * packet); a negative errno if the ring is broken or an IOTLB miss is
+ * pending.
+ */
+static int kvio_net_get_rx_bufs(struct kvio_vq *vq,
+				struct vring_used_elem *heads, size_t datalen,
+				unsigned int *iovcount, struct kvio_log *log,
+				unsigned int *log_num, unsigned int quota)
+{
+	unsigned int headcount = 0, seg = 0, nlogs = 0;
+	unsigned int out, in, n;
+	size_t len;
+	int r;
+
+	while (datalen > 0 && headcount < quota) {
+		if (seg >= vq->iov_limit) {
+			r = KVIO_NET_RX_TOO_BIG;
+			goto err;
+		}
+		r = kvio_vq_get_desc(vq, vq->iov + seg, vq->iov_limit - seg,
+				     &out, &in, log ? log + nlogs : NULL, &n);
+		if (r < 0)
+			goto err;
+		if (r == vq->num) {
+			r = 0;
+			goto err;
+		}
+		if (out || !in) {
+			/* Give back the rest; this chain is lost either way. */
+			kvio_vq_set_broken(vq, "RX chain with device-readable buffers");
+			r = -EINVAL;
+			goto err;
+		}
+		if (log)
+			nlogs += n;
+
+		len = min(iov_length(vq->iov + seg, in), datalen);
+		heads[headcount].id = cpu_to_kvio32(vq, r);
+		heads[headcount].len = cpu_to_kvio32(vq, len);
+		datalen -= len;
+		headcount++;
+		seg += in;
+	}
+	if (datalen > 0) {
+		r = KVIO_NET_RX_TOO_BIG;
+		goto err;
+	}
+
+	*iovcount = seg;
+	if (log)
+		*log_num = nlogs;
+	return headcount;
+
+err:
+	kvio_vq_discard_desc(vq, headcount);
+	return r;
+}
+
+/* Read the packet recvmsg() would return and throw it away. */
+static void kvio_net_rx_drop(struct socket *sock, struct msghdr *msg,
+			     size_t len)
+{
+	int err;
+
+	iov_iter_discard(&msg->msg_iter, ITER_DEST, len);
+	err = sock->ops->recvmsg(sock, msg, len, MSG_DONTWAIT | MSG_TRUNC);
+	pr_debug("RX packet of %zu bytes dropped: no room (%d)\n", len, err);
+}
+
+static void kvio_net_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
+			struct socket *sock)
+{
+	struct kvio_vq *vq = &nvq->vq;
+	const struct virtio_net_hdr hdr = {
+		.flags = 0,
+		.gso_type = VIRTIO_NET_HDR_GSO_NONE,
+	};
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	size_t vhost_hlen = nvq->vhost_hlen;
+	size_t sock_hlen = nvq->sock_hlen;
+	size_t sock_len = 0, vhost_len, total_len = 0;
+	struct kvio_log *vq_log = NULL;
+	unsigned int in, log_num = 0;
+	bool busyloop_intr = false;
+	bool mergeable, set_num_buffers;
+	struct iov_iter fixup;
+	__virtio16 num_buffers;
+	int recv_pkts = 0;
+	int headcount, peeked, err;
+
+	if (kvio_vq_has_feature(vq, VHOST_F_LOG_ALL))
+		vq_log = vq->log;
+	mergeable = kvio_vq_has_feature(vq, VIRTIO_NET_F_MRG_RXBUF);
+	/*
+	 * num_buffers is ours to fill whoever writes the rest of the header:
+	 * tun/tap leave it alone.  The 12-byte header (MRG_RXBUF or VERSION_1)
+	 * has it; without mergeable buffers it must read 1.
+	 */
+	set_num_buffers = (vhost_hlen ?: sock_hlen) ==
+			  sizeof(struct virtio_net_hdr_mrg_rxbuf);
+
+	do {
+		peeked = kvio_net_rx_peek(net, nvq, sock, &busyloop_intr);
+		if (peeked <= 0) {
+			sock_len = 0;
+			break;
+		}
+		sock_len = peeked + sock_hlen;
+		vhost_len = sock_len + vhost_hlen;
+
+		headcount = kvio_net_get_rx_bufs(vq, nvq->heads + nvq->done_idx,
+						 vhost_len, &in, vq_log,
+						 &log_num,
+						 mergeable ? UIO_MAXIOV : 1);
+		if (headcount < 0)
+			goto out;
+		if (!headcount) {
+			if (busyloop_intr) {
+				kvio_poll_queue(&vq->poll);
+			} else if (kvio_vq_enable_notify(vq)) {
+				/* The guest slipped buffers in: go on. */
+				kvio_vq_disable_notify(vq);
+				continue;
+			}
+			/* Wait for the guest to add buffers. */
+			goto out;
+		}
+		busyloop_intr = false;
+
+		/* tun/tap: hand recvmsg() the entry we peeked at. */
+		msg.msg_control = kvio_net_rxq_consume(nvq);
+
+		if (headcount == KVIO_NET_RX_TOO_BIG) {
+			kvio_net_rx_drop(sock, &msg, sock_len);
+			continue;
+		}
+
+		iov_iter_init(&msg.msg_iter, ITER_DEST, vq->iov, in, vhost_len);
+		fixup = msg.msg_iter;
+		/* The kernel owns the header: the socket writes after it. */
+		iov_iter_advance(&msg.msg_iter, vhost_hlen);
+
+		err = sock->ops->recvmsg(sock, &msg, sock_len,
+					 MSG_DONTWAIT | MSG_TRUNC);
+		if (unlikely(err < 0 || (size_t)err != sock_len)) {
+			/*
+			 * Someone else read the socket between peek and
+			 * receive, or the packet changed: what landed in the
+			 * buffers is garbage, give them back and go on.
+			 */
+			pr_debug("RX packet dropped: got %d of %zu bytes\n",
+				 err, sock_len);
+			kvio_vq_discard_desc(vq, headcount);
+			continue;
+		}
+
+		if (vhost_hlen) {
+			if (copy_to_iter(&hdr, sizeof(hdr), &fixup) !=
+			    sizeof(hdr))
+				goto bad_header;
+		} else {
+			/* The socket wrote it; skip to num_buffers. */
+			iov_iter_advance(&fixup, sizeof(hdr));
+		}
+		if (set_num_buffers) {
+			num_buffers = cpu_to_kvio16(vq, headcount);
+			if (copy_to_iter(&num_buffers, sizeof(num_buffers),
+					 &fixup) != sizeof(num_buffers))
+				goto bad_header;
+		}
+
+		if (unlikely(vq_log))
+			kvio_log_write(vq, vq_log, log_num, vhost_len);
+		nvq->done_idx += headcount;
+		if (nvq->done_idx >= KVIO_NET_BATCH)
+			kvio_net_signal_used(nvq);
+		total_len += vhost_len;
+	} while (!kvio_vq_exceeds_weight(vq, ++recv_pkts, total_len));
+
+	if (busyloop_intr)
+		kvio_poll_queue(&vq->poll);
+	else if (!sock_len)
+		/* Socket drained: sleep until it has a packet again. */
+		kvio_net_enable_poll(nvq);
+out:
+	kvio_net_signal_used(nvq);
+	return;
+
+bad_header:
+	/* The buffers translated but cannot be written: the VMM's doing. */
+	kvio_vq_discard_desc(vq, headcount);
+	kvio_vq_set_broken(vq, "RX vnet header not writable");
+	kvio_net_signal_used(nvq);
+}
+
+void kvio_net_handle_rx(struct kvio_net *net)
+{
+	struct kvio_net_vq *nvq = &net->vqs[KVIO_NET_VQ_RX];
+	struct kvio_vq *vq = &nvq->vq;
+	struct socket *sock;
+
+	mutex_lock_nested(&vq->mutex, KVIO_NET_VQ_RX);
+	sock = kvio_vq_get_backend(vq);
+	if (!sock || vq->broken)
+		goto out;
+
+	kvio_vq_disable_notify(vq);
+	/* Running now: a socket wake-up would only queue us again. */
+	kvio_net_disable_poll(nvq);
+	kvio_net_rx(net, nvq, sock);
+out:
+	mutex_unlock(&vq->mutex);
+}
