@@ -21,11 +21,24 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/ARCH_USE_BUILTIN_BSWAP) \
     $(wildcard include/config/SHADOW_CALL_STACK) \
     $(wildcard include/config/KCOV) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/socket.h \
-    $(wildcard include/config/PROC_FS) \
-    $(wildcard include/config/COMPAT) \
-  arch/x86/include/generated/uapi/asm/socket.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/socket.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/if_tun.h \
+    $(wildcard include/config/TUN) \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_tun.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/types.h \
+    $(wildcard include/config/HAVE_UID16) \
+    $(wildcard include/config/UID16) \
+    $(wildcard include/config/ARCH_DMA_ADDR_T_64BIT) \
+    $(wildcard include/config/PHYS_ADDR_T_64BIT) \
+    $(wildcard include/config/64BIT) \
+    $(wildcard include/config/ARCH_32BIT_USTAT_F_TINODE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/types.h \
+  arch/x86/include/generated/uapi/asm/types.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/types.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/int-ll64.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/int-ll64.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/bitsperlong.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/bitsperlong.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/bitsperlong.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/posix_types.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/stddef.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/stddef.h \
@@ -34,16 +47,36 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/X86_32) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/posix_types_64.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/posix_types.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/bitsperlong.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/bitsperlong.h \
-    $(wildcard include/config/64BIT) \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/bitsperlong.h \
-  arch/x86/include/generated/uapi/asm/sockios.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/sockios.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/sockios.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/uio.h \
-    $(wildcard include/config/ARCH_HAS_UACCESS_FLUSHCACHE) \
-    $(wildcard include/config/ARCH_HAS_COPY_MC) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/if_ether.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/skbuff.h \
+    $(wildcard include/config/NF_CONNTRACK) \
+    $(wildcard include/config/BRIDGE_NETFILTER) \
+    $(wildcard include/config/NET_TC_SKB_EXT) \
+    $(wildcard include/config/HIGHMEM) \
+    $(wildcard include/config/DEBUG_KMAP_LOCAL_FORCE_MAP) \
+    $(wildcard include/config/NET_SOCK_MSG) \
+    $(wildcard include/config/SKB_EXTENSIONS) \
+    $(wildcard include/config/NET_CLS_ACT) \
+    $(wildcard include/config/IPV6_NDISC_NODETYPE) \
+    $(wildcard include/config/NET_SWITCHDEV) \
+    $(wildcard include/config/NET_REDIRECT) \
+    $(wildcard include/config/NETFILTER_SKIP_EGRESS) \
+    $(wildcard include/config/TLS_DEVICE) \
+    $(wildcard include/config/NET_SCHED) \
+    $(wildcard include/config/NET_RX_BUSY_POLL) \
+    $(wildcard include/config/XPS) \
+    $(wildcard include/config/NETWORK_SECMARK) \
+    $(wildcard include/config/TRACEPOINTS) \
+    $(wildcard include/config/DEBUG_NET) \
+    $(wildcard include/config/PAGE_POOL) \
+    $(wildcard include/config/HAVE_EFFICIENT_UNALIGNED_ACCESS) \
+    $(wildcard include/config/NETWORK_PHY_TIMESTAMPING) \
+    $(wildcard include/config/XFRM) \
+    $(wildcard include/config/MPTCP) \
+    $(wildcard include/config/MCTP_FLOWS) \
+    $(wildcard include/config/NETFILTER_XT_TARGET_TRACE) \
+    $(wildcard include/config/NF_TABLES) \
+    $(wildcard include/config/IP_VS) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kernel.h \
     $(wildcard include/config/PREEMPT_VOLUNTARY_BUILD) \
     $(wildcard include/config/PREEMPT_DYNAMIC) \
@@ -71,17 +104,6 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kasan-checks.h \
     $(wildcard include/config/KASAN_GENERIC) \
     $(wildcard include/config/KASAN_SW_TAGS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/types.h \
-    $(wildcard include/config/HAVE_UID16) \
-    $(wildcard include/config/UID16) \
-    $(wildcard include/config/ARCH_DMA_ADDR_T_64BIT) \
-    $(wildcard include/config/PHYS_ADDR_T_64BIT) \
-    $(wildcard include/config/ARCH_32BIT_USTAT_F_TINODE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/types.h \
-  arch/x86/include/generated/uapi/asm/types.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/types.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/int-ll64.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/int-ll64.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kcsan-checks.h \
     $(wildcard include/config/KCSAN) \
     $(wildcard include/config/KCSAN_WEAK_MEMORY) \
@@ -227,84 +249,59 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/HAVE_STATIC_CALL) \
     $(wildcard include/config/HAVE_STATIC_CALL_INLINE) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/instruction_pointer.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/thread_info.h \
-    $(wildcard include/config/THREAD_INFO_IN_TASK) \
-    $(wildcard include/config/GENERIC_ENTRY) \
-    $(wildcard include/config/HAVE_ARCH_WITHIN_STACK_FRAMES) \
-    $(wildcard include/config/HARDENED_USERCOPY) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/bug.h \
-    $(wildcard include/config/BUG_ON_DATA_CORRUPTION) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/restart_block.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/time64.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/time.h \
+    $(wildcard include/config/POSIX_TIMERS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/cache.h \
+    $(wildcard include/config/ARCH_HAS_CACHE_LINE_SIZE) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cache.h \
+    $(wildcard include/config/X86_L1_CACHE_SHIFT) \
+    $(wildcard include/config/X86_INTERNODE_CACHE_SHIFT) \
+    $(wildcard include/config/X86_VSMP) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/math64.h \
     $(wildcard include/config/ARCH_SUPPORTS_INT128) \
   /usr/src/linux-headers-6.1.0-56-common/include/vdso/math64.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/time64.h \
   /usr/src/linux-headers-6.1.0-56-common/include/vdso/time64.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/time.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/time_types.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/errno.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/errno.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/current.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/percpu.h \
-    $(wildcard include/config/X86_64_SMP) \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/percpu.h \
-    $(wildcard include/config/DEBUG_PREEMPT) \
-    $(wildcard include/config/HAVE_SETUP_PER_CPU_AREA) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/threads.h \
-    $(wildcard include/config/BASE_SMALL) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/percpu-defs.h \
-    $(wildcard include/config/DEBUG_FORCE_WEAK_PER_CPU) \
-    $(wildcard include/config/AMD_MEM_ENCRYPT) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/thread_info.h \
-    $(wildcard include/config/VM86) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/time32.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/timex.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/timex.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/timex.h \
+    $(wildcard include/config/X86_TSC) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/processor.h \
+    $(wildcard include/config/X86_VMX_FEATURE_NAMES) \
     $(wildcard include/config/X86_IOPL_IOPERM) \
-    $(wildcard include/config/IA32_EMULATION) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/page.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/page_types.h \
-    $(wildcard include/config/PHYSICAL_START) \
-    $(wildcard include/config/PHYSICAL_ALIGN) \
-    $(wildcard include/config/DYNAMIC_PHYSICAL_MASK) \
+    $(wildcard include/config/STACKPROTECTOR) \
+    $(wildcard include/config/VM86) \
+    $(wildcard include/config/X86_DEBUGCTLMSR) \
+    $(wildcard include/config/CPU_SUP_AMD) \
+    $(wildcard include/config/XEN) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/processor-flags.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/processor-flags.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/mem_encrypt.h \
     $(wildcard include/config/ARCH_HAS_MEM_ENCRYPT) \
+    $(wildcard include/config/AMD_MEM_ENCRYPT) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/mem_encrypt.h \
     $(wildcard include/config/X86_MEM_ENCRYPT) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/cc_platform.h \
     $(wildcard include/config/ARCH_HAS_CC_PLATFORM) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/math_emu.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/ptrace.h \
+    $(wildcard include/config/PARAVIRT) \
+    $(wildcard include/config/IA32_EMULATION) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/segment.h \
+    $(wildcard include/config/XEN_PV) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/page_types.h \
+    $(wildcard include/config/PHYSICAL_START) \
+    $(wildcard include/config/PHYSICAL_ALIGN) \
+    $(wildcard include/config/DYNAMIC_PHYSICAL_MASK) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/page_64_types.h \
     $(wildcard include/config/KASAN) \
     $(wildcard include/config/DYNAMIC_MEMORY_LAYOUT) \
     $(wildcard include/config/RANDOMIZE_BASE) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/kaslr.h \
     $(wildcard include/config/RANDOMIZE_MEMORY) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/page_64.h \
-    $(wildcard include/config/DEBUG_VIRTUAL) \
-    $(wildcard include/config/FLATMEM) \
-    $(wildcard include/config/X86_VSYSCALL_EMULATION) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/range.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/memory_model.h \
-    $(wildcard include/config/SPARSEMEM_VMEMMAP) \
-    $(wildcard include/config/SPARSEMEM) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/pfn.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/getorder.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cpufeature.h \
-    $(wildcard include/config/X86_FEATURE_NAMES) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/processor.h \
-    $(wildcard include/config/X86_VSMP) \
-    $(wildcard include/config/X86_VMX_FEATURE_NAMES) \
-    $(wildcard include/config/STACKPROTECTOR) \
-    $(wildcard include/config/X86_DEBUGCTLMSR) \
-    $(wildcard include/config/CPU_SUP_AMD) \
-    $(wildcard include/config/XEN) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/processor-flags.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/processor-flags.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/math_emu.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/ptrace.h \
-    $(wildcard include/config/PARAVIRT) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/segment.h \
-    $(wildcard include/config/XEN_PV) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cache.h \
-    $(wildcard include/config/X86_L1_CACHE_SHIFT) \
-    $(wildcard include/config/X86_INTERNODE_CACHE_SHIFT) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/ptrace.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/ptrace-abi.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/paravirt_types.h \
@@ -315,9 +312,10 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pgtable_types.h \
     $(wildcard include/config/MEM_SOFT_DIRTY) \
     $(wildcard include/config/HAVE_ARCH_USERFAULTFD_WP) \
+    $(wildcard include/config/PROC_FS) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pgtable_64_types.h \
-    $(wildcard include/config/DEBUG_KMAP_LOCAL_FORCE_MAP) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/sparsemem.h \
+    $(wildcard include/config/SPARSEMEM) \
     $(wildcard include/config/NUMA_KEEP_MEMINFO) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/nospec-branch.h \
     $(wildcard include/config/CPU_SRSO) \
@@ -327,12 +325,31 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/msr-index.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/unwind_hints.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/orc_types.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/percpu.h \
+    $(wildcard include/config/X86_64_SMP) \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/percpu.h \
+    $(wildcard include/config/DEBUG_PREEMPT) \
+    $(wildcard include/config/HAVE_SETUP_PER_CPU_AREA) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/threads.h \
+    $(wildcard include/config/BASE_SMALL) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/percpu-defs.h \
+    $(wildcard include/config/DEBUG_FORCE_WEAK_PER_CPU) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/GEN-for-each-reg.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/proto.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/ldt.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/sigcontext.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/current.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/page.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/page_64.h \
+    $(wildcard include/config/DEBUG_VIRTUAL) \
+    $(wildcard include/config/FLATMEM) \
+    $(wildcard include/config/X86_VSYSCALL_EMULATION) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/range.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/memory_model.h \
+    $(wildcard include/config/SPARSEMEM_VMEMMAP) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/pfn.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/getorder.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/msr.h \
-    $(wildcard include/config/TRACEPOINTS) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/msr-index.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cpumask.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/cpumask.h \
@@ -345,11 +362,16 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/string.h \
     $(wildcard include/config/BINARY_PRINTF) \
     $(wildcard include/config/FORTIFY_SOURCE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/errno.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/errno.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/overflow.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/string.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/string.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/string_64.h \
+    $(wildcard include/config/ARCH_HAS_UACCESS_FLUSHCACHE) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/fortify-string.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/bug.h \
+    $(wildcard include/config/BUG_ON_DATA_CORRUPTION) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/atomic.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/atomic.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cmpxchg.h \
@@ -391,45 +413,49 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/vdso/processor.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/personality.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/personality.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/cache.h \
-    $(wildcard include/config/ARCH_HAS_CACHE_LINE_SIZE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/mm_types.h \
-    $(wildcard include/config/HAVE_ALIGNED_STRUCT_PAGE) \
-    $(wildcard include/config/ARCH_WANT_HUGE_PMD_SHARE) \
-    $(wildcard include/config/MEMCG) \
-    $(wildcard include/config/USERFAULTFD) \
-    $(wildcard include/config/SWAP) \
-    $(wildcard include/config/HAVE_ARCH_COMPAT_MMAP_BASES) \
-    $(wildcard include/config/MEMBARRIER) \
-    $(wildcard include/config/FUTEX) \
-    $(wildcard include/config/AIO) \
-    $(wildcard include/config/MMU_NOTIFIER) \
-    $(wildcard include/config/TRANSPARENT_HUGEPAGE) \
-    $(wildcard include/config/NUMA_BALANCING) \
-    $(wildcard include/config/ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH) \
-    $(wildcard include/config/HUGETLB_PAGE) \
-    $(wildcard include/config/IOMMU_SVA) \
-    $(wildcard include/config/KSM) \
-    $(wildcard include/config/LRU_GEN) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/mm_types_task.h \
-    $(wildcard include/config/SPLIT_PTLOCK_CPUS) \
-    $(wildcard include/config/ARCH_ENABLE_SPLIT_PMD_PTLOCK) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/tlbbatch.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/auxvec.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/auxvec.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/auxvec.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/kref.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/spinlock.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/tsc.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cpufeature.h \
+    $(wildcard include/config/X86_FEATURE_NAMES) \
+  /usr/src/linux-headers-6.1.0-56-common/include/vdso/time32.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/vdso/time.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/bvec.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/highmem.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/fs.h \
+    $(wildcard include/config/READ_ONLY_THP_FOR_FS) \
+    $(wildcard include/config/FS_POSIX_ACL) \
+    $(wildcard include/config/SECURITY) \
+    $(wildcard include/config/CGROUP_WRITEBACK) \
+    $(wildcard include/config/IMA) \
+    $(wildcard include/config/FILE_LOCKING) \
+    $(wildcard include/config/FSNOTIFY) \
+    $(wildcard include/config/FS_ENCRYPTION) \
+    $(wildcard include/config/FS_VERITY) \
     $(wildcard include/config/PREEMPTION) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/preempt.h \
-    $(wildcard include/config/PREEMPT_COUNT) \
-    $(wildcard include/config/TRACE_PREEMPT_TOGGLE) \
-    $(wildcard include/config/PREEMPT_NOTIFIERS) \
+    $(wildcard include/config/EPOLL) \
+    $(wildcard include/config/UNICODE) \
+    $(wildcard include/config/COMPAT) \
+    $(wildcard include/config/QUOTA) \
+    $(wildcard include/config/FS_DAX) \
+    $(wildcard include/config/BLOCK) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/wait_bit.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/wait.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/list.h \
     $(wildcard include/config/DEBUG_LIST) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/poison.h \
     $(wildcard include/config/ILLEGAL_POINTER_VALUE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/spinlock.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/preempt.h \
+    $(wildcard include/config/PREEMPT_COUNT) \
+    $(wildcard include/config/TRACE_PREEMPT_TOGGLE) \
+    $(wildcard include/config/PREEMPT_NOTIFIERS) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/preempt.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/thread_info.h \
+    $(wildcard include/config/THREAD_INFO_IN_TASK) \
+    $(wildcard include/config/GENERIC_ENTRY) \
+    $(wildcard include/config/HAVE_ARCH_WITHIN_STACK_FRAMES) \
+    $(wildcard include/config/HARDENED_USERCOPY) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/restart_block.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/thread_info.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/bottom_half.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/lockdep.h \
     $(wildcard include/config/DEBUG_LOCKING_API_SELFTESTS) \
@@ -484,9 +510,12 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/INLINE_WRITE_UNLOCK_IRQ) \
     $(wildcard include/config/INLINE_READ_UNLOCK_IRQRESTORE) \
     $(wildcard include/config/INLINE_WRITE_UNLOCK_IRQRESTORE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/refcount.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rbtree.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rbtree_types.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/wait.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/kdev_t.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/kdev_t.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/dcache.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rculist.h \
+    $(wildcard include/config/PROVE_RCU_LIST) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/rcupdate.h \
     $(wildcard include/config/PREEMPT_RCU) \
     $(wildcard include/config/TINY_RCU) \
@@ -506,75 +535,36 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/context_tracking_irq.h \
     $(wildcard include/config/CONTEXT_TRACKING_IDLE) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/rcutree.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/maple_tree.h \
-    $(wildcard include/config/MAPLE_RCU_DISABLED) \
-    $(wildcard include/config/DEBUG_MAPLE_TREE_VERBOSE) \
-    $(wildcard include/config/DEBUG_MAPLE_TREE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rwsem.h \
-    $(wildcard include/config/RWSEM_SPIN_ON_OWNER) \
-    $(wildcard include/config/DEBUG_RWSEMS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/osq_lock.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/completion.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/swait.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/wait.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/wait.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/uprobes.h \
-    $(wildcard include/config/UPROBES) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/uprobes.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/notifier.h \
-    $(wildcard include/config/TREE_SRCU) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/mutex.h \
-    $(wildcard include/config/MUTEX_SPIN_ON_OWNER) \
-    $(wildcard include/config/DEBUG_MUTEXES) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/debug_locks.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/srcu.h \
-    $(wildcard include/config/TINY_SRCU) \
-    $(wildcard include/config/SRCU) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/workqueue.h \
-    $(wildcard include/config/DEBUG_OBJECTS_WORK) \
-    $(wildcard include/config/FREEZER) \
-    $(wildcard include/config/SYSFS) \
-    $(wildcard include/config/WQ_WATCHDOG) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/timer.h \
-    $(wildcard include/config/DEBUG_OBJECTS_TIMERS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/ktime.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/time.h \
-    $(wildcard include/config/POSIX_TIMERS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/time32.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/timex.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/timex.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/timex.h \
-    $(wildcard include/config/X86_TSC) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/tsc.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/vdso/time32.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/vdso/time.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/jiffies.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/vdso/jiffies.h \
-  include/generated/timeconst.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/vdso/ktime.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/timekeeping.h \
-    $(wildcard include/config/GENERIC_CMOS_UPDATE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/clocksource_ids.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/debugobjects.h \
-    $(wildcard include/config/DEBUG_OBJECTS) \
-    $(wildcard include/config/DEBUG_OBJECTS_FREE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rcu_segcblist.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/srcutree.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rcu_node_tree.h \
-    $(wildcard include/config/RCU_FANOUT) \
-    $(wildcard include/config/RCU_FANOUT_LEAF) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/page-flags-layout.h \
-  include/generated/bounds.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rculist_bl.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/list_bl.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/bit_spinlock.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/seqlock.h \
     $(wildcard include/config/CC_IS_GCC) \
     $(wildcard include/config/GCC_VERSION) \
     $(wildcard include/config/UBSAN_ALIGNMENT) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/mmu.h \
-    $(wildcard include/config/MODIFY_LDT_SYSCALL) \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/uio.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/socket.h \
-  /work/main/vhost_net/net.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/net.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/mutex.h \
+    $(wildcard include/config/MUTEX_SPIN_ON_OWNER) \
+    $(wildcard include/config/DEBUG_MUTEXES) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/osq_lock.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/debug_locks.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/lockref.h \
+    $(wildcard include/config/ARCH_USE_CMPXCHG_LOCKREF) \
+  include/generated/bounds.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/stringhash.h \
+    $(wildcard include/config/DCACHE_WORD_ACCESS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/hash.h \
+    $(wildcard include/config/HAVE_ARCH_HASH) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/path.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/stat.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/stat.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/stat.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/uidgid.h \
+    $(wildcard include/config/MULTIUSER) \
+    $(wildcard include/config/USER_NS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/highuid.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/list_lru.h \
+    $(wildcard include/config/MEMCG_KMEM) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/nodemask.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/random.h \
     $(wildcard include/config/VMGENID) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/once.h \
@@ -591,55 +581,8 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/DEBUG_VM_PGFLAGS) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/archrandom.h \
     $(wildcard include/config/UML) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/fcntl.h \
-    $(wildcard include/config/ARCH_32BIT_OFF_T) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/stat.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/stat.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/stat.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/uidgid.h \
-    $(wildcard include/config/MULTIUSER) \
-    $(wildcard include/config/USER_NS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/highuid.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/fcntl.h \
-  arch/x86/include/generated/uapi/asm/fcntl.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/fcntl.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/openat2.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/fs.h \
-    $(wildcard include/config/READ_ONLY_THP_FOR_FS) \
-    $(wildcard include/config/FS_POSIX_ACL) \
-    $(wildcard include/config/SECURITY) \
-    $(wildcard include/config/CGROUP_WRITEBACK) \
-    $(wildcard include/config/IMA) \
-    $(wildcard include/config/FILE_LOCKING) \
-    $(wildcard include/config/FSNOTIFY) \
-    $(wildcard include/config/FS_ENCRYPTION) \
-    $(wildcard include/config/FS_VERITY) \
-    $(wildcard include/config/EPOLL) \
-    $(wildcard include/config/UNICODE) \
-    $(wildcard include/config/QUOTA) \
-    $(wildcard include/config/FS_DAX) \
-    $(wildcard include/config/BLOCK) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/wait_bit.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/kdev_t.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/kdev_t.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/dcache.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rculist.h \
-    $(wildcard include/config/PROVE_RCU_LIST) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rculist_bl.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/list_bl.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/bit_spinlock.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/lockref.h \
-    $(wildcard include/config/ARCH_USE_CMPXCHG_LOCKREF) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/stringhash.h \
-    $(wildcard include/config/DCACHE_WORD_ACCESS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/hash.h \
-    $(wildcard include/config/HAVE_ARCH_HASH) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/path.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/list_lru.h \
-    $(wildcard include/config/MEMCG_KMEM) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/nodemask.h \
-    $(wildcard include/config/HIGHMEM) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/shrinker.h \
+    $(wildcard include/config/MEMCG) \
     $(wildcard include/config/SHRINKER_DEBUG) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/xarray.h \
     $(wildcard include/config/XARRAY_MULTI) \
@@ -655,6 +598,10 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/ARCH_FORCE_MAX_ORDER) \
     $(wildcard include/config/MEMORY_ISOLATION) \
     $(wildcard include/config/ZSMALLOC) \
+    $(wildcard include/config/SWAP) \
+    $(wildcard include/config/NUMA_BALANCING) \
+    $(wildcard include/config/TRANSPARENT_HUGEPAGE) \
+    $(wildcard include/config/LRU_GEN) \
     $(wildcard include/config/LRU_GEN_STATS) \
     $(wildcard include/config/MEMORY_HOTPLUG) \
     $(wildcard include/config/PAGE_EXTENSION) \
@@ -663,7 +610,74 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/SPARSEMEM_EXTREME) \
     $(wildcard include/config/HAVE_ARCH_PFN_VALID) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/pageblock-flags.h \
+    $(wildcard include/config/HUGETLB_PAGE) \
     $(wildcard include/config/HUGETLB_PAGE_SIZE_VARIABLE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/page-flags-layout.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/mm_types.h \
+    $(wildcard include/config/HAVE_ALIGNED_STRUCT_PAGE) \
+    $(wildcard include/config/ARCH_WANT_HUGE_PMD_SHARE) \
+    $(wildcard include/config/USERFAULTFD) \
+    $(wildcard include/config/HAVE_ARCH_COMPAT_MMAP_BASES) \
+    $(wildcard include/config/MEMBARRIER) \
+    $(wildcard include/config/FUTEX) \
+    $(wildcard include/config/AIO) \
+    $(wildcard include/config/MMU_NOTIFIER) \
+    $(wildcard include/config/ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH) \
+    $(wildcard include/config/IOMMU_SVA) \
+    $(wildcard include/config/KSM) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/mm_types_task.h \
+    $(wildcard include/config/SPLIT_PTLOCK_CPUS) \
+    $(wildcard include/config/ARCH_ENABLE_SPLIT_PMD_PTLOCK) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/tlbbatch.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/auxvec.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/auxvec.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/auxvec.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/kref.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/refcount.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rbtree.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rbtree_types.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/maple_tree.h \
+    $(wildcard include/config/MAPLE_RCU_DISABLED) \
+    $(wildcard include/config/DEBUG_MAPLE_TREE_VERBOSE) \
+    $(wildcard include/config/DEBUG_MAPLE_TREE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rwsem.h \
+    $(wildcard include/config/RWSEM_SPIN_ON_OWNER) \
+    $(wildcard include/config/DEBUG_RWSEMS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/completion.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/swait.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/uprobes.h \
+    $(wildcard include/config/UPROBES) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/uprobes.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/notifier.h \
+    $(wildcard include/config/TREE_SRCU) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/srcu.h \
+    $(wildcard include/config/TINY_SRCU) \
+    $(wildcard include/config/SRCU) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/workqueue.h \
+    $(wildcard include/config/DEBUG_OBJECTS_WORK) \
+    $(wildcard include/config/FREEZER) \
+    $(wildcard include/config/SYSFS) \
+    $(wildcard include/config/WQ_WATCHDOG) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/timer.h \
+    $(wildcard include/config/DEBUG_OBJECTS_TIMERS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/ktime.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/jiffies.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/vdso/jiffies.h \
+  include/generated/timeconst.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/vdso/ktime.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/timekeeping.h \
+    $(wildcard include/config/GENERIC_CMOS_UPDATE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/clocksource_ids.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/debugobjects.h \
+    $(wildcard include/config/DEBUG_OBJECTS) \
+    $(wildcard include/config/DEBUG_OBJECTS_FREE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rcu_segcblist.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/srcutree.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rcu_node_tree.h \
+    $(wildcard include/config/RCU_FANOUT) \
+    $(wildcard include/config/RCU_FANOUT_LEAF) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/mmu.h \
+    $(wildcard include/config/MODIFY_LDT_SYSCALL) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/page-flags.h \
     $(wildcard include/config/ARCH_USES_PG_UNCACHED) \
     $(wildcard include/config/MEMORY_FAILURE) \
@@ -843,6 +857,12 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/capability.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/capability.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/semaphore.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/fcntl.h \
+    $(wildcard include/config/ARCH_32BIT_OFF_T) \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/fcntl.h \
+  arch/x86/include/generated/uapi/asm/fcntl.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/fcntl.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/openat2.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/migrate_mode.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/percpu-rwsem.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/rcuwait.h \
@@ -865,6 +885,7 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/uaccess.h \
     $(wildcard include/config/CC_HAS_ASM_GOTO_OUTPUT) \
     $(wildcard include/config/CC_HAS_ASM_GOTO_TIED_OUTPUT) \
+    $(wildcard include/config/ARCH_HAS_COPY_MC) \
     $(wildcard include/config/X86_INTEL_USERCOPY) \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/smap.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/extable.h \
@@ -923,6 +944,8 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/projid.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/quota.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/nfs_fs_i.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/cacheflush.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cacheflush.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/mm.h \
     $(wildcard include/config/HAVE_ARCH_MMAP_RND_BITS) \
     $(wildcard include/config/HAVE_ARCH_MMAP_RND_COMPAT_BITS) \
@@ -1002,177 +1025,6 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/MEMORY_BALLOON) \
     $(wildcard include/config/BALLOON_COMPACTION) \
     $(wildcard include/config/ZSWAP) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/sockptr.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/net.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/ptr_ring.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio_net.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/if_vlan.h \
-    $(wildcard include/config/VLAN_8021Q) \
-    $(wildcard include/config/NET_POLL_CONTROLLER) \
-    $(wildcard include/config/HAVE_EFFICIENT_UNALIGNED_ACCESS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/netdevice.h \
-    $(wildcard include/config/DCB) \
-    $(wildcard include/config/HYPERV_NET) \
-    $(wildcard include/config/WLAN) \
-    $(wildcard include/config/AX25) \
-    $(wildcard include/config/MAC80211_MESH) \
-    $(wildcard include/config/NET_IPIP) \
-    $(wildcard include/config/NET_IPGRE) \
-    $(wildcard include/config/IPV6_SIT) \
-    $(wildcard include/config/IPV6_TUNNEL) \
-    $(wildcard include/config/RPS) \
-    $(wildcard include/config/NETPOLL) \
-    $(wildcard include/config/XPS) \
-    $(wildcard include/config/XDP_SOCKETS) \
-    $(wildcard include/config/BQL) \
-    $(wildcard include/config/RFS_ACCEL) \
-    $(wildcard include/config/FCOE) \
-    $(wildcard include/config/XFRM_OFFLOAD) \
-    $(wildcard include/config/LIBFCOE) \
-    $(wildcard include/config/WIRELESS_EXT) \
-    $(wildcard include/config/NET_L3_MASTER_DEV) \
-    $(wildcard include/config/IPV6) \
-    $(wildcard include/config/TLS_DEVICE) \
-    $(wildcard include/config/NET_DSA) \
-    $(wildcard include/config/TIPC) \
-    $(wildcard include/config/ATALK) \
-    $(wildcard include/config/CFG80211) \
-    $(wildcard include/config/IEEE802154) \
-    $(wildcard include/config/6LOWPAN) \
-    $(wildcard include/config/MPLS_ROUTING) \
-    $(wildcard include/config/MCTP) \
-    $(wildcard include/config/NET_CLS_ACT) \
-    $(wildcard include/config/NETFILTER_INGRESS) \
-    $(wildcard include/config/NETFILTER_EGRESS) \
-    $(wildcard include/config/NET_SCHED) \
-    $(wildcard include/config/PCPU_DEV_REFCNT) \
-    $(wildcard include/config/GARP) \
-    $(wildcard include/config/MRP) \
-    $(wildcard include/config/NET_DROP_MONITOR) \
-    $(wildcard include/config/CGROUP_NET_PRIO) \
-    $(wildcard include/config/MACSEC) \
-    $(wildcard include/config/NET_FLOW_LIMIT) \
-    $(wildcard include/config/NET_EGRESS) \
-    $(wildcard include/config/NET_DEV_REFCNT_TRACKER) \
-    $(wildcard include/config/ETHTOOL_NETLINK) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/delay.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/delay.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/delay.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/prefetch.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/local.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/dynamic_queue_limits.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/net_namespace.h \
-    $(wildcard include/config/NF_CONNTRACK) \
-    $(wildcard include/config/NF_FLOW_TABLE) \
-    $(wildcard include/config/UNIX) \
-    $(wildcard include/config/IEEE802154_6LOWPAN) \
-    $(wildcard include/config/IP_SCTP) \
-    $(wildcard include/config/NETFILTER) \
-    $(wildcard include/config/NF_TABLES) \
-    $(wildcard include/config/WEXT_CORE) \
-    $(wildcard include/config/XFRM) \
-    $(wildcard include/config/IP_VS) \
-    $(wildcard include/config/MPLS) \
-    $(wildcard include/config/CAN) \
-    $(wildcard include/config/CRYPTO_USER) \
-    $(wildcard include/config/SMC) \
-    $(wildcard include/config/NET_NS) \
-    $(wildcard include/config/NET_NS_REFCNT_TRACKER) \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/flow.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/in6.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/in6.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/libc-compat.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/flow_dissector.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/siphash.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_ether.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/core.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/mib.h \
-    $(wildcard include/config/XFRM_STATISTICS) \
-    $(wildcard include/config/TLS) \
-    $(wildcard include/config/MPTCP) \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/snmp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/snmp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/u64_stats_sync.h \
-  arch/x86/include/generated/asm/local64.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/local64.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/unix.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/packet.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/ipv4.h \
-    $(wildcard include/config/IP_MULTIPLE_TABLES) \
-    $(wildcard include/config/IP_ROUTE_CLASSID) \
-    $(wildcard include/config/IP_MROUTE) \
-    $(wildcard include/config/IP_MROUTE_MULTIPLE_TABLES) \
-    $(wildcard include/config/IP_ROUTE_MULTIPATH) \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/inet_frag.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/ipv6.h \
-    $(wildcard include/config/IPV6_MULTIPLE_TABLES) \
-    $(wildcard include/config/IPV6_SUBTREES) \
-    $(wildcard include/config/IPV6_MROUTE) \
-    $(wildcard include/config/IPV6_MROUTE_MULTIPLE_TABLES) \
-    $(wildcard include/config/NF_DEFRAG_IPV6) \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/dst_ops.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/icmpv6.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/nexthop.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/ieee802154_6lowpan.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/sctp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/netfilter.h \
-    $(wildcard include/config/NETFILTER_FAMILY_ARP) \
-    $(wildcard include/config/NETFILTER_FAMILY_BRIDGE) \
-    $(wildcard include/config/NF_DEFRAG_IPV4) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter_defs.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/in.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/in.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/conntrack.h \
-    $(wildcard include/config/NF_CT_PROTO_DCCP) \
-    $(wildcard include/config/NF_CT_PROTO_SCTP) \
-    $(wildcard include/config/NF_CT_PROTO_GRE) \
-    $(wildcard include/config/NF_CONNTRACK_EVENTS) \
-    $(wildcard include/config/NF_CONNTRACK_LABELS) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/list_nulls.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_tcp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_tcp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_dccp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_tuple_common.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_common.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_common.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_sctp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_sctp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/flow_table.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/nftables.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/xfrm.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/xfrm.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/mpls.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/can.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/xdp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/smc.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/bpf.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/mctp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/net_trackers.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/ref_tracker.h \
-    $(wildcard include/config/REF_TRACKER) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/ns_common.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/idr.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/skbuff.h \
-    $(wildcard include/config/BRIDGE_NETFILTER) \
-    $(wildcard include/config/NET_TC_SKB_EXT) \
-    $(wildcard include/config/NET_SOCK_MSG) \
-    $(wildcard include/config/SKB_EXTENSIONS) \
-    $(wildcard include/config/IPV6_NDISC_NODETYPE) \
-    $(wildcard include/config/NET_SWITCHDEV) \
-    $(wildcard include/config/NET_REDIRECT) \
-    $(wildcard include/config/NETFILTER_SKIP_EGRESS) \
-    $(wildcard include/config/NET_RX_BUSY_POLL) \
-    $(wildcard include/config/NETWORK_SECMARK) \
-    $(wildcard include/config/DEBUG_NET) \
-    $(wildcard include/config/PAGE_POOL) \
-    $(wildcard include/config/NETWORK_PHY_TIMESTAMPING) \
-    $(wildcard include/config/MCTP_FLOWS) \
-    $(wildcard include/config/NETFILTER_XT_TARGET_TRACE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/bvec.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/highmem.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/cacheflush.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cacheflush.h \
   /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/cacheflush.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kmsan.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/dma-direction.h \
@@ -1195,6 +1047,18 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/X86_HV_CALLBACK_VECTOR) \
     $(wildcard include/config/HYPERV) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/highmem-internal.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/socket.h \
+  arch/x86/include/generated/uapi/asm/socket.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/socket.h \
+  arch/x86/include/generated/uapi/asm/sockios.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/asm-generic/sockios.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/sockios.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/uio.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/uio.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/socket.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/net.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/sockptr.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/net.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/textsearch.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/checksum.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/checksum.h \
@@ -1229,6 +1093,7 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/sysfs.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kernfs.h \
     $(wildcard include/config/KERNFS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/idr.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kobject_ns.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/cpufreq.h \
     $(wildcard include/config/CPU_FREQ) \
@@ -1327,13 +1192,209 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/netdev_features.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/clock.h \
     $(wildcard include/config/HAVE_UNSTABLE_SCHED_CLOCK) \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/flow_dissector.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/in6.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/in6.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/libc-compat.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/siphash.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_ether.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/splice.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/pipe_fs_i.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_packet.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/flow.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/page_pool.h \
     $(wildcard include/config/PAGE_POOL_STATS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/ptr_ring.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_common.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_common.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/net_debug.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/dropreason.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/filter.h \
+    $(wildcard include/config/BPF_JIT_ALWAYS_ON) \
+    $(wildcard include/config/INET) \
+    $(wildcard include/config/HAVE_EBPF_JIT) \
+    $(wildcard include/config/IPV6) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/bpf.h \
+    $(wildcard include/config/CGROUP_BPF) \
+    $(wildcard include/config/BPF_LSM) \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/bpf.h \
+    $(wildcard include/config/BPF_LIRC_MODE2) \
+    $(wildcard include/config/EFFICIENT_UNALIGNED_ACCESS) \
+    $(wildcard include/config/CGROUP_NET_CLASSID) \
+    $(wildcard include/config/IP_ROUTE_CLASSID) \
+    $(wildcard include/config/BPF_KPROBE_OVERRIDE) \
+    $(wildcard include/config/SOCK_CGROUP_DATA) \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/bpf_common.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/filter.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/file.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/kallsyms.h \
+    $(wildcard include/config/KALLSYMS_ALL) \
+    $(wildcard include/config/HAVE_FUNCTION_DESCRIPTORS) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/sections.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/sections.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/bpfptr.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/btf.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/btf.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/rcupdate_trace.h \
+    $(wildcard include/config/TASKS_TRACE_RCU_READ_MB) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/static_call.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/cpu.h \
+    $(wildcard include/config/PM_SLEEP_SMP) \
+    $(wildcard include/config/PM_SLEEP_SMP_NONZERO_CPU) \
+    $(wildcard include/config/ARCH_HAS_CPU_FINALIZE_INIT) \
+    $(wildcard include/config/HOTPLUG_SMT) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/node.h \
+    $(wildcard include/config/HMEM_REPORTING) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/cpuhotplug.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/static_call.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/text-patching.h \
+    $(wildcard include/config/UML_X86) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/bpf_types.h \
+    $(wildcard include/config/XDP_SOCKETS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/compat.h \
+    $(wildcard include/config/ARCH_HAS_SYSCALL_WRAPPER) \
+    $(wildcard include/config/COMPAT_OLD_SIGACTION) \
+    $(wildcard include/config/ODD_RT_SIGACTION) \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/hdlc/ioctl.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/aio_abi.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/compat.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/task_stack.h \
+    $(wildcard include/config/DEBUG_STACK_USAGE) \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/magic.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/user32.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/compat.h \
+    $(wildcard include/config/COMPAT_FOR_U64_ALIGNMENT) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/syscall_wrapper.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/set_memory.h \
+    $(wildcard include/config/ARCH_HAS_SET_MEMORY) \
+    $(wildcard include/config/ARCH_HAS_SET_DIRECT_MAP) \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/set_memory.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/set_memory.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/if_vlan.h \
+    $(wildcard include/config/VLAN_8021Q) \
+    $(wildcard include/config/NET_POLL_CONTROLLER) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/netdevice.h \
+    $(wildcard include/config/DCB) \
+    $(wildcard include/config/HYPERV_NET) \
+    $(wildcard include/config/WLAN) \
+    $(wildcard include/config/AX25) \
+    $(wildcard include/config/MAC80211_MESH) \
+    $(wildcard include/config/NET_IPIP) \
+    $(wildcard include/config/NET_IPGRE) \
+    $(wildcard include/config/IPV6_SIT) \
+    $(wildcard include/config/IPV6_TUNNEL) \
+    $(wildcard include/config/RPS) \
+    $(wildcard include/config/NETPOLL) \
+    $(wildcard include/config/BQL) \
+    $(wildcard include/config/RFS_ACCEL) \
+    $(wildcard include/config/FCOE) \
+    $(wildcard include/config/XFRM_OFFLOAD) \
+    $(wildcard include/config/LIBFCOE) \
+    $(wildcard include/config/WIRELESS_EXT) \
+    $(wildcard include/config/NET_L3_MASTER_DEV) \
+    $(wildcard include/config/NET_DSA) \
+    $(wildcard include/config/TIPC) \
+    $(wildcard include/config/ATALK) \
+    $(wildcard include/config/CFG80211) \
+    $(wildcard include/config/IEEE802154) \
+    $(wildcard include/config/6LOWPAN) \
+    $(wildcard include/config/MPLS_ROUTING) \
+    $(wildcard include/config/MCTP) \
+    $(wildcard include/config/NETFILTER_INGRESS) \
+    $(wildcard include/config/NETFILTER_EGRESS) \
+    $(wildcard include/config/PCPU_DEV_REFCNT) \
+    $(wildcard include/config/GARP) \
+    $(wildcard include/config/MRP) \
+    $(wildcard include/config/NET_DROP_MONITOR) \
+    $(wildcard include/config/CGROUP_NET_PRIO) \
+    $(wildcard include/config/MACSEC) \
+    $(wildcard include/config/NET_FLOW_LIMIT) \
+    $(wildcard include/config/NET_EGRESS) \
+    $(wildcard include/config/NET_DEV_REFCNT_TRACKER) \
+    $(wildcard include/config/ETHTOOL_NETLINK) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/delay.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/delay.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/delay.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/prefetch.h \
+  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/local.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/dynamic_queue_limits.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/net_namespace.h \
+    $(wildcard include/config/NF_FLOW_TABLE) \
+    $(wildcard include/config/UNIX) \
+    $(wildcard include/config/IEEE802154_6LOWPAN) \
+    $(wildcard include/config/IP_SCTP) \
+    $(wildcard include/config/NETFILTER) \
+    $(wildcard include/config/WEXT_CORE) \
+    $(wildcard include/config/MPLS) \
+    $(wildcard include/config/CAN) \
+    $(wildcard include/config/CRYPTO_USER) \
+    $(wildcard include/config/SMC) \
+    $(wildcard include/config/NET_NS) \
+    $(wildcard include/config/NET_NS_REFCNT_TRACKER) \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/core.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/mib.h \
+    $(wildcard include/config/XFRM_STATISTICS) \
+    $(wildcard include/config/TLS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/snmp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/snmp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/u64_stats_sync.h \
+  arch/x86/include/generated/asm/local64.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/local64.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/unix.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/packet.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/ipv4.h \
+    $(wildcard include/config/IP_MULTIPLE_TABLES) \
+    $(wildcard include/config/IP_MROUTE) \
+    $(wildcard include/config/IP_MROUTE_MULTIPLE_TABLES) \
+    $(wildcard include/config/IP_ROUTE_MULTIPATH) \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/inet_frag.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/ipv6.h \
+    $(wildcard include/config/IPV6_MULTIPLE_TABLES) \
+    $(wildcard include/config/IPV6_SUBTREES) \
+    $(wildcard include/config/IPV6_MROUTE) \
+    $(wildcard include/config/IPV6_MROUTE_MULTIPLE_TABLES) \
+    $(wildcard include/config/NF_DEFRAG_IPV6) \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/dst_ops.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/icmpv6.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/nexthop.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/ieee802154_6lowpan.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/sctp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/netfilter.h \
+    $(wildcard include/config/NETFILTER_FAMILY_ARP) \
+    $(wildcard include/config/NETFILTER_FAMILY_BRIDGE) \
+    $(wildcard include/config/NF_DEFRAG_IPV4) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter_defs.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/in.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/in.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/conntrack.h \
+    $(wildcard include/config/NF_CT_PROTO_DCCP) \
+    $(wildcard include/config/NF_CT_PROTO_SCTP) \
+    $(wildcard include/config/NF_CT_PROTO_GRE) \
+    $(wildcard include/config/NF_CONNTRACK_EVENTS) \
+    $(wildcard include/config/NF_CONNTRACK_LABELS) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/list_nulls.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_tcp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_tcp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_dccp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_tuple_common.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/netfilter/nf_conntrack_sctp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netfilter/nf_conntrack_sctp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/flow_table.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/nftables.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/xfrm.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/xfrm.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/mpls.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/can.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/xdp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/smc.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/bpf.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netns/mctp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/net_trackers.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/ref_tracker.h \
+    $(wildcard include/config/REF_TRACKER) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/ns_common.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/seq_file_net.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/seq_file.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/string_helpers.h \
@@ -1343,9 +1404,7 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/net/netprio_cgroup.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/cgroup.h \
     $(wildcard include/config/CGROUP_CPUACCT) \
-    $(wildcard include/config/SOCK_CGROUP_DATA) \
     $(wildcard include/config/CGROUP_DATA) \
-    $(wildcard include/config/CGROUP_BPF) \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/cgroupstats.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/taskstats.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/nsproxy.h \
@@ -1362,13 +1421,8 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/irq.h \
   /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/irq_vectors.h \
     $(wildcard include/config/PCI_MSI) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/sections.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/sections.h \
-    $(wildcard include/config/HAVE_FUNCTION_DESCRIPTORS) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/cgroup-defs.h \
-    $(wildcard include/config/CGROUP_NET_CLASSID) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/bpf-cgroup-defs.h \
-    $(wildcard include/config/BPF_LSM) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/psi_types.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kthread.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/cgroup_subsys.h \
@@ -1391,12 +1445,8 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/SECURITY_PATH) \
     $(wildcard include/config/SECURITYFS) \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/kernel_read_file.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/file.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netlink.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/netdevice.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/hdlc/ioctl.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/if_ether.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/if_link.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_link.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_bonding.h \
@@ -1415,10 +1465,24 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/rtnetlink.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_addr.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/if_vlan.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/udp.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/inet_sock.h \
-    $(wildcard include/config/INET) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/jhash.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/crypto/sha1.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/sch_generic.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/pkt_cls.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/gen_stats.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/gen_stats.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/rtnetlink.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/netlink.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/flow_offload.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_net.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_ids.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio_config.h \
+    $(wildcard include/config/VIRTIO_HARDEN_NOTIFICATION) \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/mod_devicetable.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio_byteorder.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_types.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_config.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_types.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/sock.h \
     $(wildcard include/config/SOCK_RX_QUEUE_MAPPING) \
     $(wildcard include/config/SOCK_VALIDATE_XMIT) \
@@ -1446,14 +1510,17 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/indirect_call_wrapper.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/dst.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/neighbour.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/rtnetlink.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/netlink.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/tcp_states.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/net_tstamp.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/l3mdev.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/fib_rules.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/fib_rules.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/fib_notifier.h \
+  /work/main/vhost_net/net.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio_net.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/udp.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/net/inet_sock.h \
+  /usr/src/linux-headers-6.1.0-56-common/include/linux/jhash.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/request_sock.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/netns/hash.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/udp.h \
@@ -1501,60 +1568,6 @@ deps_/work/main/vhost_net/tx.o := \
     $(wildcard include/config/LWTUNNEL) \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/lwtunnel.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/sock_reuseport.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/filter.h \
-    $(wildcard include/config/BPF_JIT_ALWAYS_ON) \
-    $(wildcard include/config/HAVE_EBPF_JIT) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/bpf.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/bpf.h \
-    $(wildcard include/config/BPF_LIRC_MODE2) \
-    $(wildcard include/config/EFFICIENT_UNALIGNED_ACCESS) \
-    $(wildcard include/config/BPF_KPROBE_OVERRIDE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/bpf_common.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/filter.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/kallsyms.h \
-    $(wildcard include/config/KALLSYMS_ALL) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/bpfptr.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/btf.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/btf.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/rcupdate_trace.h \
-    $(wildcard include/config/TASKS_TRACE_RCU_READ_MB) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/static_call.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/cpu.h \
-    $(wildcard include/config/PM_SLEEP_SMP) \
-    $(wildcard include/config/PM_SLEEP_SMP_NONZERO_CPU) \
-    $(wildcard include/config/ARCH_HAS_CPU_FINALIZE_INIT) \
-    $(wildcard include/config/HOTPLUG_SMT) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/node.h \
-    $(wildcard include/config/HMEM_REPORTING) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/cpuhotplug.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/static_call.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/text-patching.h \
-    $(wildcard include/config/UML_X86) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/bpf_types.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/compat.h \
-    $(wildcard include/config/ARCH_HAS_SYSCALL_WRAPPER) \
-    $(wildcard include/config/COMPAT_OLD_SIGACTION) \
-    $(wildcard include/config/ODD_RT_SIGACTION) \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/aio_abi.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/compat.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/task_stack.h \
-    $(wildcard include/config/DEBUG_STACK_USAGE) \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/magic.h \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/user32.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/compat.h \
-    $(wildcard include/config/COMPAT_FOR_U64_ALIGNMENT) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/syscall_wrapper.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/set_memory.h \
-    $(wildcard include/config/ARCH_HAS_SET_MEMORY) \
-    $(wildcard include/config/ARCH_HAS_SET_DIRECT_MAP) \
-  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/set_memory.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/set_memory.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/crypto/sha1.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/sch_generic.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/pkt_cls.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/gen_stats.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/gen_stats.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/net/flow_offload.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/inet_ecn.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/dsfield.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/mptcp.h \
@@ -1580,16 +1593,6 @@ deps_/work/main/vhost_net/tx.o := \
   /usr/src/linux-headers-6.1.0-56-common/include/net/gro_cells.h \
   /usr/src/linux-headers-6.1.0-56-common/include/net/secure_seq.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/bpf-cgroup.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_net.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_ids.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio_config.h \
-    $(wildcard include/config/VIRTIO_HARDEN_NOTIFICATION) \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/mod_devicetable.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio_byteorder.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_types.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_config.h \
-  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_types.h \
   /work/main/vhost_net/../include/kvio/vhost.h \
   /usr/src/linux-headers-6.1.0-56-common/include/linux/virtio_ring.h \
   /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/virtio_ring.h \

@@ -23,15 +23,20 @@ static unsigned long kvio_net_busy_clock(void)
 
 /*
  * Some other work of this device is waiting for the worker the spinning
- * handler occupies: stop spinning so it can run.
+ * handler occupies: stop spinning so it can run.  The queued bit of each
+ * work item is set from queueing until just before it runs, so this also
+ * sees work the worker already took off its list in the same batch.
  */
-static bool kvio_net_work_pending(struct kvio_net *net)
+static bool kvio_net_work_pending(struct kvio_net *net, struct kvio_vq *self)
 {
+	struct kvio_worker *worker = READ_ONCE(self->worker);
 	int i;
 
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
 		struct kvio_net_vq *nvq = &net->vqs[i];
 
+		if (READ_ONCE(nvq->vq.worker) != worker)
+			continue;
 		if (test_bit(KVIO_WORK_QUEUED, &nvq->vq.poll.work.flags) ||
 		    test_bit(KVIO_WORK_QUEUED, &nvq->sock_poll.work.flags))
 			return true;
@@ -68,9 +73,9 @@ bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 	struct kvio_net_vq *rnvq = &net->vqs[KVIO_NET_VQ_RX];
 	struct kvio_vq *rvq = &rnvq->vq;
 	struct kvio_vq *tvq = &net->vqs[KVIO_NET_VQ_TX].vq;
+	struct kvio_vq *self = poll_rx ? rvq : tvq;
 	struct kvio_vq *other = poll_rx ? tvq : rvq;
-	unsigned long timeout = poll_rx ? rvq->busyloop_timeout :
-					  tvq->busyloop_timeout;
+	unsigned long timeout = self->busyloop_timeout;
 	struct socket *sock;
 	unsigned long endtime;
 	bool other_live, tx_live;
@@ -94,7 +99,7 @@ bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 	endtime = kvio_net_busy_clock() + timeout;
 	while (!need_resched() && !signal_pending(current) &&
 	       !time_after(kvio_net_busy_clock(), endtime)) {
-		if (kvio_net_work_pending(net)) {
+		if (kvio_net_work_pending(net, self)) {
 			intr = true;
 			break;
 		}

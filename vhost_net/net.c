@@ -319,6 +319,7 @@ static int kvio_net_release(struct inode *inode, struct file *f)
 	kvio_dev_cleanup(&net->dev);
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
 		kvio_net_put_socket(socks[i]);
+	kvio_net_tx_free_frags(&net->vqs[KVIO_NET_VQ_TX]);
 	kvfree(net);
 	return 0;
 }

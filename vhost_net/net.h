@@ -17,6 +17,7 @@
 #include <linux/ptr_ring.h>
 #include <linux/uio.h>
 #include <linux/virtio_net.h>
+#include <net/xdp.h>
 
 #include <kvio/vhost.h>
 
@@ -75,6 +76,14 @@ struct kvio_net_vq {
 	/* RX only: the tun/tap ring behind the socket, or NULL. */
 	struct ptr_ring *rx_ring;
 	struct kvio_net_rxq rxq;
+
+	/*
+	 * TX only: packets copied out of the guest into page fragments, sent
+	 * to tun/tap KVIO_NET_BATCH per sendmsg() (see tx.c).
+	 */
+	struct xdp_buff xdp[KVIO_NET_BATCH];
+	unsigned int batched_xdp;
+	struct page_frag_cache frags;
 };
 
 struct kvio_net {
@@ -97,6 +106,7 @@ static inline struct kvio_net *to_net(struct kvio_vq *vq)
 struct socket *kvio_net_get_socket(int fd);
 void kvio_net_put_socket(struct socket *sock);
 struct ptr_ring *kvio_net_get_ptr_ring(struct socket *sock);
+bool kvio_net_sock_is_tap(struct socket *sock);
 int kvio_net_enable_poll(struct kvio_net_vq *nvq);
 void kvio_net_disable_poll(struct kvio_net_vq *nvq);
 int kvio_net_peek_len(struct kvio_net_vq *rnvq, struct socket *sock);
@@ -113,6 +123,7 @@ void kvio_net_signal_used(struct kvio_net_vq *nvq);
 
 /* tx.c, rx.c: the handlers, run in the vq's worker. */
 void kvio_net_handle_tx(struct kvio_net *net);
+void kvio_net_tx_free_frags(struct kvio_net_vq *nvq);
 void kvio_net_handle_rx(struct kvio_net *net);
 
 #endif /* _KVIO_NET_H */

@@ -60,6 +60,13 @@ void kvio_net_put_socket(struct socket *sock)
 		fput(sock->file);
 }
 
+/* tun/tap or macvtap/ipvtap: takes TUN_MSG_PTR batches and ring entries. */
+bool kvio_net_sock_is_tap(struct socket *sock)
+{
+	return !IS_ERR(tun_get_socket(sock->file)) ||
+	       !IS_ERR(tap_get_socket(sock->file));
+}
+
 /* The tun/tap ring RX can batch from, or NULL (AF_PACKET). */
 struct ptr_ring *kvio_net_get_ptr_ring(struct socket *sock)
 {

@@ -1,30 +1,177 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * kvio_net transmit: guest TX chains -> sendmsg() on the backend socket.
+ * kvio_net transmit: guest TX chains -> the backend socket.
  *
- * Each chain is one packet, device-readable only.  The packet is copied by
- * the socket straight from guest memory (the iov_iter walks the translated
- * user iovecs), completed with used length 0, and completions are published
- * KVIO_NET_BATCH at a time with one guest interrupt per batch.
+ * Each chain is one packet, device-readable only.  It is completed with used
+ * length 0 as soon as its bytes are out of guest memory, and completions are
+ * published KVIO_NET_BATCH at a time with one guest interrupt per batch.
+ *
+ * Two ways to the socket:
+ *  - tun/tap with an unlimited send buffer (tun's default): the packet is
+ *    copied into a page fragment laid out as tun's XDP buffer (struct
+ *    tun_xdp_hdr, headroom, frame, room for skb_shared_info), and up to
+ *    KVIO_NET_BATCH of them go to the socket in one sendmsg() with a
+ *    TUN_MSG_PTR control message.  tun builds the skbs around the fragments
+ *    in place, under one bh-disable/RCU section for the whole batch.
+ *  - everything else (AF_PACKET, a tap with a bounded sndbuf, packets too big
+ *    for one page): one sendmsg() per packet over the guest iovecs.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/if_tun.h>
+#include <linux/skbuff.h>
 #include <linux/socket.h>
+#include <net/sock.h>
 
 #include "net.h"
 
+/*
+ * Headroom in front of a batched frame: skb headroom plus XDP's if tun has a
+ * program attached (SOCK_XDP); tun_xdp_hdr lives at its start.
+ */
+static unsigned int kvio_net_xdp_pad(struct socket *sock)
+{
+	unsigned int headroom = sock_flag(sock->sk, SOCK_XDP) ?
+				XDP_PACKET_HEADROOM : 0;
+
+	return SKB_DATA_ALIGN(NET_IP_ALIGN + NET_SKB_PAD + headroom +
+			      sizeof(struct tun_xdp_hdr));
+}
+
+/*
+ * Copy the packet @from describes into a page fragment and add it to the
+ * batch.  -ENOSPC: does not fit one page, send it the ordinary way;
+ * -ENOMEM: try again later; -EINVAL/-EFAULT: bad packet, drop it.
+ */
+static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
+			      struct iov_iter *from)
+{
+	struct kvio_vq *vq = &nvq->vq;
+	struct xdp_buff *xdp = &nvq->xdp[nvq->batched_xdp];
+	size_t len = iov_iter_count(from);
+	size_t sock_hlen = nvq->sock_hlen;
+	unsigned int pad = kvio_net_xdp_pad(sock);
+	struct virtio_net_hdr *gso;
+	struct tun_xdp_hdr *hdr;
+	unsigned int buflen;
+	size_t hdr_copy;
+	void *buf;
+
+	if (len < sock_hlen)
+		return -EINVAL;
+	len -= sock_hlen;
+	if (pad + len > PAGE_SIZE)
+		return -ENOSPC;
+	buflen = SKB_DATA_ALIGN(pad + len) +
+		 SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	if (buflen > PAGE_SIZE)
+		return -ENOSPC;
+
+	buf = page_frag_alloc_align(&nvq->frags, buflen, GFP_KERNEL,
+				    -SMP_CACHE_BYTES);
+	if (!buf)
+		return -ENOMEM;
+
+	/* tun parses gso unconditionally: no header from the guest is none. */
+	hdr = buf;
+	memset(hdr, 0, sizeof(*hdr));
+	gso = &hdr->gso;
+	if (sock_hlen) {
+		/* A 12-byte header's num_buffers means nothing on TX. */
+		hdr_copy = min(sock_hlen, sizeof(*gso));
+		if (copy_from_iter(gso, hdr_copy, from) != hdr_copy)
+			goto fault;
+		iov_iter_advance(from, sock_hlen - hdr_copy);
+
+		/* Make hdr_len cover the checksum field, as tun itself does. */
+		if (gso->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			u32 end = kvio16_to_cpu(vq, gso->csum_start) +
+				  kvio16_to_cpu(vq, gso->csum_offset) + 2;
+
+			if (end > kvio16_to_cpu(vq, gso->hdr_len)) {
+				if (end > len)
+					goto inval;
+				gso->hdr_len = cpu_to_kvio16(vq, end);
+			}
+		}
+	}
+
+	if (copy_from_iter(buf + pad, len, from) != len)
+		goto fault;
+
+	hdr->buflen = buflen;
+	xdp_init_buff(xdp, buflen, NULL);
+	xdp_prepare_buff(xdp, buf, pad, len, true);
+	nvq->batched_xdp++;
+	return 0;
+
+inval:
+	page_frag_free(buf);
+	return -EINVAL;
+fault:
+	page_frag_free(buf);
+	return -EFAULT;
+}
+
+/* Send the batched frames (tun takes ownership of the fragments). */
+static void kvio_net_tx_send_batch(struct kvio_net_vq *nvq,
+				   struct socket *sock)
+{
+	struct tun_msg_ctl ctl = {
+		.type = TUN_MSG_PTR,
+		.num = nvq->batched_xdp,
+		.ptr = nvq->xdp,
+	};
+	struct msghdr msg = {
+		.msg_control = &ctl,
+		.msg_controllen = sizeof(ctl),
+		.msg_flags = MSG_DONTWAIT,
+	};
+	unsigned int i;
+	int err;
+
+	if (!nvq->batched_xdp)
+		return;
+
+	err = sock->ops->sendmsg(sock, &msg, 0);
+	if (unlikely(err < 0)) {
+		/* tun detached from its device: the packets are lost. */
+		pr_debug("TX batch of %u dropped: %d\n", nvq->batched_xdp, err);
+		for (i = 0; i < nvq->batched_xdp; i++)
+			put_page(virt_to_head_page(nvq->xdp[i].data));
+	}
+	nvq->batched_xdp = 0;
+}
+
+/* Everything taken so far goes out, and the guest hears about it. */
+static void kvio_net_tx_flush(struct kvio_net_vq *nvq, struct socket *sock)
+{
+	kvio_net_tx_send_batch(nvq, sock);
+	kvio_net_signal_used(nvq);
+}
+
+void kvio_net_tx_free_frags(struct kvio_net_vq *nvq)
+{
+	struct page_frag_cache *nc = &nvq->frags;
+
+	if (nc->va)
+		__page_frag_cache_drain(virt_to_head_page(nc->va),
+					nc->pagecnt_bias);
+	nc->va = NULL;
+}
+
 /* Next TX chain, busy-polling for one if the ring has a timeout. */
 static int kvio_net_tx_get_desc(struct kvio_net *net, struct kvio_net_vq *nvq,
-				unsigned int *out, unsigned int *in,
-				bool *busyloop_intr)
+				struct socket *sock, unsigned int *out,
+				unsigned int *in, bool *busyloop_intr)
 {
 	struct kvio_vq *vq = &nvq->vq;
 	int r;
 
 	r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in, NULL, NULL);
 	if (r >= 0 && r == vq->num && vq->busyloop_timeout) {
-		/* Let the guest see what is done before we spin. */
-		kvio_net_signal_used(nvq);
+		/* Nothing may wait in a batch while we spin. */
+		kvio_net_tx_flush(nvq, sock);
 		*busyloop_intr = kvio_net_busy_poll(net, false);
 		r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in,
 				     NULL, NULL);
@@ -38,8 +185,7 @@ static int kvio_net_tx_get_desc(struct kvio_net *net, struct kvio_net_vq *nvq,
  */
 static bool kvio_net_tx_more(struct kvio_vq *vq, size_t total_len)
 {
-	return total_len < KVIO_NET_BYTE_WEIGHT &&
-	       !kvio_vq_avail_empty(vq);
+	return total_len < KVIO_NET_BYTE_WEIGHT && !kvio_vq_avail_empty(vq);
 }
 
 static void kvio_net_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
@@ -47,6 +193,9 @@ static void kvio_net_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 {
 	struct kvio_vq *vq = &nvq->vq;
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	/* TUN_MSG_PTR skips sndbuf accounting: only when there is none. */
+	bool can_batch = sock->sk->sk_sndbuf == INT_MAX &&
+			 kvio_net_sock_is_tap(sock);
 	size_t len, total_len = 0;
 	unsigned int out, in;
 	int sent_pkts = 0;
@@ -56,9 +205,9 @@ static void kvio_net_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		bool busyloop_intr = false;
 
 		if (nvq->done_idx >= KVIO_NET_BATCH)
-			kvio_net_signal_used(nvq);
+			kvio_net_tx_flush(nvq, sock);
 
-		head = kvio_net_tx_get_desc(net, nvq, &out, &in,
+		head = kvio_net_tx_get_desc(net, nvq, sock, &out, &in,
 					    &busyloop_intr);
 		/* Malformed ring (now broken) or IOTLB miss: wait. */
 		if (head < 0)
@@ -81,8 +230,7 @@ static void kvio_net_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		len = iov_length(vq->iov, out);
 		if (len <= nvq->vhost_hlen) {
 			/* Nothing past the header: drop, keep the ring going. */
-			pr_debug("TX chain of %zu bytes dropped\n",
-				 len);
+			pr_debug("TX chain of %zu bytes dropped\n", len);
 			len = 0;
 			goto done;
 		}
@@ -91,6 +239,24 @@ static void kvio_net_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		/* The kernel owns the vnet header: the socket gets none. */
 		iov_iter_advance(&msg.msg_iter, nvq->vhost_hlen);
 		len -= nvq->vhost_hlen;
+
+		if (can_batch) {
+			err = kvio_net_build_xdp(nvq, sock, &msg.msg_iter);
+			if (!err)
+				goto done;
+			if (err == -ENOMEM) {
+				kvio_net_tx_send_batch(nvq, sock);
+				kvio_vq_discard_desc(vq, 1);
+				kvio_net_enable_poll(nvq);
+				break;
+			}
+			if (err != -ENOSPC) {
+				pr_debug("TX packet dropped: %d\n", err);
+				goto done;
+			}
+			/* Too big for a page: the batch goes first, in order. */
+			kvio_net_tx_send_batch(nvq, sock);
+		}
 
 		if (kvio_net_tx_more(vq, total_len + len))
 			msg.msg_flags |= MSG_MORE;
@@ -119,7 +285,7 @@ done:
 		total_len += len;
 	} while (!kvio_vq_exceeds_weight(vq, ++sent_pkts, total_len));
 
-	kvio_net_signal_used(nvq);
+	kvio_net_tx_flush(nvq, sock);
 }
 
 void kvio_net_handle_tx(struct kvio_net *net)
