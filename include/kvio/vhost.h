@@ -68,7 +68,12 @@ struct kvio_poll {
 	struct kvio_vq *vq;
 };
 
-/* A written guest-physical range to be marked in the dirty log. */
+/*
+ * A written guest-physical range to be marked in the dirty log.  (With
+ * VIRTIO_F_ACCESS_PLATFORM acked the engine stores the range's user address
+ * instead and maps it back through the memory table when logging; backends
+ * only pass the array from kvio_vq_get_desc() to kvio_log_write().)
+ */
 struct kvio_log {
 	u64 addr;
 	u64 len;
@@ -83,6 +88,7 @@ struct kvio_log {
  */
 struct kvio_ring_meta {
 	void __user *hva;	/* NULL: not translated yet */
+	bool checked;		/* whole area translatable (maybe in pieces) */
 };
 
 struct kvio_vq {
@@ -114,6 +120,11 @@ struct kvio_vq {
 	u16 signalled_used;	/* last used idx an interrupt covered */
 	bool signalled_used_valid;
 	bool broken;		/* malformed ring seen: stopped until re-set */
+	/*
+	 * Used flags written and last_used_idx read from the used ring since
+	 * the ring was last (re)configured; done on first use if needed.
+	 */
+	bool access_ready;
 
 	/* Per-ring scratch for one descriptor chain, iov_limit entries each. */
 	struct iovec *iov;
@@ -193,7 +204,10 @@ int kvio_dev_check_owner(struct kvio_dev *dev);
 bool kvio_dev_has_owner(struct kvio_dev *dev);
 /* Stop every kick poll (backend detached first). */
 void kvio_dev_stop(struct kvio_dev *dev);
-/* Wait until every work queued so far on every worker has run. */
+/*
+ * Wait until every work queued so far on every worker has run.  Call with
+ * dev->mutex held (workers come and go under it) or from release.
+ */
 void kvio_dev_flush(struct kvio_dev *dev);
 /* Free everything; backends must be detached and polls stopped. */
 void kvio_dev_cleanup(struct kvio_dev *dev);
@@ -210,6 +224,8 @@ void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
 /* Queue on @vq's worker; false if already queued or no worker. */
 bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work);
 void kvio_vq_flush(struct kvio_vq *vq);
+/* A lock-free hint for busy-polling loops: @vq's worker has work queued. */
+bool kvio_vq_has_work(struct kvio_vq *vq);
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
 		    struct kvio_dev *dev, struct kvio_vq *vq);
 int kvio_poll_start(struct kvio_poll *poll, struct file *file);
@@ -272,6 +288,15 @@ static inline u64 kvio64_to_cpu(struct kvio_vq *vq, __virtio64 val)
  * Ring access.  All take vq->mutex held and run in the worker (or any context
  * that uses the owner's mm).
  */
+
+/*
+ * Attaching a backend (vq->mutex held, dev->mutex held): kvio_vq_access_ok()
+ * is upstream's "can this ring start" check (rings and dirty log reachable),
+ * kvio_vq_init_access() writes the used flags and reads the used index now
+ * (else the first ring access does), returning -EFAULT if that fails.
+ */
+bool kvio_vq_access_ok(struct kvio_vq *vq);
+int kvio_vq_init_access(struct kvio_vq *vq);
 
 /*
  * Reads the next available chain and translates it into vq->iov-style user

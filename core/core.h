@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kvio_core private declarations shared between the engine's files.
+ * Backends only see include/kvio/vhost.h.
+ */
+#ifndef _KVIO_CORE_H
+#define _KVIO_CORE_H
+
+#include <linux/completion.h>
+#include <linux/sched.h>
+#include <linux/vhost.h>
+
+#include <kvio/vhost.h>
+
+/* Module parameters (main.c). */
+extern unsigned int kvio_max_mem_regions;
+extern unsigned int kvio_max_iotlb_entries;
+
+/* Largest iov_limit a backend may ask for in kvio_dev_init(). */
+#define KVIO_IOV_LIMIT_MAX	65536
+
+/* Dirty log granule: one bit per 4 KiB guest page, whatever PAGE_SIZE is. */
+#define KVIO_LOG_PAGE_SHIFT	12
+
+/* Ring areas, the index into vq->meta[]. */
+enum kvio_ring_area {
+	KVIO_RING_DESC,
+	KVIO_RING_AVAIL,
+	KVIO_RING_USED,
+};
+
+/* Backend features the engine implements (GET_BACKEND_FEATURES). */
+#define KVIO_BACKEND_FEATURES	((1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) | \
+				 (1ULL << VHOST_BACKEND_F_IOTLB_BATCH))
+
+/* worker.c */
+struct kvio_worker {
+	struct task_struct *task;
+	struct mm_struct *mm;		/* the device's reference, not ours */
+	struct llist_head work_list;
+	pid_t owner;			/* for the thread names */
+	u32 id;
+	unsigned int attached;		/* rings using it; dev->mutex */
+};
+
+struct kvio_worker *kvio_worker_create(struct kvio_dev *dev, pid_t owner);
+void kvio_worker_destroy(struct kvio_dev *dev, struct kvio_worker *worker);
+void kvio_worker_flush(struct kvio_worker *worker);
+bool kvio_worker_queue(struct kvio_worker *worker, struct kvio_work *work);
+long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int cmd,
+		       void __user *argp);
+
+/* dev.c */
+void kvio_dev_lock_vqs(struct kvio_dev *dev);
+void kvio_dev_unlock_vqs(struct kvio_dev *dev);
+struct kvio_vq *kvio_dev_vq_from_user(struct kvio_dev *dev, u32 __user *idxp,
+				      u32 *idx);
+
+/* vring.c */
+long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int cmd,
+		      void __user *argp);
+void kvio_vq_reset(struct kvio_vq *vq);
+void kvio_vq_reset_meta(struct kvio_vq *vq);
+size_t kvio_vq_area_size(struct kvio_vq *vq, enum kvio_ring_area area,
+			 unsigned int num);
+bool kvio_vq_log_used_ok(struct kvio_vq *vq, u64 log_base, bool log_used,
+			 u64 log_addr);
+
+/* log.c */
+bool kvio_log_range_ok(u64 log_base, u64 first, u64 last);
+bool kvio_umem_log_ok(struct kvio_iotlb *umem, u64 log_base);
+int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len);
+
+/* msg.c: device IOTLB messages */
+void kvio_msg_clear(struct kvio_dev *dev);
+int kvio_iotlb_miss(struct kvio_vq *vq, u64 iova, u32 perm);
+int kvio_dev_set_iotlb(struct kvio_dev *dev, bool enable);
+
+/* Ring index of @vq in its device, for messages. */
+static inline int kvio_vq_index(struct kvio_vq *vq)
+{
+	int i;
+
+	for (i = 0; i < vq->dev->nvqs; i++)
+		if (vq->dev->vqs[i] == vq)
+			return i;
+	return -1;
+}
+
+#endif /* _KVIO_CORE_H */

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Device lifetime and the device-wide ioctls: owner, features, memory table,
+ * dirty log, backend features.  Ring ioctls are in vring.c, worker ioctls in
+ * worker.c.
+ *
+ * Every dev field the data path reads (umem, iotlb, log_base, log_ctx,
+ * features) is changed with dev->mutex and every vq->mutex held, so a handler
+ * (which holds its vq->mutex) sees one consistent configuration.
+ */
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/nospec.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+/* Same-class ring mutexes, taken in index order under dev->mutex. */
+void kvio_dev_lock_vqs(struct kvio_dev *dev)
+{
+	int i;
+
+	for (i = 0; i < dev->nvqs; i++)
+		mutex_lock_nest_lock(&dev->vqs[i]->mutex, &dev->mutex);
+}
+
+void kvio_dev_unlock_vqs(struct kvio_dev *dev)
+{
+	int i;
+
+	for (i = dev->nvqs - 1; i >= 0; i--)
+		mutex_unlock(&dev->vqs[i]->mutex);
+}
+
+/* The ring named by the u32 at @idxp (the index field of every vring arg). */
+struct kvio_vq *kvio_dev_vq_from_user(struct kvio_dev *dev, u32 __user *idxp,
+				      u32 *idx)
+{
+	u32 i;
+
+	if (get_user(i, idxp))
+		return ERR_PTR(-EFAULT);
+	if (i >= dev->nvqs)
+		return ERR_PTR(-ENOBUFS);
+	i = array_index_nospec(i, dev->nvqs);
+	*idx = i;
+	return dev->vqs[i];
+}
+
+int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
+		  const struct kvio_dev_ops *ops, int iov_limit, int weight,
+		  int byte_weight)
+{
+	int i;
+
+	/* Everything kvio_dev_cleanup() touches is valid before any check. */
+	dev->ops = ops;
+	mutex_init(&dev->mutex);
+	dev->mm = NULL;
+	dev->vqs = vqs;
+	dev->nvqs = 0;
+	dev->acked_features = 0;
+	dev->backend_features = 0;
+	dev->umem = NULL;
+	dev->iotlb = NULL;
+	spin_lock_init(&dev->iotlb_lock);
+	INIT_LIST_HEAD(&dev->read_list);
+	INIT_LIST_HEAD(&dev->pending_list);
+	init_waitqueue_head(&dev->wait);
+	dev->log_base = 0;
+	dev->log_ctx = NULL;
+	xa_init_flags(&dev->worker_xa, XA_FLAGS_ALLOC);
+	dev->worker = NULL;
+	dev->iov_limit = iov_limit;
+	dev->weight = weight;
+	dev->byte_weight = byte_weight;
+
+	if (!ops || !vqs || nvqs <= 0 || iov_limit <= 0 ||
+	    iov_limit > KVIO_IOV_LIMIT_MAX || weight <= 0 || byte_weight < 0)
+		return -EINVAL;
+
+	for (i = 0; i < nvqs; i++) {
+		struct kvio_vq *vq = vqs[i];
+
+		vq->dev = dev;
+		mutex_init(&vq->mutex);
+		vq->kick = NULL;
+		vq->call_ctx = NULL;
+		vq->error_ctx = NULL;
+		vq->iov = NULL;
+		vq->log = NULL;
+		vq->heads = NULL;
+		vq->iov_limit = 0;
+		vq->worker = NULL;
+		kvio_vq_reset(vq);
+		kvio_poll_init(&vq->poll, vq->handle_kick, EPOLLIN, dev, vq);
+	}
+	dev->nvqs = nvqs;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kvio_dev_init);
+
+int kvio_dev_check_owner(struct kvio_dev *dev)
+{
+	/* A device without owner has no owner to match, even for a kthread. */
+	return dev->mm && dev->mm == current->mm ? 0 : -EPERM;
+}
+EXPORT_SYMBOL_GPL(kvio_dev_check_owner);
+
+bool kvio_dev_has_owner(struct kvio_dev *dev)
+{
+	return dev->mm;
+}
+EXPORT_SYMBOL_GPL(kvio_dev_has_owner);
+
+static void kvio_vq_free_scratch(struct kvio_vq *vq)
+{
+	kvfree(vq->iov);
+	vq->iov = NULL;
+	kvfree(vq->log);
+	vq->log = NULL;
+	kvfree(vq->heads);
+	vq->heads = NULL;
+	vq->iov_limit = 0;
+}
+
+static int kvio_vq_alloc_scratch(struct kvio_vq *vq, int n)
+{
+	vq->iov = kvmalloc_array(n, sizeof(*vq->iov), GFP_KERNEL_ACCOUNT);
+	vq->log = kvmalloc_array(n, sizeof(*vq->log), GFP_KERNEL_ACCOUNT);
+	vq->heads = kvmalloc_array(n, sizeof(*vq->heads), GFP_KERNEL_ACCOUNT);
+	if (!vq->iov || !vq->log || !vq->heads) {
+		kvio_vq_free_scratch(vq);
+		return -ENOMEM;
+	}
+	vq->iov_limit = n;
+	return 0;
+}
+
+static long kvio_dev_set_owner(struct kvio_dev *dev)
+{
+	struct kvio_worker *worker;
+	struct mm_struct *mm;
+	int i, ret;
+
+	if (dev->mm)
+		return -EBUSY;
+	/* A user reference: the worker reads and writes through this mm. */
+	mm = get_task_mm(current);
+	if (!mm)
+		return -EINVAL;
+
+	/* No worker exists yet, so nothing else looks at the rings. */
+	for (i = 0; i < dev->nvqs; i++) {
+		ret = kvio_vq_alloc_scratch(dev->vqs[i], dev->iov_limit);
+		if (ret)
+			goto err_scratch;
+	}
+
+	dev->mm = mm;
+	worker = kvio_worker_create(dev, current->pid);
+	if (IS_ERR(worker)) {
+		ret = PTR_ERR(worker);
+		dev->mm = NULL;
+		goto err_scratch;
+	}
+	dev->worker = worker;
+	worker->attached = dev->nvqs;
+	for (i = 0; i < dev->nvqs; i++)
+		WRITE_ONCE(dev->vqs[i]->worker, worker);
+	return 0;
+
+err_scratch:
+	while (i--)
+		kvio_vq_free_scratch(dev->vqs[i]);
+	mmput(mm);
+	return ret;
+}
+
+/*
+ * Back to the state before SET_OWNER.  Kick polls are stopped here; backends
+ * must already be detached (their polls stopped).
+ */
+static void kvio_dev_drop_owner(struct kvio_dev *dev)
+{
+	struct kvio_worker *worker;
+	unsigned long id;
+	int i;
+
+	for (i = 0; i < dev->nvqs; i++) {
+		struct kvio_vq *vq = dev->vqs[i];
+
+		mutex_lock(&vq->mutex);
+		kvio_poll_stop(&vq->poll);
+		WRITE_ONCE(vq->worker, NULL);
+		mutex_unlock(&vq->mutex);
+	}
+	WRITE_ONCE(dev->worker, NULL);
+	/* Each worker runs what is still queued, then exits. */
+	xa_for_each(&dev->worker_xa, id, worker)
+		kvio_worker_destroy(dev, worker);
+
+	for (i = 0; i < dev->nvqs; i++) {
+		struct kvio_vq *vq = dev->vqs[i];
+
+		mutex_lock(&vq->mutex);
+		if (vq->kick)
+			fput(vq->kick);
+		vq->kick = NULL;
+		if (vq->call_ctx)
+			eventfd_ctx_put(vq->call_ctx);
+		vq->call_ctx = NULL;
+		if (vq->error_ctx)
+			eventfd_ctx_put(vq->error_ctx);
+		vq->error_ctx = NULL;
+		kvio_vq_free_scratch(vq);
+		kvio_vq_reset(vq);
+		if (dev->ops && dev->ops->vq_features_set)
+			dev->ops->vq_features_set(vq);
+		mutex_unlock(&vq->mutex);
+	}
+
+	kvio_msg_clear(dev);
+	kvio_iotlb_free(dev->iotlb);
+	dev->iotlb = NULL;
+	kvio_iotlb_free(dev->umem);
+	dev->umem = NULL;
+	if (dev->log_ctx)
+		eventfd_ctx_put(dev->log_ctx);
+	dev->log_ctx = NULL;
+	dev->log_base = 0;
+	dev->acked_features = 0;
+	dev->backend_features = 0;
+	/* A reader blocked on IOTLB messages sees the IOTLB gone. */
+	wake_up_interruptible_poll(&dev->wait, EPOLLIN | EPOLLRDNORM);
+
+	if (dev->mm)
+		mmput(dev->mm);
+	dev->mm = NULL;
+}
+
+void kvio_dev_stop(struct kvio_dev *dev)
+{
+	int i;
+
+	for (i = 0; i < dev->nvqs; i++) {
+		mutex_lock(&dev->vqs[i]->mutex);
+		kvio_poll_stop(&dev->vqs[i]->poll);
+		mutex_unlock(&dev->vqs[i]->mutex);
+	}
+	kvio_dev_flush(dev);
+}
+EXPORT_SYMBOL_GPL(kvio_dev_stop);
+
+void kvio_dev_cleanup(struct kvio_dev *dev)
+{
+	kvio_dev_stop(dev);
+	kvio_dev_drop_owner(dev);
+	xa_destroy(&dev->worker_xa);
+}
+EXPORT_SYMBOL_GPL(kvio_dev_cleanup);
+
+static long kvio_dev_reset_owner(struct kvio_dev *dev)
+{
+	if (dev->ops->reset_owner)
+		dev->ops->reset_owner(dev);
+	kvio_dev_stop(dev);
+	kvio_dev_drop_owner(dev);
+	return 0;
+}
+
+/*
+ * Can @vq, running, log into @log_base with memory table @umem?  Checked
+ * for rings with a backend only, like upstream: the others are checked when
+ * their backend is attached (kvio_vq_access_ok()).  vq->mutex held.
+ */
+static bool kvio_vq_log_config_ok(struct kvio_vq *vq, struct kvio_iotlb *umem,
+				  u64 log_base, bool log_all)
+{
+	if (!kvio_vq_get_backend(vq))
+		return true;
+	if (log_all && !kvio_umem_log_ok(umem, log_base))
+		return false;
+	return kvio_vq_log_used_ok(vq, log_base, vq->log_used,
+				   vq->log_addr);
+}
+
+static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
+{
+	struct kvio_iotlb *iotlb = NULL, *old;
+	bool log_all, platform;
+	u64 features;
+	int i;
+
+	if (copy_from_user(&features, argp, sizeof(features)))
+		return -EFAULT;
+	if (features & ~dev->ops->features)
+		return -EOPNOTSUPP;
+	log_all = features & (1ULL << VHOST_F_LOG_ALL);
+	platform = features & (1ULL << VIRTIO_F_ACCESS_PLATFORM);
+
+	/* Upstream starts with an empty device IOTLB on every SET_FEATURES. */
+	if (platform) {
+		iotlb = kvio_iotlb_alloc(kvio_max_iotlb_entries,
+					 KVIO_IOTLB_RETIRE);
+		if (!iotlb)
+			return -ENOMEM;
+	}
+
+	kvio_dev_lock_vqs(dev);
+	for (i = 0; log_all && i < dev->nvqs; i++) {
+		if (!kvio_vq_log_config_ok(dev->vqs[i], dev->umem,
+					   dev->log_base, true)) {
+			kvio_dev_unlock_vqs(dev);
+			kvio_iotlb_free(iotlb);
+			return -EFAULT;
+		}
+	}
+
+	old = dev->iotlb;
+	dev->iotlb = iotlb;
+	dev->acked_features = features;
+	for (i = 0; i < dev->nvqs; i++) {
+		struct kvio_vq *vq = dev->vqs[i];
+
+		vq->acked_features = features;
+		vq->iotlb = iotlb;
+		kvio_vq_reset_meta(vq);
+		/* Endianness may have changed: re-read the used index. */
+		vq->access_ready = false;
+		if (dev->ops->vq_features_set)
+			dev->ops->vq_features_set(vq);
+	}
+	/* Misses refer to the old IOTLB. */
+	if (old || iotlb)
+		kvio_msg_clear(dev);
+	kvio_dev_unlock_vqs(dev);
+
+	kvio_iotlb_free(old);
+	return 0;
+}
+
+static long kvio_dev_set_backend_features(struct kvio_dev *dev,
+					  u64 __user *argp)
+{
+	u64 features;
+	int i;
+
+	if (copy_from_user(&features, argp, sizeof(features)))
+		return -EFAULT;
+	if (features & ~KVIO_BACKEND_FEATURES)
+		return -EOPNOTSUPP;
+
+	kvio_dev_lock_vqs(dev);
+	dev->backend_features = features;
+	for (i = 0; i < dev->nvqs; i++)
+		dev->vqs[i]->acked_backend_features = features;
+	kvio_dev_unlock_vqs(dev);
+	return 0;
+}
+
+/* Upstream's errno for any bad region is -EFAULT; overlaps are ours. */
+static int kvio_umem_add_region(struct kvio_iotlb *umem,
+				const struct vhost_memory_region *region)
+{
+	u64 gpa_last, uaddr_last;
+	int ret;
+
+	if (!region->memory_size)
+		return -EFAULT;
+	if (check_add_overflow(region->guest_phys_addr,
+			       region->memory_size - 1, &gpa_last))
+		return -EFAULT;
+	if (check_add_overflow(region->userspace_addr,
+			       region->memory_size - 1, &uaddr_last) ||
+	    uaddr_last > ULONG_MAX)
+		return -EFAULT;
+	if (!access_ok(u64_to_user_ptr(region->userspace_addr),
+		       region->memory_size))
+		return -EFAULT;
+
+	ret = kvio_iotlb_add_range(umem, region->guest_phys_addr, gpa_last,
+				   region->userspace_addr, KVIO_PERM_RW);
+	/*
+	 * Upstream accepts overlapping guest-physical regions and resolves a
+	 * lookup to whichever it finds first; we refuse them, a memory table
+	 * in which one GPA has two meanings is a VMM bug.
+	 */
+	if (ret == -EEXIST)
+		return -EINVAL;
+	return ret;
+}
+
+static long kvio_dev_set_mem_table(struct kvio_dev *dev,
+				   struct vhost_memory __user *argp)
+{
+	struct vhost_memory_region region;
+	struct kvio_iotlb *umem, *old;
+	struct vhost_memory mem;
+	u32 i;
+	int ret;
+
+	if (copy_from_user(&mem, argp, offsetof(struct vhost_memory, regions)))
+		return -EFAULT;
+	if (mem.padding)
+		return -EOPNOTSUPP;
+	if (mem.nregions > kvio_max_mem_regions)
+		return -E2BIG;
+
+	umem = kvio_iotlb_alloc(kvio_max_mem_regions, 0);
+	if (!umem)
+		return -ENOMEM;
+
+	for (i = 0; i < mem.nregions; i++) {
+		if (copy_from_user(&region, &argp->regions[i], sizeof(region))) {
+			ret = -EFAULT;
+			goto err;
+		}
+		ret = kvio_umem_add_region(umem, &region);
+		if (ret)
+			goto err;
+		cond_resched();
+	}
+
+	kvio_dev_lock_vqs(dev);
+	for (i = 0; i < dev->nvqs; i++) {
+		struct kvio_vq *vq = dev->vqs[i];
+
+		if (!kvio_vq_log_config_ok(vq, umem, dev->log_base,
+					   kvio_vq_has_feature(vq, VHOST_F_LOG_ALL))) {
+			kvio_dev_unlock_vqs(dev);
+			ret = -EFAULT;
+			goto err;
+		}
+	}
+	old = dev->umem;
+	dev->umem = umem;
+	for (i = 0; i < dev->nvqs; i++)
+		dev->vqs[i]->umem = umem;
+	kvio_dev_unlock_vqs(dev);
+
+	kvio_iotlb_free(old);
+	return 0;
+
+err:
+	kvio_iotlb_free(umem);
+	return ret;
+}
+
+static long kvio_dev_set_log_base(struct kvio_dev *dev, u64 __user *argp)
+{
+	u64 base;
+	int i;
+
+	if (copy_from_user(&base, argp, sizeof(base)))
+		return -EFAULT;
+	if ((u64)(unsigned long)base != base)
+		return -EFAULT;
+
+	/* Unlike upstream, a refused base changes no ring. */
+	kvio_dev_lock_vqs(dev);
+	for (i = 0; i < dev->nvqs; i++) {
+		struct kvio_vq *vq = dev->vqs[i];
+
+		if (!kvio_vq_log_config_ok(vq, vq->umem, base,
+					   kvio_vq_has_feature(vq, VHOST_F_LOG_ALL))) {
+			kvio_dev_unlock_vqs(dev);
+			return -EFAULT;
+		}
+	}
+	dev->log_base = base;
+	kvio_dev_unlock_vqs(dev);
+	return 0;
+}
+
+static long kvio_dev_set_log_fd(struct kvio_dev *dev, int __user *argp)
+{
+	struct eventfd_ctx *ctx = NULL;
+	int fd;
+
+	if (get_user(fd, argp))
+		return -EFAULT;
+	if (fd != VHOST_FILE_UNBIND) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+
+	kvio_dev_lock_vqs(dev);
+	swap(ctx, dev->log_ctx);
+	kvio_dev_unlock_vqs(dev);
+
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return 0;
+}
+
+static long kvio_dev_ioctl_locked(struct kvio_dev *dev, unsigned int cmd,
+				  void __user *argp)
+{
+	u64 features;
+	long ret;
+
+	switch (cmd) {
+	/* Queries anyone holding the fd may make, as upstream. */
+	case VHOST_GET_FEATURES:
+		features = dev->ops->features;
+		return copy_to_user(argp, &features, sizeof(features)) ?
+		       -EFAULT : 0;
+	case VHOST_GET_BACKEND_FEATURES:
+		features = KVIO_BACKEND_FEATURES;
+		return copy_to_user(argp, &features, sizeof(features)) ?
+		       -EFAULT : 0;
+
+	case VHOST_SET_OWNER:
+		return kvio_dev_set_owner(dev);
+
+	/*
+	 * Upstream accepts these from anyone; before SET_OWNER we do too (a
+	 * VMM may negotiate first), after it only from the owner.
+	 */
+	case VHOST_SET_FEATURES:
+	case VHOST_SET_BACKEND_FEATURES:
+		if (kvio_dev_has_owner(dev)) {
+			ret = kvio_dev_check_owner(dev);
+			if (ret)
+				return ret;
+		}
+		if (cmd == VHOST_SET_FEATURES)
+			return kvio_dev_set_features(dev, argp);
+		return kvio_dev_set_backend_features(dev, argp);
+
+	case VHOST_NEW_WORKER:
+	case VHOST_FREE_WORKER:
+	case VHOST_ATTACH_VRING_WORKER:
+	case VHOST_GET_VRING_WORKER:
+		return kvio_worker_ioctl(dev, cmd, argp);
+
+	case VHOST_RESET_OWNER:
+	case VHOST_SET_MEM_TABLE:
+	case VHOST_SET_LOG_BASE:
+	case VHOST_SET_LOG_FD:
+		ret = kvio_dev_check_owner(dev);
+		if (ret)
+			return ret;
+		break;
+
+	default:
+		return kvio_vring_ioctl(dev, cmd, argp);
+	}
+
+	switch (cmd) {
+	case VHOST_RESET_OWNER:
+		return kvio_dev_reset_owner(dev);
+	case VHOST_SET_MEM_TABLE:
+		return kvio_dev_set_mem_table(dev, argp);
+	case VHOST_SET_LOG_BASE:
+		return kvio_dev_set_log_base(dev, argp);
+	default:
+		return kvio_dev_set_log_fd(dev, argp);
+	}
+}
+
+long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int cmd, void __user *argp)
+{
+	long ret;
+
+	mutex_lock(&dev->mutex);
+	ret = kvio_dev_ioctl_locked(dev, cmd, argp);
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kvio_dev_ioctl);

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Dirty log for live migration: while VHOST_F_LOG_ALL is acked, every guest
+ * page the device writes is marked in a bitmap in the owner's memory (one
+ * bit per 4 KiB guest page, bit n of byte n / 8 for page n), which the VMM
+ * reads and clears with atomic operations while we set bits.
+ *
+ * Bits are set with atomic operations on the bitmap page itself: it is
+ * pinned and mapped once for all the bits that fall in it (upstream pins one
+ * page per bit).  Only bytes the device actually wrote are marked.
+ */
+#include <linux/eventfd.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+/* Guest bytes covered by one byte of bitmap, as a shift. */
+#define KVIO_LOG_BYTE_SHIFT	(KVIO_LOG_PAGE_SHIFT + 3)
+
+/* The bitmap bytes for guest-physical [first, last] are user memory. */
+bool kvio_log_range_ok(u64 log_base, u64 first, u64 last)
+{
+	u64 start, end;
+
+	if (last < first)
+		return false;
+	if (check_add_overflow(log_base, first >> KVIO_LOG_BYTE_SHIFT, &start) ||
+	    check_add_overflow(log_base, last >> KVIO_LOG_BYTE_SHIFT, &end))
+		return false;
+	return access_ok(u64_to_user_ptr(start), end - start + 1);
+}
+
+bool kvio_umem_log_ok(struct kvio_iotlb *umem, u64 log_base)
+{
+	struct kvio_iotlb_map *map;
+
+	if (!umem)
+		return true;
+	list_for_each_entry(map, &umem->list, link)
+		if (!kvio_log_range_ok(log_base, map->start, map->last))
+			return false;
+	return true;
+}
+
+/* Sets bits [start, start + nbits) of a mapped bitmap page. */
+static void kvio_log_set_bits(void *bitmap, unsigned int start,
+			      unsigned int nbits)
+{
+	unsigned long *words = bitmap;
+
+	while (nbits && start % BITS_PER_LONG) {
+		set_bit_le(start++, bitmap);
+		nbits--;
+	}
+	/* A whole word of ones reads the same in any byte order. */
+	while (nbits >= BITS_PER_LONG) {
+		atomic_long_or(-1L, (atomic_long_t *)&words[start / BITS_PER_LONG]);
+		start += BITS_PER_LONG;
+		nbits -= BITS_PER_LONG;
+	}
+	while (nbits--)
+		set_bit_le(start++, bitmap);
+}
+
+/* Marks guest pages [first, last] in the bitmap at @log_base. */
+static int kvio_log_pages(u64 log_base, u64 first, u64 last)
+{
+	for (;;) {
+		unsigned int offset, start_bit, nbits;
+		struct page *page;
+		u64 uaddr, run_last;
+		void *bitmap;
+		int ret;
+
+		if (check_add_overflow(log_base, first >> 3, &uaddr) ||
+		    uaddr > ULONG_MAX)
+			return -EFAULT;
+		offset = offset_in_page(uaddr);
+		start_bit = offset * 8 + (first & 7);
+		/* The pages whose bits are in this bitmap page. */
+		run_last = first + (PAGE_SIZE * 8 - start_bit) - 1;
+		if (run_last > last)
+			run_last = last;
+		nbits = run_last - first + 1;
+
+		ret = pin_user_pages_fast(uaddr & PAGE_MASK, 1, FOLL_WRITE,
+					  &page);
+		if (ret != 1)
+			return ret < 0 ? ret : -EFAULT;
+		bitmap = kmap_local_page(page);
+		kvio_log_set_bits(bitmap, start_bit, nbits);
+		kunmap_local(bitmap);
+		unpin_user_pages_dirty_lock(&page, 1, true);
+
+		if (run_last == last)
+			return 0;
+		first = run_last + 1;
+	}
+}
+
+/* Marks guest-physical [gpa, gpa + len); len > 0. */
+static int kvio_log_gpa(u64 log_base, u64 gpa, u64 len)
+{
+	u64 last;
+
+	if (check_add_overflow(gpa, len - 1, &last))
+		return -EFAULT;
+	return kvio_log_pages(log_base, gpa >> KVIO_LOG_PAGE_SHIFT,
+			      last >> KVIO_LOG_PAGE_SHIFT);
+}
+
+/*
+ * Marks the guest pages behind owner addresses [hva, hva + len); len > 0.
+ * Several regions may alias one address: all of them are marked.
+ */
+static int kvio_log_hva(struct kvio_vq *vq, u64 hva, u64 len)
+{
+	u64 log_base = vq->dev->log_base;
+	struct kvio_iotlb_map *map;
+	bool hit = false;
+	u64 last;
+	int ret;
+
+	if (!vq->umem || check_add_overflow(hva, len - 1, &last))
+		return -EFAULT;
+	list_for_each_entry(map, &vq->umem->list, link) {
+		u64 map_last = map->addr + (map->last - map->start);
+		u64 first_hit, last_hit;
+
+		if (map->addr > last || map_last < hva)
+			continue;
+		first_hit = max(map->addr, hva);
+		last_hit = min(map_last, last);
+		ret = kvio_log_pages(log_base,
+				     (map->start + (first_hit - map->addr)) >>
+				     KVIO_LOG_PAGE_SHIFT,
+				     (map->start + (last_hit - map->addr)) >>
+				     KVIO_LOG_PAGE_SHIFT);
+		if (ret)
+			return ret;
+		hit = true;
+	}
+	return hit ? 0 : -EFAULT;
+}
+
+static bool kvio_log_enabled(struct kvio_vq *vq)
+{
+	return kvio_vq_has_feature(vq, VHOST_F_LOG_ALL);
+}
+
+/*
+ * Marks a write of @len bytes at @offset in the used ring.  Without a device
+ * IOTLB the VMM told us the used ring's guest-physical address; with one,
+ * the ring's IOVAs are translated and mapped back to guest pages.
+ */
+int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len)
+{
+	struct kvio_iotlb_map *map;
+	u64 addr, left = len;
+	int ret;
+
+	if (!kvio_log_enabled(vq) || !len)
+		return 0;
+	if (!vq->iotlb) {
+		if (check_add_overflow(vq->log_addr, (u64)offset, &addr))
+			return -EFAULT;
+		return kvio_log_gpa(vq->dev->log_base, addr, len);
+	}
+
+	if (check_add_overflow(vq->used_user_addr, (u64)offset, &addr) ||
+	    addr > U64_MAX - (len - 1))
+		return -EFAULT;
+	while (left) {
+		u64 room, span;
+
+		map = kvio_iotlb_itree_first(vq->iotlb, addr, addr);
+		if (!map)
+			return -EFAULT;
+		room = map->last - addr;
+		span = left - 1 > room ? room + 1 : left;
+		ret = kvio_log_hva(vq, map->addr + (addr - map->start), span);
+		if (ret)
+			return ret;
+		addr += span;
+		left -= span;
+	}
+	return 0;
+}
+
+int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
+		   unsigned int log_num, u64 len)
+{
+	struct kvio_dev *dev = vq->dev;
+	bool marked = false;
+	unsigned int i;
+	int ret = 0;
+
+	if (!kvio_log_enabled(vq))
+		return 0;
+	/* The data is visible before its pages are marked dirty. */
+	smp_wmb();
+
+	for (i = 0; i < log_num && len; i++) {
+		u64 part = min(log[i].len, len);
+
+		/* A zero-length buffer marks nothing (CVE-2019-14835). */
+		if (!part)
+			continue;
+		if (vq->iotlb)
+			ret = kvio_log_hva(vq, log[i].addr, part);
+		else
+			ret = kvio_log_gpa(dev->log_base, log[i].addr, part);
+		if (ret)
+			break;
+		marked = true;
+		len -= part;
+	}
+	if (marked && dev->log_ctx)
+		eventfd_signal(dev->log_ctx, 1);
+	if (ret)
+		return ret;
+	/* More bytes than the buffers hold: a backend bug, nothing to mark. */
+	return len ? -EINVAL : 0;
+}
+EXPORT_SYMBOL_GPL(kvio_log_write);

@@ -1,0 +1,874 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The split-ring data path (virtio 1.x 2.7): reading available chains,
+ * writing used entries, notification suppression and interrupts.
+ *
+ * Everything in a ring is written by the guest while we read it, so every
+ * index is checked against the ring size after it is read, and every
+ * descriptor is copied once into a local struct and only that copy used.
+ *
+ * Addresses: ring areas are user addresses of the owner (HVAs), or IOVAs
+ * translated through the device IOTLB when VIRTIO_F_ACCESS_PLATFORM is
+ * acked; buffers are guest-physical addresses translated through the memory
+ * table, or IOVAs through the device IOTLB.  All of it runs in the worker,
+ * which has adopted the owner's mm, with vq->mutex held; IOTLB and memory
+ * table changes take every vq->mutex, so a translation stays valid while
+ * the handler runs.
+ */
+#include <linux/eventfd.h>
+#include <linux/sched.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+/* Byte offsets inside the avail and used areas. */
+#define KVIO_AVAIL_FLAGS	offsetof(struct vring_avail, flags)
+#define KVIO_AVAIL_IDX		offsetof(struct vring_avail, idx)
+#define KVIO_USED_FLAGS		offsetof(struct vring_used, flags)
+#define KVIO_USED_IDX		offsetof(struct vring_used, idx)
+
+static inline size_t kvio_avail_entry(unsigned int i)
+{
+	return sizeof(struct vring_avail) + sizeof(__virtio16) * (size_t)i;
+}
+
+static inline size_t kvio_used_entry(unsigned int i)
+{
+	return sizeof(struct vring_used) +
+	       sizeof(struct vring_used_elem) * (size_t)i;
+}
+
+/* Descriptors seen before the worker yields the CPU inside one chain. */
+#define KVIO_DESC_BATCH		256
+
+/* A descriptor in CPU byte order, copied once from guest memory. */
+struct kvio_desc {
+	u64 addr;
+	u32 len;
+	u16 flags;
+	u16 next;
+};
+
+static void kvio_desc_load(struct kvio_vq *vq, struct kvio_desc *d,
+			   const struct vring_desc *raw)
+{
+	d->addr = kvio64_to_cpu(vq, raw->addr);
+	d->len = kvio32_to_cpu(vq, raw->len);
+	d->flags = kvio16_to_cpu(vq, raw->flags);
+	d->next = kvio16_to_cpu(vq, raw->next);
+}
+
+void kvio_vq_set_broken(struct kvio_vq *vq, const char *why)
+{
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	pr_debug_ratelimited("kvio: ring %d stopped: %s\n", kvio_vq_index(vq),
+			     why);
+	if (vq->error_ctx)
+		eventfd_signal(vq->error_ctx, 1);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_set_broken);
+
+/*
+ * A malformed ring stops; a miss (the VMM will answer) or an allocation
+ * failure (the next kick retries) does not.
+ */
+static int kvio_vq_fail(struct kvio_vq *vq, int err, const char *why)
+{
+	if (err != -EAGAIN && err != -ENOMEM)
+		kvio_vq_set_broken(vq, why);
+	return err;
+}
+
+/* Translation. */
+
+/*
+ * The map holding @addr with @perm, from the device IOTLB if there is one,
+ * else from the memory table.  A device IOTLB miss is reported to the VMM.
+ */
+static int kvio_lookup(struct kvio_vq *vq, u64 addr, u32 perm,
+		       const struct kvio_iotlb_map **mapp)
+{
+	struct kvio_iotlb *tlb = vq->iotlb ? vq->iotlb : vq->umem;
+	const struct kvio_iotlb_map *map;
+	int ret;
+
+	if (!tlb)
+		return -EFAULT;
+	map = kvio_iotlb_itree_first(tlb, addr, addr);
+	if (!map) {
+		if (!vq->iotlb)
+			return -EFAULT;
+		ret = kvio_iotlb_miss(vq, addr, perm);
+		return ret ? ret : -EAGAIN;
+	}
+	if ((map->perm & perm) != perm)
+		return -EFAULT;
+	*mapp = map;
+	return 0;
+}
+
+/* Bytes of [addr, addr + len) inside @map, which holds addr; len > 0. */
+static inline u64 kvio_map_span(const struct kvio_iotlb_map *map, u64 addr,
+				u64 len)
+{
+	u64 room = map->last - addr;	/* bytes after addr, minus one */
+
+	return len - 1 > room ? room + 1 : len;
+}
+
+static inline u64 kvio_map_hva(const struct kvio_iotlb_map *map, u64 addr)
+{
+	return map->addr + (addr - map->start);
+}
+
+/*
+ * Turns a buffer into user iovecs.  Returns the number used (0 for an empty
+ * buffer), -ENOBUFS past @iov_count, -EFAULT if some byte is unmapped or
+ * lacks @perm, -EAGAIN after reporting an IOTLB miss.
+ */
+static int kvio_translate(struct kvio_vq *vq, u64 addr, u32 len,
+			  struct iovec *iov, unsigned int iov_count, u32 perm)
+{
+	const struct kvio_iotlb_map *map;
+	unsigned int n = 0;
+	u64 left = len;
+	int ret;
+
+	if (!len)
+		return 0;
+	if (addr > U64_MAX - (len - 1))
+		return -EFAULT;
+
+	while (left) {
+		u64 span, hva;
+
+		ret = kvio_lookup(vq, addr, perm, &map);
+		if (ret)
+			return ret;
+		span = kvio_map_span(map, addr, left);
+		hva = kvio_map_hva(map, addr);
+		/* Regions adjacent in the owner's memory share an iovec. */
+		if (n && (u64)(uintptr_t)iov[n - 1].iov_base +
+			 iov[n - 1].iov_len == hva) {
+			iov[n - 1].iov_len += span;
+		} else {
+			if (n >= iov_count)
+				return -ENOBUFS;
+			iov[n].iov_base = u64_to_user_ptr(hva);
+			iov[n].iov_len = span;
+			n++;
+		}
+		addr += span;
+		left -= span;
+	}
+	return n;
+}
+
+/* Ring areas. */
+
+static u64 kvio_area_addr(struct kvio_vq *vq, enum kvio_ring_area area)
+{
+	switch (area) {
+	case KVIO_RING_DESC:
+		return vq->desc_user_addr;
+	case KVIO_RING_AVAIL:
+		return vq->avail_user_addr;
+	default:
+		return vq->used_user_addr;
+	}
+}
+
+/* The device only writes the used ring and only reads the others. */
+static u32 kvio_area_perm(enum kvio_ring_area area)
+{
+	return area == KVIO_RING_USED ? KVIO_PERM_WO : KVIO_PERM_RO;
+}
+
+/*
+ * With a device IOTLB, checks that a whole area translates (reporting the
+ * first miss), and caches its user address when one map holds all of it.
+ */
+static int kvio_area_prefetch(struct kvio_vq *vq, enum kvio_ring_area area)
+{
+	struct kvio_ring_meta *meta = &vq->meta[area];
+	u64 addr = kvio_area_addr(vq, area);
+	u64 size = kvio_vq_area_size(vq, area, vq->num);
+	u32 perm = kvio_area_perm(area);
+	const struct kvio_iotlb_map *map;
+	u64 left = size;
+	int ret;
+
+	if (meta->checked)
+		return 0;
+	if (addr > U64_MAX - (size - 1))
+		return -EFAULT;
+	while (left) {
+		u64 span;
+
+		ret = kvio_lookup(vq, addr, perm, &map);
+		if (ret)
+			return ret;
+		span = kvio_map_span(map, addr, left);
+		if (span == size)
+			meta->hva = u64_to_user_ptr(kvio_map_hva(map, addr));
+		addr += span;
+		left -= span;
+	}
+	meta->checked = true;
+	return 0;
+}
+
+/* Where to access an area directly, or NULL if it must be translated. */
+static inline void __user *kvio_area_base(struct kvio_vq *vq,
+					  enum kvio_ring_area area)
+{
+	if (vq->iotlb)
+		return vq->meta[area].hva;
+	switch (area) {
+	case KVIO_RING_DESC:
+		return vq->desc;
+	case KVIO_RING_AVAIL:
+		return vq->avail;
+	default:
+		return vq->used;
+	}
+}
+
+/* An area in several IOTLB pieces: copy piece by piece. */
+static int kvio_area_copy(struct kvio_vq *vq, enum kvio_ring_area area,
+			  size_t off, void *buf, size_t len, bool write)
+{
+	u64 addr = kvio_area_addr(vq, area) + off;
+	const struct kvio_iotlb_map *map;
+	int ret;
+
+	while (len) {
+		void __user *uaddr;
+		u64 span;
+
+		ret = kvio_lookup(vq, addr, kvio_area_perm(area), &map);
+		if (ret)
+			return ret;
+		span = kvio_map_span(map, addr, len);
+		uaddr = u64_to_user_ptr(kvio_map_hva(map, addr));
+		if (write ? copy_to_user(uaddr, buf, span) :
+			    copy_from_user(buf, uaddr, span))
+			return -EFAULT;
+		buf += span;
+		addr += span;
+		len -= span;
+	}
+	return 0;
+}
+
+static int kvio_area_read(struct kvio_vq *vq, enum kvio_ring_area area,
+			  size_t off, void *buf, size_t len)
+{
+	void __user *base = kvio_area_base(vq, area);
+
+	if (likely(base))
+		return copy_from_user(buf, base + off, len) ? -EFAULT : 0;
+	return kvio_area_copy(vq, area, off, buf, len, false);
+}
+
+static int kvio_area_write(struct kvio_vq *vq, enum kvio_ring_area area,
+			   size_t off, const void *buf, size_t len)
+{
+	void __user *base = kvio_area_base(vq, area);
+
+	if (likely(base))
+		return copy_to_user(base + off, buf, len) ? -EFAULT : 0;
+	return kvio_area_copy(vq, area, off, (void *)buf, len, true);
+}
+
+static int kvio_area_get16(struct kvio_vq *vq, enum kvio_ring_area area,
+			   size_t off, u16 *val)
+{
+	void __user *base = kvio_area_base(vq, area);
+	__virtio16 v;
+	int ret;
+
+	if (likely(base))
+		ret = get_user(v, (__virtio16 __user *)(base + off));
+	else
+		ret = kvio_area_copy(vq, area, off, &v, sizeof(v), false);
+	if (ret)
+		return ret;
+	*val = kvio16_to_cpu(vq, v);
+	return 0;
+}
+
+/* Writes a u16 of the used area and logs it. */
+static int kvio_used_put16(struct kvio_vq *vq, size_t off, u16 val)
+{
+	void __user *base = kvio_area_base(vq, KVIO_RING_USED);
+	__virtio16 v = cpu_to_kvio16(vq, val);
+	int ret;
+
+	if (likely(base))
+		ret = put_user(v, (__virtio16 __user *)(base + off));
+	else
+		ret = kvio_area_copy(vq, KVIO_RING_USED, off, &v, sizeof(v),
+				     true);
+	if (ret)
+		return ret;
+	if (unlikely(vq->log_used)) {
+		/* The value is visible before its page is marked dirty. */
+		smp_wmb();
+		ret = kvio_log_used(vq, off, sizeof(v));
+		if (vq->dev->log_ctx)
+			eventfd_signal(vq->dev->log_ctx, 1);
+	}
+	return ret;
+}
+
+/*
+ * First use after (re)configuration: the used flags the device wants are
+ * written and the used index it left is read back, as upstream does when a
+ * backend is attached.
+ */
+static int kvio_vq_setup_access(struct kvio_vq *vq)
+{
+	int ret;
+
+	ret = kvio_used_put16(vq, KVIO_USED_FLAGS, vq->used_flags);
+	if (ret)
+		return ret;
+	ret = kvio_area_get16(vq, KVIO_RING_USED, KVIO_USED_IDX,
+			      &vq->last_used_idx);
+	if (ret)
+		return ret;
+	vq->signalled_used_valid = false;
+	vq->access_ready = true;
+	return 0;
+}
+
+static int kvio_vq_configured(struct kvio_vq *vq)
+{
+	enum kvio_ring_area area;
+	int ret;
+
+	if (!vq->num || !vq->desc_user_addr || !vq->avail_user_addr ||
+	    !vq->used_user_addr)
+		return -EFAULT;
+	if (!vq->iotlb)
+		return 0;
+	for (area = KVIO_RING_DESC; area <= KVIO_RING_USED; area++) {
+		ret = kvio_area_prefetch(vq, area);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Every data-path entry point starts here. */
+static int kvio_vq_prepare(struct kvio_vq *vq)
+{
+	int ret;
+
+	if (unlikely(vq->broken))
+		return -EIO;
+	if (likely(vq->access_ready && !vq->iotlb))
+		return 0;
+	ret = kvio_vq_configured(vq);
+	if (ret)
+		return kvio_vq_fail(vq, ret, "ring not set up or unreachable");
+	if (!vq->access_ready) {
+		ret = kvio_vq_setup_access(vq);
+		if (ret)
+			return kvio_vq_fail(vq, ret, "used ring unreachable");
+	}
+	return 0;
+}
+
+int kvio_vq_init_access(struct kvio_vq *vq)
+{
+	int ret;
+
+	if (!kvio_vq_get_backend(vq))
+		return 0;
+	vq->access_ready = false;
+	ret = kvio_vq_configured(vq);
+	if (!ret)
+		ret = kvio_vq_setup_access(vq);
+	/* An IOTLB miss is answered later; the first use finishes. */
+	return ret == -EAGAIN ? 0 : ret;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_init_access);
+
+/* Reads avail->idx; it may run ahead of last_avail_idx by num at most. */
+static int kvio_vq_fetch_avail_idx(struct kvio_vq *vq)
+{
+	u16 idx;
+	int ret;
+
+	ret = kvio_area_get16(vq, KVIO_RING_AVAIL, KVIO_AVAIL_IDX, &idx);
+	if (ret)
+		return kvio_vq_fail(vq, ret, "avail index unreachable");
+	if (unlikely((u16)(idx - vq->last_avail_idx) > vq->num))
+		return kvio_vq_fail(vq, -EINVAL, "avail index moved too far");
+	if (idx != vq->avail_idx) {
+		vq->avail_idx = idx;
+		/* Ring entries are read after the index that published them. */
+		smp_rmb();
+	}
+	return 0;
+}
+
+/* One chain being collected. */
+struct kvio_chain {
+	struct iovec *iov;
+	unsigned int iov_count;
+	unsigned int out, in;
+	struct kvio_log *log;
+	unsigned int log_num, log_max;
+	unsigned int seen;	/* descriptors, for cond_resched() */
+};
+
+static int kvio_chain_add(struct kvio_vq *vq, struct kvio_chain *c,
+			  const struct kvio_desc *d)
+{
+	bool writable = d->flags & VRING_DESC_F_WRITE;
+	unsigned int used = c->out + c->in;
+	int n, i;
+
+	/* 2.7.4.2: device-readable buffers come before device-writable. */
+	if (!writable && c->in)
+		return kvio_vq_fail(vq, -EINVAL,
+				    "readable descriptor after a writable one");
+
+	n = kvio_translate(vq, d->addr, d->len, c->iov + used,
+			   c->iov_count - used,
+			   writable ? KVIO_PERM_WO : KVIO_PERM_RO);
+	if (n < 0)
+		return kvio_vq_fail(vq, n, n == -ENOBUFS ?
+				    "chain needs more iovecs than the backend has" :
+				    "buffer outside guest memory or not permitted");
+	if (!writable) {
+		c->out += n;
+		return 0;
+	}
+
+	if (c->log && n) {
+		/*
+		 * Guest-physical ranges, one per descriptor; with a device
+		 * IOTLB the owner's addresses, one per iovec, which
+		 * kvio_log_write() maps back through the memory table.
+		 */
+		if (!vq->iotlb) {
+			if (c->log_num >= c->log_max)
+				return kvio_vq_fail(vq, -ENOBUFS,
+						    "too many writable buffers to log");
+			c->log[c->log_num].addr = d->addr;
+			c->log[c->log_num].len = d->len;
+			c->log_num++;
+		} else {
+			if (n > c->log_max - c->log_num)
+				return kvio_vq_fail(vq, -ENOBUFS,
+						    "too many writable buffers to log");
+			for (i = 0; i < n; i++) {
+				const struct iovec *v = &c->iov[used + i];
+
+				c->log[c->log_num].addr =
+					(u64)(uintptr_t)v->iov_base;
+				c->log[c->log_num].len = v->iov_len;
+				c->log_num++;
+			}
+		}
+	}
+	c->in += n;
+	return 0;
+}
+
+/* Reads an indirect table entry through a cached map. */
+static int kvio_table_read(struct kvio_vq *vq,
+			   const struct kvio_iotlb_map **cache, u64 addr,
+			   void *buf, size_t len)
+{
+	const struct kvio_iotlb_map *map = *cache;
+	int ret;
+
+	while (len) {
+		u64 span;
+
+		if (!map || addr < map->start || addr > map->last) {
+			ret = kvio_lookup(vq, addr, KVIO_PERM_RO, &map);
+			if (ret)
+				return ret;
+			*cache = map;
+		}
+		span = kvio_map_span(map, addr, len);
+		if (copy_from_user(buf, u64_to_user_ptr(kvio_map_hva(map, addr)),
+				   span))
+			return -EFAULT;
+		buf += span;
+		addr += span;
+		len -= span;
+	}
+	return 0;
+}
+
+static int kvio_chain_indirect(struct kvio_vq *vq, struct kvio_chain *c,
+			       const struct kvio_desc *ind)
+{
+	const struct kvio_iotlb_map *cache = NULL;
+	unsigned int count, i = 0, seen = 0;
+	struct vring_desc raw;
+	struct kvio_desc d;
+	int ret;
+
+	if (!ind->len || ind->len % sizeof(raw))
+		return kvio_vq_fail(vq, -EINVAL,
+				    "indirect table length not a multiple of 16");
+	count = ind->len / sizeof(raw);
+	/* No chain is longer than the largest ring (2.7.5.3.1). */
+	if (count > KVIO_VRING_MAX)
+		return kvio_vq_fail(vq, -EINVAL, "indirect table too long");
+	if (ind->addr > U64_MAX - (ind->len - 1))
+		return kvio_vq_fail(vq, -EFAULT,
+				    "indirect table outside guest memory");
+
+	for (;;) {
+		if (++seen > count)
+			return kvio_vq_fail(vq, -EINVAL,
+					    "loop in indirect table");
+		ret = kvio_table_read(vq, &cache, ind->addr + i * sizeof(raw),
+				      &raw, sizeof(raw));
+		if (ret)
+			return kvio_vq_fail(vq, ret,
+					    "indirect table unreachable");
+		kvio_desc_load(vq, &d, &raw);
+		if (d.flags & VRING_DESC_F_INDIRECT)
+			return kvio_vq_fail(vq, -EINVAL,
+					    "nested indirect descriptor");
+		ret = kvio_chain_add(vq, c, &d);
+		if (ret)
+			return ret;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = d.next;
+		if (i >= count)
+			return kvio_vq_fail(vq, -EINVAL,
+					    "indirect next past the table");
+		if (!(++c->seen % KVIO_DESC_BATCH))
+			cond_resched();
+	}
+}
+
+static int kvio_chain_walk(struct kvio_vq *vq, struct kvio_chain *c,
+			   unsigned int head)
+{
+	unsigned int i = head, seen = 0;
+	struct vring_desc raw;
+	struct kvio_desc d;
+	int ret;
+
+	for (;;) {
+		if (++seen > vq->num)
+			return kvio_vq_fail(vq, -EINVAL,
+					    "loop in descriptor chain");
+		ret = kvio_area_read(vq, KVIO_RING_DESC, i * sizeof(raw), &raw,
+				     sizeof(raw));
+		if (ret)
+			return kvio_vq_fail(vq, ret,
+					    "descriptor table unreachable");
+		kvio_desc_load(vq, &d, &raw);
+
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/*
+			 * 2.7.5.3.1: the driver must not set NEXT with
+			 * INDIRECT.  Upstream follows such a chain, which
+			 * lets one chain name up to num tables; we refuse.
+			 */
+			if (d.flags & VRING_DESC_F_NEXT)
+				return kvio_vq_fail(vq, -EINVAL,
+						    "indirect descriptor with NEXT");
+			return kvio_chain_indirect(vq, c, &d);
+		}
+
+		ret = kvio_chain_add(vq, c, &d);
+		if (ret)
+			return ret;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = d.next;
+		if (i >= vq->num)
+			return kvio_vq_fail(vq, -EINVAL,
+					    "next index past the ring");
+		if (!(++c->seen % KVIO_DESC_BATCH))
+			cond_resched();
+	}
+}
+
+int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
+		     unsigned int iov_count, unsigned int *out_num,
+		     unsigned int *in_num, struct kvio_log *log,
+		     unsigned int *log_num)
+{
+	struct kvio_chain c = {
+		.iov = iov,
+		.iov_count = iov_count,
+		.log = log,
+		/* Every logged range is at least one iovec. */
+		.log_max = iov_count,
+	};
+	u16 head;
+	int ret;
+
+	*out_num = 0;
+	*in_num = 0;
+	if (log)
+		*log_num = 0;
+	/* vq->log has room for vq->iov_limit entries only. */
+	if (log == vq->log && c.log_max > vq->iov_limit)
+		c.log_max = vq->iov_limit;
+
+	ret = kvio_vq_prepare(vq);
+	if (ret)
+		return ret;
+
+	if (vq->avail_idx == vq->last_avail_idx) {
+		ret = kvio_vq_fetch_avail_idx(vq);
+		if (ret)
+			return ret;
+		if (vq->avail_idx == vq->last_avail_idx)
+			return vq->num;
+	}
+
+	ret = kvio_area_get16(vq, KVIO_RING_AVAIL,
+			      kvio_avail_entry(vq->last_avail_idx &
+					       (vq->num - 1)), &head);
+	if (ret)
+		return kvio_vq_fail(vq, ret, "avail ring unreachable");
+	if (head >= vq->num)
+		return kvio_vq_fail(vq, -EINVAL, "head index past the ring");
+
+	ret = kvio_chain_walk(vq, &c, head);
+	if (ret)
+		return ret;
+
+	*out_num = c.out;
+	*in_num = c.in;
+	if (log)
+		*log_num = c.log_num;
+	vq->last_avail_idx++;
+	return head;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_get_desc);
+
+void kvio_vq_discard_desc(struct kvio_vq *vq, int n)
+{
+	vq->last_avail_idx -= n;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_discard_desc);
+
+static int kvio_vq_write_used(struct kvio_vq *vq,
+			      const struct vring_used_elem *heads,
+			      unsigned int start, unsigned int count)
+{
+	size_t off = kvio_used_entry(start);
+	size_t len = sizeof(*heads) * (size_t)count;
+	int ret;
+
+	ret = kvio_area_write(vq, KVIO_RING_USED, off, heads, len);
+	if (ret)
+		return ret;
+	if (unlikely(vq->log_used)) {
+		/* The entries are visible before their pages are marked. */
+		smp_wmb();
+		ret = kvio_log_used(vq, off, len);
+	}
+	return ret;
+}
+
+int kvio_vq_add_used_n(struct kvio_vq *vq, struct vring_used_elem *heads,
+		       unsigned int count)
+{
+	unsigned int start, n;
+	u16 old, new;
+	int ret;
+
+	ret = kvio_vq_prepare(vq);
+	if (ret)
+		return ret;
+	/* More than the ring holds would overwrite entries not yet seen. */
+	if (count > vq->num)
+		return -EINVAL;
+
+	start = vq->last_used_idx & (vq->num - 1);
+	n = min(count, vq->num - start);
+	ret = kvio_vq_write_used(vq, heads, start, n);
+	if (!ret && count > n)
+		ret = kvio_vq_write_used(vq, heads + n, 0, count - n);
+	if (ret)
+		return kvio_vq_fail(vq, ret, "used ring unreachable");
+
+	old = vq->last_used_idx;
+	new = old + count;
+	/* The entries are visible before the index that publishes them. */
+	smp_wmb();
+	ret = kvio_used_put16(vq, KVIO_USED_IDX, new);
+	if (ret)
+		return kvio_vq_fail(vq, ret, "used index unreachable");
+	vq->last_used_idx = new;
+	/*
+	 * A driver that never asks for interrupts lets the index wrap past
+	 * signalled_used; then the next signal decision must not use it.
+	 */
+	if (unlikely((u16)(new - vq->signalled_used) < (u16)(new - old)))
+		vq->signalled_used_valid = false;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_add_used_n);
+
+int kvio_vq_add_used(struct kvio_vq *vq, unsigned int head, u32 len)
+{
+	struct vring_used_elem elem = {
+		.id = cpu_to_kvio32(vq, head),
+		.len = cpu_to_kvio32(vq, len),
+	};
+
+	if (head >= vq->num)
+		return -EINVAL;
+	return kvio_vq_add_used_n(vq, &elem, 1);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_add_used);
+
+/* Does the guest want an interrupt for what was added since the last one? */
+static bool kvio_vq_need_signal(struct kvio_vq *vq)
+{
+	u16 old, new, val;
+	bool valid;
+
+	/* The used index is visible before we read what the guest wants. */
+	smp_mb();
+
+	if (kvio_vq_has_feature(vq, VIRTIO_F_NOTIFY_ON_EMPTY) &&
+	    vq->avail_idx == vq->last_avail_idx)
+		return true;
+
+	if (!kvio_vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
+		if (kvio_area_get16(vq, KVIO_RING_AVAIL, KVIO_AVAIL_FLAGS,
+				    &val))
+			return true;
+		return !(val & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+
+	old = vq->signalled_used;
+	valid = vq->signalled_used_valid;
+	new = vq->last_used_idx;
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (unlikely(!valid))
+		return true;
+	/* used_event sits after the avail ring. */
+	if (kvio_area_get16(vq, KVIO_RING_AVAIL, kvio_avail_entry(vq->num),
+			    &val))
+		return true;
+	return vring_need_event(val, new, old);
+}
+
+void kvio_vq_signal(struct kvio_vq *vq)
+{
+	if (!vq->call_ctx)
+		return;
+	/* When in doubt (ring not usable), interrupt: it is harmless. */
+	if (kvio_vq_prepare(vq) || kvio_vq_need_signal(vq))
+		eventfd_signal(vq->call_ctx, 1);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_signal);
+
+void kvio_vq_add_used_and_signal(struct kvio_vq *vq, unsigned int head,
+				 u32 len)
+{
+	kvio_vq_add_used(vq, head, len);
+	kvio_vq_signal(vq);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_add_used_and_signal);
+
+void kvio_vq_add_used_and_signal_n(struct kvio_vq *vq,
+				   struct vring_used_elem *heads,
+				   unsigned int count)
+{
+	kvio_vq_add_used_n(vq, heads, count);
+	kvio_vq_signal(vq);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_add_used_and_signal_n);
+
+bool kvio_vq_enable_notify(struct kvio_vq *vq)
+{
+	int ret;
+
+	if (!(vq->used_flags & VRING_USED_F_NO_NOTIFY))
+		return false;
+	vq->used_flags &= ~VRING_USED_F_NO_NOTIFY;
+	/* A ring set up now writes the new flags itself. */
+	if (kvio_vq_prepare(vq))
+		return false;
+
+	if (!kvio_vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
+		ret = kvio_used_put16(vq, KVIO_USED_FLAGS, vq->used_flags);
+	else	/* avail_event sits after the used ring. */
+		ret = kvio_used_put16(vq, kvio_used_entry(vq->num),
+				      vq->avail_idx);
+	if (ret) {
+		kvio_vq_fail(vq, ret, "used ring unreachable");
+		return false;
+	}
+
+	/*
+	 * The guest may have added a buffer before it saw the flag: make the
+	 * flag visible, then look again.  Paired with the driver's barrier
+	 * between writing avail->idx and reading the used flags.
+	 */
+	smp_mb();
+	if (kvio_vq_fetch_avail_idx(vq))
+		return false;
+	return vq->avail_idx != vq->last_avail_idx;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_enable_notify);
+
+void kvio_vq_disable_notify(struct kvio_vq *vq)
+{
+	int ret;
+
+	if (vq->used_flags & VRING_USED_F_NO_NOTIFY)
+		return;
+	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
+	/* With EVENT_IDX a stale avail_event only costs a spurious kick. */
+	if (kvio_vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
+		return;
+	if (kvio_vq_prepare(vq))
+		return;
+	ret = kvio_used_put16(vq, KVIO_USED_FLAGS, vq->used_flags);
+	if (ret)
+		kvio_vq_fail(vq, ret, "used ring unreachable");
+}
+EXPORT_SYMBOL_GPL(kvio_vq_disable_notify);
+
+bool kvio_vq_avail_empty(struct kvio_vq *vq)
+{
+	if (vq->avail_idx != vq->last_avail_idx)
+		return false;
+	/* On error, "not empty": the caller's kvio_vq_get_desc() reports it. */
+	if (kvio_vq_prepare(vq) || kvio_vq_fetch_avail_idx(vq))
+		return false;
+	return vq->avail_idx == vq->last_avail_idx;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_avail_empty);
+
+bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len)
+{
+	struct kvio_dev *dev = vq->dev;
+
+	if ((dev->byte_weight && total_len >= dev->byte_weight) ||
+	    pkts >= dev->weight) {
+		/* Let other rings run; this one continues on its next turn. */
+		kvio_poll_queue(&vq->poll);
+		return true;
+	}
+	return false;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_exceeds_weight);

@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Workers, work items and polls.
+ *
+ * A worker is a kthread that adopts the owner's mm (so ring and buffer
+ * addresses, which are the owner's user addresses, can be used with
+ * copy_{from,to}_user) and is put in the owner's cgroups (so its CPU time
+ * and the memory it allocates are charged like the owner's own).  Work items
+ * are queued on a lock-free list from any context, including the hard-IRQ
+ * wakeups of a KVM ioeventfd, and run in queue order.
+ *
+ * Lifetime: workers are created at SET_OWNER (the default one, id 0) and by
+ * VHOST_NEW_WORKER, and destroyed at RESET_OWNER, VHOST_FREE_WORKER and
+ * release, always with dev->mutex held.  A ring's worker pointer only
+ * changes while nothing can queue work for that ring (no kick, no backend).
+ */
+#include <linux/cgroup.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+static int kvio_worker_fn(void *data)
+{
+	struct kvio_worker *worker = data;
+	struct kvio_work *work, *next;
+	struct llist_node *node;
+
+	kthread_use_mm(worker->mm);
+	for (;;) {
+		/* Paired with wake_up_process() in kvio_worker_queue(). */
+		set_current_state(TASK_INTERRUPTIBLE);
+		node = llist_del_all(&worker->work_list);
+		if (!node) {
+			/* Stop only when drained: a flush may be waiting. */
+			if (kthread_should_stop()) {
+				__set_current_state(TASK_RUNNING);
+				break;
+			}
+			schedule();
+			continue;
+		}
+		__set_current_state(TASK_RUNNING);
+
+		node = llist_reverse_order(node);
+		llist_for_each_entry_safe(work, next, node, node) {
+			/*
+			 * The successor was read before the bit is cleared:
+			 * once it is, the work can be queued again and its
+			 * node rewritten by another CPU.
+			 */
+			smp_mb__before_atomic();
+			clear_bit(KVIO_WORK_QUEUED, &work->flags);
+			work->fn(work);
+			cond_resched();
+		}
+	}
+	kthread_unuse_mm(worker->mm);
+	return 0;
+}
+
+bool kvio_worker_queue(struct kvio_worker *worker, struct kvio_work *work)
+{
+	if (!worker || !work->fn)
+		return false;
+	/* test_and_set_bit() is a full barrier: the node is ours now. */
+	if (test_and_set_bit(KVIO_WORK_QUEUED, &work->flags))
+		return false;
+	llist_add(&work->node, &worker->work_list);
+	wake_up_process(worker->task);
+	return true;
+}
+
+struct kvio_flush {
+	struct kvio_work work;
+	struct completion done;
+};
+
+static void kvio_flush_fn(struct kvio_work *work)
+{
+	struct kvio_flush *flush = container_of(work, struct kvio_flush, work);
+
+	complete(&flush->done);
+}
+
+void kvio_worker_flush(struct kvio_worker *worker)
+{
+	struct kvio_flush flush;
+
+	/* A worker flushing itself would wait forever. */
+	if (!worker || current == worker->task)
+		return;
+	init_completion(&flush.done);
+	kvio_work_init(&flush.work, kvio_flush_fn);
+	if (kvio_worker_queue(worker, &flush.work))
+		wait_for_completion(&flush.done);
+}
+
+/*
+ * Creates a worker in the caller's (the owner's) context: the cgroups it
+ * joins are the caller's.  dev->mutex held, dev->mm set.
+ */
+struct kvio_worker *kvio_worker_create(struct kvio_dev *dev, pid_t owner)
+{
+	struct kvio_worker *worker;
+	struct task_struct *task;
+	u32 id;
+	int ret;
+
+	worker = kzalloc(sizeof(*worker), GFP_KERNEL_ACCOUNT);
+	if (!worker)
+		return ERR_PTR(-ENOMEM);
+	init_llist_head(&worker->work_list);
+	worker->mm = dev->mm;
+	worker->owner = owner;
+
+	ret = xa_alloc(&dev->worker_xa, &id, worker, xa_limit_32b,
+		       GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err_free;
+	worker->id = id;
+
+	if (id)
+		task = kthread_create(kvio_worker_fn, worker, "kvio-%d-%u",
+				      owner, id);
+	else
+		task = kthread_create(kvio_worker_fn, worker, "kvio-%d", owner);
+	if (IS_ERR(task)) {
+		ret = PTR_ERR(task);
+		goto err_erase;
+	}
+
+	ret = cgroup_attach_task_all(current, task);
+	if (ret) {
+		/* Never woken: kthread_stop() returns before kvio_worker_fn. */
+		kthread_stop(task);
+		goto err_erase;
+	}
+
+	worker->task = task;
+	wake_up_process(task);
+	return worker;
+
+err_erase:
+	xa_erase(&dev->worker_xa, id);
+err_free:
+	kfree(worker);
+	return ERR_PTR(ret);
+}
+
+/* Runs what is queued, stops the thread, frees.  dev->mutex held. */
+void kvio_worker_destroy(struct kvio_dev *dev, struct kvio_worker *worker)
+{
+	xa_erase(&dev->worker_xa, worker->id);
+	kvio_worker_flush(worker);
+	kthread_stop(worker->task);
+	kfree(worker);
+}
+
+void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn)
+{
+	clear_bit(KVIO_WORK_QUEUED, &work->flags);
+	work->fn = fn;
+}
+EXPORT_SYMBOL_GPL(kvio_work_init);
+
+bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work)
+{
+	return kvio_worker_queue(READ_ONCE(vq->worker), work);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_work_queue);
+
+/* True if the ring's worker has work queued (a hint for busy polling). */
+bool kvio_vq_has_work(struct kvio_vq *vq)
+{
+	struct kvio_worker *worker = READ_ONCE(vq->worker);
+
+	return worker && !llist_empty(&worker->work_list);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_has_work);
+
+void kvio_vq_flush(struct kvio_vq *vq)
+{
+	kvio_worker_flush(READ_ONCE(vq->worker));
+}
+EXPORT_SYMBOL_GPL(kvio_vq_flush);
+
+void kvio_dev_flush(struct kvio_dev *dev)
+{
+	struct kvio_worker *worker;
+	unsigned long id;
+
+	xa_for_each(&dev->worker_xa, id, worker)
+		kvio_worker_flush(worker);
+}
+EXPORT_SYMBOL_GPL(kvio_dev_flush);
+
+/* Polls. */
+
+static void kvio_poll_func(struct file *file, wait_queue_head_t *wqh,
+			   poll_table *pt)
+{
+	struct kvio_poll *poll = container_of(pt, struct kvio_poll, table);
+
+	/*
+	 * One entry, one queue: a file that registers more than one wait
+	 * queue only gets the first (eventfds and sockets have one).
+	 */
+	if (poll->wqh)
+		return;
+	poll->wqh = wqh;
+	add_wait_queue(wqh, &poll->wait);
+}
+
+static int kvio_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			    int sync, void *key)
+{
+	struct kvio_poll *poll = container_of(wait, struct kvio_poll, wait);
+
+	if (key_to_poll(key) & poll->mask)
+		kvio_poll_queue(poll);
+	return 0;
+}
+
+void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
+		    struct kvio_dev *dev, struct kvio_vq *vq)
+{
+	init_waitqueue_func_entry(&poll->wait, kvio_poll_wakeup);
+	init_poll_funcptr(&poll->table, kvio_poll_func);
+	poll->mask = mask;
+	poll->dev = dev;
+	poll->vq = vq;
+	poll->wqh = NULL;
+	kvio_work_init(&poll->work, fn);
+}
+EXPORT_SYMBOL_GPL(kvio_poll_init);
+
+/*
+ * Starts polling @file; the caller keeps a reference to it until after
+ * kvio_poll_stop().  Already pending events queue the work at once.
+ */
+int kvio_poll_start(struct kvio_poll *poll, struct file *file)
+{
+	__poll_t mask;
+
+	if (poll->wqh)
+		return 0;
+
+	mask = vfs_poll(file, &poll->table);
+	if (mask & poll->mask)
+		kvio_poll_queue(poll);
+	if (mask & EPOLLERR) {
+		kvio_poll_stop(poll);
+		return -EINVAL;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kvio_poll_start);
+
+/* After this returns the wakeup callback no longer runs; flush to wait for
+ * work it already queued.
+ */
+void kvio_poll_stop(struct kvio_poll *poll)
+{
+	if (poll->wqh) {
+		remove_wait_queue(poll->wqh, &poll->wait);
+		poll->wqh = NULL;
+	}
+}
+EXPORT_SYMBOL_GPL(kvio_poll_stop);
+
+void kvio_poll_queue(struct kvio_poll *poll)
+{
+	struct kvio_worker *worker;
+
+	if (poll->vq)
+		worker = READ_ONCE(poll->vq->worker);
+	else
+		worker = READ_ONCE(poll->dev->worker);
+	kvio_worker_queue(worker, &poll->work);
+}
+EXPORT_SYMBOL_GPL(kvio_poll_queue);
+
+/* VHOST_NEW_WORKER and friends (upstream 6.5 semantics). dev->mutex held. */
+
+static int kvio_worker_new(struct kvio_dev *dev, void __user *argp)
+{
+	struct vhost_worker_state state = {};
+	struct kvio_worker *worker;
+	unsigned long id;
+	int count = 0;
+
+	/*
+	 * A worker beyond one per ring could never run anything; the bound
+	 * keeps an owner from creating kthreads without limit.
+	 */
+	xa_for_each(&dev->worker_xa, id, worker)
+		count++;
+	if (count > dev->nvqs)
+		return -ENOSPC;
+
+	worker = kvio_worker_create(dev, dev->worker->owner);
+	if (IS_ERR(worker))
+		return PTR_ERR(worker);
+
+	state.worker_id = worker->id;
+	if (copy_to_user(argp, &state, sizeof(state))) {
+		kvio_worker_destroy(dev, worker);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static int kvio_worker_free(struct kvio_dev *dev, void __user *argp)
+{
+	struct vhost_worker_state state;
+	struct kvio_worker *worker;
+
+	if (copy_from_user(&state, argp, sizeof(state)))
+		return -EFAULT;
+	worker = xa_load(&dev->worker_xa, state.worker_id);
+	if (!worker)
+		return -ENODEV;
+	/* The default worker runs the device's own polls. */
+	if (worker == dev->worker || worker->attached)
+		return -EBUSY;
+	kvio_worker_destroy(dev, worker);
+	return 0;
+}
+
+static int kvio_worker_attach(struct kvio_dev *dev, void __user *argp)
+{
+	struct vhost_vring_worker ring_worker;
+	struct kvio_worker *worker, *old;
+	struct kvio_vq *vq;
+	u32 idx;
+
+	vq = kvio_dev_vq_from_user(dev, argp, &idx);
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	if (copy_from_user(&ring_worker, argp, sizeof(ring_worker)))
+		return -EFAULT;
+	worker = xa_load(&dev->worker_xa, ring_worker.worker_id);
+	if (!worker)
+		return -ENODEV;
+
+	mutex_lock(&vq->mutex);
+	/*
+	 * Moving a live ring would need the wakeup callbacks, which read
+	 * vq->worker without a lock, to be fenced off first.  Rings are
+	 * attached before they are started, so that is simply refused.
+	 */
+	if (vq->kick || kvio_vq_get_backend(vq)) {
+		mutex_unlock(&vq->mutex);
+		return -EBUSY;
+	}
+	old = vq->worker;
+	WRITE_ONCE(vq->worker, worker);
+	mutex_unlock(&vq->mutex);
+
+	worker->attached++;
+	if (old) {
+		old->attached--;
+		/* Work queued before the switch (an IOTLB retry) finishes. */
+		kvio_worker_flush(old);
+	}
+	return 0;
+}
+
+static int kvio_worker_get(struct kvio_dev *dev, void __user *argp)
+{
+	struct vhost_vring_worker ring_worker;
+	struct kvio_worker *worker;
+	struct kvio_vq *vq;
+	u32 idx;
+
+	vq = kvio_dev_vq_from_user(dev, argp, &idx);
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	worker = READ_ONCE(vq->worker);
+	if (!worker)
+		return -EINVAL;
+	ring_worker.index = idx;
+	ring_worker.worker_id = worker->id;
+	if (copy_to_user(argp, &ring_worker, sizeof(ring_worker)))
+		return -EFAULT;
+	return 0;
+}
+
+long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int cmd,
+		       void __user *argp)
+{
+	long ret;
+
+	/* Upstream order: no owner is -EINVAL, another process -EPERM. */
+	if (!kvio_dev_has_owner(dev))
+		return -EINVAL;
+	ret = kvio_dev_check_owner(dev);
+	if (ret)
+		return ret;
+
+	switch (cmd) {
+	case VHOST_NEW_WORKER:
+		return kvio_worker_new(dev, argp);
+	case VHOST_FREE_WORKER:
+		return kvio_worker_free(dev, argp);
+	case VHOST_ATTACH_VRING_WORKER:
+		return kvio_worker_attach(dev, argp);
+	case VHOST_GET_VRING_WORKER:
+		return kvio_worker_get(dev, argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
