@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TAP 13 runner: each case runs in a forked child so that a crash, a hang or
+ * leaked state in one case cannot take the others with it, and so that each
+ * case starts with a process that owns no device yet.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kt.h"
+
+#define KT_REASON_LEN 512
+
+/* Shared with the case's child: the skip reason. */
+static char *kt_reason;
+
+long kt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void kt_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int kt_errno_of(long ret)
+{
+	return ret < 0 ? errno : 0;
+}
+
+const char *kt_errname(int err)
+{
+	static char unknown[32];
+
+	switch (err) {
+	case 0: return "success";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EINTR: return "EINTR";
+	case EIO: return "EIO";
+	case EBADF: return "EBADF";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EFAULT: return "EFAULT";
+	case EBUSY: return "EBUSY";
+	case EEXIST: return "EEXIST";
+	case ENODEV: return "ENODEV";
+	case EINVAL: return "EINVAL";
+	case ENOTTY: return "ENOTTY";
+	case ENOSPC: return "ENOSPC";
+	case E2BIG: return "E2BIG";
+	case ENOSYS: return "ENOSYS";
+	case ENOBUFS: return "ENOBUFS";
+	case ENOTSOCK: return "ENOTSOCK";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+	case EPFNOSUPPORT: return "EPFNOSUPPORT";
+	case EBADFD: return "EBADFD";
+	case EPROTO: return "EPROTO";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ERANGE: return "ERANGE";
+	case EMSGSIZE: return "EMSGSIZE";
+	default:
+		snprintf(unknown, sizeof(unknown), "errno %d", err);
+		return unknown;
+	}
+}
+
+static void kt_vdiag(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[1024];
+	char *p, *nl;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One "# " per output line, whatever the message contains. */
+	for (p = line; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		printf("# %s%s\n", prefix, p);
+		if (!nl)
+			break;
+	}
+	fflush(stdout);
+}
+
+void kt_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kt_vdiag("", fmt, ap);
+	va_end(ap);
+}
+
+int kt_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (kt_reason) {
+		va_start(ap, fmt);
+		vsnprintf(kt_reason, KT_REASON_LEN, fmt, ap);
+		va_end(ap);
+	}
+	return KT_SKIP;
+}
+
+int kt_fail_at(const char *file, int line, const char *fmt, ...)
+{
+	char prefix[128];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	kt_vdiag(prefix, fmt, ap);
+	va_end(ap);
+	return KT_FAIL;
+}
+
+static int kt_run_child(const struct kt_case *c, const struct kt_target *t)
+{
+	int r;
+
+	/* A dying reader must not kill the case with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	r = c->run(t);
+	fflush(stdout);
+	return r;
+}
+
+/*
+ * Run one case in a child; returns KT_PASS/KT_FAIL/KT_SKIP, the reason (for
+ * a skip or a harness-level failure) in kt_reason.
+ */
+static int kt_run_case(const struct kt_case *c, const struct kt_target *t)
+{
+	unsigned int timeout = c->timeout_s ? c->timeout_s : KT_DEFAULT_TIMEOUT;
+	long deadline;
+	int status;
+	pid_t pid, w;
+
+	kt_reason[0] = '\0';
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(kt_reason, KT_REASON_LEN, "fork: %s", strerror(errno));
+		return KT_FAIL;
+	}
+	if (pid == 0)
+		_exit(kt_run_child(c, t));
+
+	deadline = kt_now_ms() + timeout * 1000L;
+	for (;;) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			snprintf(kt_reason, KT_REASON_LEN, "waitpid: %s",
+				 strerror(errno));
+			return KT_FAIL;
+		}
+		if (kt_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			kt_diag("case timed out after %u s: killed", timeout);
+			/* A child stuck in the kernel may not die: give up on
+			 * it after a while rather than hang the suite. */
+			deadline = kt_now_ms() + 10000;
+			while (waitpid(pid, &status, WNOHANG) != pid) {
+				if (kt_now_ms() > deadline) {
+					kt_diag("child %d does not die (stuck in the kernel?)",
+						(int)pid);
+					break;
+				}
+				kt_sleep_ms(20);
+			}
+			return KT_FAIL;
+		}
+		kt_sleep_ms(5);
+	}
+	if (WIFSIGNALED(status)) {
+		kt_diag("case killed by signal %d (%s)", WTERMSIG(status),
+			strsignal(WTERMSIG(status)));
+		return KT_FAIL;
+	}
+	if (!WIFEXITED(status))
+		return KT_FAIL;
+	switch (WEXITSTATUS(status)) {
+	case KT_PASS:
+		return KT_PASS;
+	case KT_SKIP:
+		return KT_SKIP;
+	default:
+		return KT_FAIL;
+	}
+}
+
+static void kt_usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [--dev PATH]... [--case SUBSTRING] [--list]\n"
+		"  runs every case against each device node (default:\n"
+		"  /dev/kvio-net and /dev/vhost-net); TAP 13 on stdout\n",
+		prog);
+}
+
+int kt_main(int argc, char **argv, const struct kt_case *cases, size_t ncases)
+{
+	static const char * const default_devs[] = {
+		"/dev/kvio-net", "/dev/vhost-net",
+	};
+	const char *devs[16];
+	const char *only = NULL;
+	struct kt_target targets[16];
+	size_t ndev = 0, i, j, n = 0, planned = 0;
+	int failed = 0, list = 0;
+	struct stat st;
+
+	for (i = 1; i < (size_t)argc; i++) {
+		if (!strcmp(argv[i], "--dev") && i + 1 < (size_t)argc) {
+			if (ndev == sizeof(devs) / sizeof(devs[0])) {
+				fprintf(stderr, "too many --dev\n");
+				return 2;
+			}
+			devs[ndev++] = argv[++i];
+		} else if (!strcmp(argv[i], "--case") && i + 1 < (size_t)argc) {
+			only = argv[++i];
+		} else if (!strcmp(argv[i], "--list")) {
+			list = 1;
+		} else {
+			kt_usage(argv[0]);
+			return 2;
+		}
+	}
+	if (!ndev)
+		for (; ndev < 2; ndev++)
+			devs[ndev] = default_devs[ndev];
+
+	for (i = 0; i < ndev; i++) {
+		const char *slash = strrchr(devs[i], '/');
+
+		targets[i].path = devs[i];
+		targets[i].name = slash ? slash + 1 : devs[i];
+		targets[i].kvio = strstr(targets[i].name, "kvio") != NULL;
+	}
+
+	for (j = 0; j < ncases; j++)
+		if (!only || strstr(cases[j].name, only))
+			planned++;
+	if (list) {
+		for (j = 0; j < ncases; j++)
+			if (!only || strstr(cases[j].name, only))
+				printf("%s\n", cases[j].name);
+		return 0;
+	}
+
+	kt_reason = mmap(NULL, KT_REASON_LEN, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (kt_reason == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("TAP version 13\n1..%zu\n", planned * ndev);
+	for (i = 0; i < ndev; i++) {
+		const struct kt_target *t = &targets[i];
+		bool present = stat(t->path, &st) == 0;
+
+		if (!present)
+			kt_diag("%s: no such device node: its cases skip",
+				t->path);
+		for (j = 0; j < ncases; j++) {
+			const struct kt_case *c = &cases[j];
+			long t0;
+			int r;
+
+			if (only && !strstr(c->name, only))
+				continue;
+			n++;
+			if (!present) {
+				printf("ok %zu - %s: %s # SKIP %s does not exist\n",
+				       n, t->name, c->name, t->path);
+				continue;
+			}
+			t0 = kt_now_ms();
+			r = kt_run_case(c, t);
+			if (r == KT_PASS) {
+				printf("ok %zu - %s: %s\n", n, t->name, c->name);
+			} else if (r == KT_SKIP) {
+				printf("ok %zu - %s: %s # SKIP %s\n", n, t->name,
+				       c->name, kt_reason[0] ? kt_reason :
+				       "(no reason given)");
+			} else {
+				if (kt_reason[0])
+					kt_diag("%s", kt_reason);
+				printf("not ok %zu - %s: %s\n", n, t->name,
+				       c->name);
+				failed++;
+			}
+			if (kt_now_ms() - t0 > 5000)
+				kt_diag("(%s took %ld ms)", c->name,
+					kt_now_ms() - t0);
+			fflush(stdout);
+		}
+	}
+	kt_diag("%d of %zu failed", failed, n);
+	return failed ? 1 : 0;
+}

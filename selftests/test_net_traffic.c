@@ -1,0 +1,770 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * test_net_traffic: frames through a vhost-net device and a tap, both ways.
+ *
+ * The program plays the guest driver (lib/), the tap lives in a private
+ * network namespace with 192.0.2.1/24, and a packet socket on the tap sees
+ * what the device transmits and injects what it should receive.  Every
+ * virtio-net header layout is covered: 10 or 12 bytes, supplied by the tap
+ * (IFF_VNET_HDR) or by the device (VHOST_NET_F_VIRTIO_NET_HDR).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kt.h"
+
+#define F(bit) (1ULL << (bit))
+#define F_VHOST_HDR F(VHOST_NET_F_VIRTIO_NET_HDR)
+#define F_V1 F(VIRTIO_F_VERSION_1)
+#define F_MRG F(VIRTIO_NET_F_MRG_RXBUF)
+#define F_INDIRECT F(VIRTIO_RING_F_INDIRECT_DESC)
+#define F_EVENT_IDX F(VIRTIO_RING_F_EVENT_IDX)
+
+#define WAIT_MS 2000
+#define QUIET_MS 300		/* how long "nothing happens" is watched */
+
+static const size_t frame_sizes[] = { 60, 61, 100, 511, 1000, 1514 };
+#define NSIZES (sizeof(frame_sizes) / sizeof(frame_sizes[0]))
+
+/* Read the frame the device sent, from the packet socket, and compare. */
+static int expect_on_tap(struct kt_net *n, const uint8_t *want, size_t len)
+{
+	uint8_t got[2048];
+	ssize_t r;
+
+	r = kt_packet_recv(n->psock, got, sizeof(got), KT_ETH_P_TEST, WAIT_MS);
+	if (r < 0)
+		return kt_fail("packet socket: %s", strerror((int)-r));
+	if (r == 0)
+		return kt_fail("the %zu-byte frame did not appear on the tap within %d ms",
+			       len, WAIT_MS);
+	if (!kt_bytes_equal(got, r, want, len, "frame on the tap"))
+		return kt_fail("frame on the tap differs from the one posted");
+	return KT_PASS;
+}
+
+static int tx_frames(const struct kt_target *t, uint64_t features,
+		     bool indirect)
+{
+	struct kt_net n;
+	uint8_t frame[2048];
+	size_t i, len;
+	int r;
+
+	r = kt_net_open(&n, t, features, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	for (i = 0; i < NSIZES; i++) {
+		len = kt_frame_test(frame, n.tap.mac, kt_guest_mac,
+				    frame_sizes[i] - 14, (uint32_t)i + 1);
+		r = kt_net_tx(&n, frame, len, indirect);
+		if (r < 0)
+			return kt_fail("posting frame %zu: %s", i, kt_errname(-r));
+		KT_TRY(expect_on_tap(&n, frame, len));
+		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
+	}
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+static int case_tx_hdr10_tap(const struct kt_target *t)
+{
+	return tx_frames(t, 0, false);
+}
+
+static int case_tx_hdr10_vhost(const struct kt_target *t)
+{
+	return tx_frames(t, F_VHOST_HDR, false);
+}
+
+static int case_tx_hdr12_tap(const struct kt_target *t)
+{
+	return tx_frames(t, F_V1, false);
+}
+
+static int case_tx_hdr12_vhost(const struct kt_target *t)
+{
+	return tx_frames(t, F_V1 | F_VHOST_HDR, false);
+}
+
+static int case_tx_indirect(const struct kt_target *t)
+{
+	return tx_frames(t, F_V1 | F_INDIRECT, false) ?:
+	       tx_frames(t, F_V1 | F_INDIRECT, true);
+}
+
+/* Header and frame spread over many direct descriptors of one chain. */
+static int case_tx_chain(const struct kt_target *t)
+{
+	struct kt_net n;
+	struct kt_vq *vq;
+	struct kt_buf b[8];
+	uint8_t frame[1514], *p;
+	uint64_t gpa;
+	size_t len, off, piece;
+	int r, i;
+
+	r = kt_net_open(&n, t, F_V1, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	vq = &n.dev.vq[KT_TXQ];
+	len = kt_frame_test(frame, n.tap.mac, kt_guest_mac, 1500, 77);
+	gpa = kt_mem_alloc(&n.dev.mem, 4096, 64);
+	p = kt_gpa(&n.dev.mem, gpa);
+	memset(p, 0, n.hdr_len);
+	/* Pieces laid out out of order in guest RAM, with gaps. */
+	b[0].gpa = gpa;
+	b[0].len = n.hdr_len;
+	for (i = 1, off = 0; i < 8; i++) {
+		piece = i < 7 ? len / 7 : len - off;
+		b[i].gpa = gpa + 4096 - (uint64_t)i * 300 - 16 * i;
+		b[i].len = piece;
+		memcpy(kt_gpa(&n.dev.mem, b[i].gpa), frame + off, piece);
+		off += piece;
+	}
+	/* Make sure the pieces do not overlap each other or the header. */
+	for (i = 1; i < 8; i++)
+		KT_ASSERT(b[i].gpa >= gpa + 64 && b[i].len <= 300,
+			  "piece %d layout", i);
+	r = kt_vq_add(vq, b, 8, NULL, 0, false, 0);
+	KT_ASSERT(r >= 0, "add: %s", kt_errname(-r));
+	kt_vq_kick(vq);
+	KT_TRY(expect_on_tap(&n, frame, len));
+	r = kt_vq_wait_used(vq, NULL, NULL, NULL, WAIT_MS);
+	KT_ASSERT(r == 1, "no used entry for the chain (%d)", r);
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+/* A real UDP datagram into the namespace's stack at 192.0.2.1. */
+static int case_tx_udp_stack(const struct kt_target *t)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(5555) };
+	uint8_t payload[700], got[2048], frame[2048];
+	struct kt_net n;
+	size_t len;
+	ssize_t r2;
+	int s, r, i;
+
+	r = kt_net_open(&n, t, F_V1, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	KT_ASSERT(s >= 0, "socket: %m");
+	inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr);
+	KT_ERRNO(0, bind(s, (struct sockaddr *)&sin, sizeof(sin)));
+	for (i = 0; i < 4; i++) {
+		kt_fill_pattern(payload, sizeof(payload), 100 + i);
+		len = kt_frame_udp(frame, n.tap.mac, kt_guest_mac, "192.0.2.2",
+				   "192.0.2.1", 4444, 5555, payload,
+				   100 + i * 200);
+		r = kt_net_tx(&n, frame, len, false);
+		KT_ASSERT(r >= 0, "tx: %s", kt_errname(-r));
+		KT_ASSERT(kt_wait_readable(s, WAIT_MS) == 1,
+			  "datagram %d not delivered to 192.0.2.1:5555", i);
+		r2 = recv(s, got, sizeof(got), MSG_DONTWAIT);
+		KT_ASSERT(kt_bytes_equal(got, r2 < 0 ? 0 : r2, payload,
+					 100 + i * 200, "UDP payload"),
+			  "datagram %d payload", i);
+		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
+	}
+	close(s);
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+/* Receive one packet and compare it with want; checks the header too. */
+static int expect_rx(struct kt_net *n, const uint8_t *want, size_t len,
+		     unsigned int want_bufs)
+{
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	uint8_t got[4096];
+	unsigned int nbufs = 0;
+	ssize_t r;
+
+	r = kt_net_rx_recv(n, &hdr, got, sizeof(got), &nbufs, WAIT_MS);
+	if (r < 0)
+		return kt_fail("RX ring: %s", kt_errname((int)-r));
+	if (r == 0)
+		return kt_fail("the %zu-byte frame did not reach the RX ring within %d ms",
+			       len, WAIT_MS);
+	if (!kt_bytes_equal(got, r, want, len, "received frame"))
+		return kt_fail("received frame differs from the one injected");
+	if (hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+	    (hdr.hdr.flags & ~VIRTIO_NET_HDR_F_DATA_VALID))
+		return kt_fail("virtio-net header flags 0x%x gso_type %u",
+			       hdr.hdr.flags, hdr.hdr.gso_type);
+	if (kt_has_feature(&n->dev, VIRTIO_NET_F_MRG_RXBUF) &&
+	    hdr.num_buffers != nbufs)
+		return kt_fail("num_buffers %u but the packet used %u heads",
+			       hdr.num_buffers, nbufs);
+	if (want_bufs && nbufs != want_bufs)
+		return kt_fail("packet spans %u buffers, want %u", nbufs,
+			       want_bufs);
+	return KT_PASS;
+}
+
+static int inject(struct kt_net *n, const uint8_t *frame, size_t len)
+{
+	int r = kt_packet_send(n->psock, n->tap.ifindex, frame, len);
+
+	if (r)
+		return kt_fail("injecting a %zu-byte frame: %s", len,
+			       strerror(-r));
+	return KT_PASS;
+}
+
+static int rx_frames(const struct kt_target *t, uint64_t features,
+		     bool indirect)
+{
+	struct kt_net n;
+	uint8_t frame[2048];
+	size_t i, len;
+	int r;
+
+	r = kt_net_open(&n, t, features, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	r = kt_net_rx_post(&n, 16, indirect);
+	KT_ASSERT(r == 0, "posting RX buffers: %s", kt_errname(-r));
+	for (i = 0; i < NSIZES; i++) {
+		len = kt_frame_test(frame, kt_guest_mac, n.tap.mac,
+				    frame_sizes[i] - 14, (uint32_t)i + 10);
+		KT_TRY(inject(&n, frame, len));
+		KT_TRY(expect_rx(&n, frame, len, 1));
+	}
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+static int case_rx_hdr10_tap(const struct kt_target *t)
+{
+	return rx_frames(t, 0, false);
+}
+
+static int case_rx_hdr10_vhost(const struct kt_target *t)
+{
+	return rx_frames(t, F_VHOST_HDR, false);
+}
+
+static int case_rx_hdr12_tap(const struct kt_target *t)
+{
+	return rx_frames(t, F_V1, false);
+}
+
+static int case_rx_hdr12_vhost(const struct kt_target *t)
+{
+	return rx_frames(t, F_V1 | F_VHOST_HDR, false);
+}
+
+static int case_rx_indirect(const struct kt_target *t)
+{
+	return rx_frames(t, F_V1 | F_INDIRECT, true);
+}
+
+/* The namespace's stack sends UDP to 192.0.2.2 (the guest, by a static
+ * neighbour entry): the datagram lands in the RX ring. */
+static int case_rx_udp_stack(const struct kt_target *t)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+				   .sin_port = htons(6666) };
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	uint8_t payload[900], got[2048];
+	unsigned int nbufs;
+	struct kt_net n;
+	ssize_t r2;
+	int s, r;
+
+	r = kt_net_open(&n, t, F_V1, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	r = kt_neigh_add(n.tap.name, "192.0.2.2", kt_guest_mac);
+	KT_ASSERT(r == 0, "static neighbour: %s", strerror(-r));
+	KT_ASSERT(kt_net_rx_post(&n, 16, false) == 0, "post");
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	KT_ASSERT(s >= 0, "socket: %m");
+	inet_pton(AF_INET, "192.0.2.2", &dst.sin_addr);
+	kt_fill_pattern(payload, sizeof(payload), 4242);
+	KT_ERRNO(0, sendto(s, payload, sizeof(payload), 0,
+			   (struct sockaddr *)&dst, sizeof(dst)));
+	r2 = kt_net_rx_recv(&n, &hdr, got, sizeof(got), &nbufs, WAIT_MS);
+	KT_ASSERT(r2 > 0, "no datagram in the RX ring (%zd)", r2);
+	KT_ASSERT(r2 == 14 + 20 + 8 + (ssize_t)sizeof(payload),
+		  "frame length %zd", r2);
+	KT_ASSERT(!memcmp(got, kt_guest_mac, 6), "destination MAC");
+	KT_ASSERT(got[12] == 0x08 && got[13] == 0x00, "ethertype");
+	KT_ASSERT(got[14 + 9] == IPPROTO_UDP, "IP protocol %u", got[23]);
+	KT_ASSERT(got[36] == 0x1a && got[37] == 0x0a, "UDP port");
+	KT_ASSERT(kt_bytes_equal(got + 42, r2 - 42, payload, sizeof(payload),
+				 "UDP payload"), "payload");
+	KT_ASSERT(hdr.hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE,
+		  "gso_type %u", hdr.hdr.gso_type);
+	close(s);
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+/* Mergeable RX buffers: small buffers, packets spanning several heads. */
+static int rx_mergeable(const struct kt_target *t, uint64_t features)
+{
+	static const size_t sizes[] = { 60, 116, 117, 500, 1000, 1514 };
+	const uint32_t bufsz = 128;
+	struct kt_net n;
+	uint8_t frame[2048];
+	unsigned int want;
+	size_t i, len;
+	int r;
+
+	r = kt_net_open(&n, t, features | F_MRG, 128, bufsz, 0);
+	if (r != KT_PASS)
+		return r;
+	KT_ASSERT(n.hdr_len == 12, "hdr_len %zu", n.hdr_len);
+	r = kt_net_rx_post(&n, 64, false);
+	KT_ASSERT(r == 0, "post: %s", kt_errname(-r));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		len = kt_frame_test(frame, kt_guest_mac, n.tap.mac,
+				    sizes[i] - 14, (uint32_t)i + 20);
+		want = (len + n.hdr_len + bufsz - 1) / bufsz;
+		KT_TRY(inject(&n, frame, len));
+		KT_TRY(expect_rx(&n, frame, len, want));
+		/* Give the buffers back so the ring never runs dry. */
+		KT_ASSERT(kt_net_rx_post(&n, want, false) == 0, "repost");
+	}
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+static int case_rx_mrg_tap(const struct kt_target *t)
+{
+	return rx_mergeable(t, 0);
+}
+
+static int case_rx_mrg_vhost(const struct kt_target *t)
+{
+	return rx_mergeable(t, F_V1 | F_VHOST_HDR);
+}
+
+/* Without MRG_RXBUF a frame larger than the buffer is dropped, the buffer is
+ * not consumed, and the next frame still arrives. */
+static int rx_oversize(const struct kt_target *t, uint64_t features)
+{
+	struct kt_net n;
+	uint8_t big[1514], small[256];
+	size_t blen, slen;
+	int r;
+
+	r = kt_net_open(&n, t, features, 64, 256, 0);
+	if (r != KT_PASS)
+		return r;
+	KT_ASSERT(kt_net_rx_post(&n, 8, false) == 0, "post");
+	blen = kt_frame_test(big, kt_guest_mac, n.tap.mac, 1000, 31);
+	slen = kt_frame_test(small, kt_guest_mac, n.tap.mac, 186, 32);
+	KT_TRY(inject(&n, big, blen));
+	KT_TRY(inject(&n, small, slen));
+	KT_TRY(expect_rx(&n, small, slen, 1));
+	kt_sleep_ms(QUIET_MS);
+	KT_ASSERT(kt_vq_used_pending(&n.dev.vq[KT_RXQ]) == 0,
+		  "%u more used entries after the small frame",
+		  kt_vq_used_pending(&n.dev.vq[KT_RXQ]));
+	/* A frame that fits exactly still arrives. */
+	slen = kt_frame_test(small, kt_guest_mac, n.tap.mac,
+			     256 - n.hdr_len - 14, 33);
+	KT_TRY(inject(&n, small, slen));
+	KT_TRY(expect_rx(&n, small, slen, 1));
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+static int case_rx_oversize_tap(const struct kt_target *t)
+{
+	return rx_oversize(t, 0);
+}
+
+static int case_rx_oversize_vhost(const struct kt_target *t)
+{
+	return rx_oversize(t, F_V1 | F_VHOST_HDR);
+}
+
+/* Wait until the device has published `count` more used entries than the
+ * driver has read, without asking for a call. */
+static bool wait_used_pending(struct kt_vq *vq, uint16_t count, int ms)
+{
+	long deadline = kt_now_ms() + ms;
+
+	while (kt_vq_used_pending(vq) < count) {
+		if (kt_now_ms() > deadline)
+			return false;
+		kt_sleep_ms(2);
+	}
+	return true;
+}
+
+/*
+ * Notification suppression on one ring. send() makes the device produce one
+ * used entry on vq. With EVENT_IDX: used_event ahead of the used index means
+ * no call; used_event at the next entry brings the call back; after going
+ * idle the device asks for a kick at the driver's avail index. Without:
+ * VRING_AVAIL_F_NO_INTERRUPT does the same, and NO_NOTIFY is clear when idle.
+ */
+static int notify_checks(struct kt_net *n, struct kt_vq *vq,
+			 int (*send)(struct kt_net *n, uint32_t seed))
+{
+	uint32_t id, len;
+	uint64_t token;
+	int r;
+
+	/* 1: a call for the first entry (nothing suppresses it). */
+	kt_eventfd_drain(vq->call);
+	KT_TRY(send(n, 1));
+	r = kt_vq_wait_used(vq, &id, &len, &token, WAIT_MS);
+	KT_ASSERT(r == 1, "first used entry (%d)", r);
+	if (vq == &n->dev.vq[KT_RXQ]) {
+		kt_pool_put(&n->rxpool, token);
+		KT_ASSERT(kt_net_rx_post(n, 1, false) == 0, "repost");
+	} else {
+		kt_pool_put(&n->txpool, token);
+	}
+
+	/* 2: suppressed. */
+	if (vq->event_idx)
+		kt_vq_set_used_event(vq, vq->last_used + 100);
+	else
+		kt_vq_no_interrupt(vq, true);
+	kt_sleep_ms(50);
+	kt_eventfd_drain(vq->call);
+	KT_TRY(send(n, 2));
+	KT_ASSERT(wait_used_pending(vq, 1, WAIT_MS),
+		  "second used entry not published");
+	KT_ASSERT(kt_wait_eventfd(vq->call, QUIET_MS) == 0,
+		  "call fired although %s",
+		  vq->event_idx ? "used_event was 100 entries ahead" :
+		  "VRING_AVAIL_F_NO_INTERRUPT was set");
+	r = kt_vq_get_used(vq, &id, &len, &token);
+	KT_ASSERT(r == 1, "get second");
+	if (vq == &n->dev.vq[KT_RXQ]) {
+		kt_pool_put(&n->rxpool, token);
+		KT_ASSERT(kt_net_rx_post(n, 1, false) == 0, "repost");
+	} else {
+		kt_pool_put(&n->txpool, token);
+	}
+
+	/* 3: enabled again. */
+	if (vq->event_idx)
+		kt_vq_set_used_event(vq, vq->last_used);
+	else
+		kt_vq_no_interrupt(vq, false);
+	kt_sleep_ms(50);
+	kt_eventfd_drain(vq->call);
+	KT_TRY(send(n, 3));
+	KT_ASSERT(kt_wait_eventfd(vq->call, WAIT_MS) == 1,
+		  "no call for the third entry although %s",
+		  vq->event_idx ? "used_event pointed at it" :
+		  "interrupts were enabled");
+	KT_ASSERT(wait_used_pending(vq, 1, WAIT_MS), "third used entry");
+
+	/* 4: once idle the TX side wants to hear about new buffers (RX only
+	 * asks when it runs out: see case_rx_empty). */
+	if (vq == &n->dev.vq[KT_RXQ])
+		return KT_PASS;
+	if (vq->event_idx) {
+		long deadline = kt_now_ms() + WAIT_MS;
+
+		while (kt_vq_avail_event(vq) != vq->avail_idx &&
+		       kt_now_ms() < deadline)
+			kt_sleep_ms(5);
+		KT_ASSERT(kt_vq_avail_event(vq) == vq->avail_idx,
+			  "avail_event %u, driver's avail idx %u",
+			  kt_vq_avail_event(vq), vq->avail_idx);
+	} else {
+		long deadline = kt_now_ms() + WAIT_MS;
+
+		while ((vq->used->flags & VRING_USED_F_NO_NOTIFY) &&
+		       kt_now_ms() < deadline)
+			kt_sleep_ms(5);
+		KT_ASSERT(!(vq->used->flags & VRING_USED_F_NO_NOTIFY),
+			  "device idle but VRING_USED_F_NO_NOTIFY still set");
+	}
+	return KT_PASS;
+}
+
+static int send_tx(struct kt_net *n, uint32_t seed)
+{
+	uint8_t frame[256];
+	size_t len = kt_frame_test(frame, n->tap.mac, kt_guest_mac, 100, seed);
+	int r = kt_net_tx(n, frame, len, false);
+
+	if (r < 0)
+		return kt_fail("tx: %s", kt_errname(-r));
+	return expect_on_tap(n, frame, len);
+}
+
+static int send_rx(struct kt_net *n, uint32_t seed)
+{
+	uint8_t frame[256];
+	size_t len = kt_frame_test(frame, kt_guest_mac, n->tap.mac, 100, seed);
+
+	return inject(n, frame, len);
+}
+
+static int notify_case(const struct kt_target *t, uint64_t features, int q)
+{
+	struct kt_net n;
+	int r;
+
+	r = kt_net_open(&n, t, features, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	if (q == KT_RXQ)
+		KT_ASSERT(kt_net_rx_post(&n, 8, false) == 0, "post");
+	KT_TRY(notify_checks(&n, &n.dev.vq[q], q == KT_RXQ ? send_rx : send_tx));
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+static int case_event_idx_tx(const struct kt_target *t)
+{
+	return notify_case(t, F_V1 | F_EVENT_IDX, KT_TXQ);
+}
+
+static int case_event_idx_rx(const struct kt_target *t)
+{
+	return notify_case(t, F_V1 | F_EVENT_IDX, KT_RXQ);
+}
+
+static int case_no_event_idx_tx(const struct kt_target *t)
+{
+	return notify_case(t, F_V1, KT_TXQ);
+}
+
+static int case_no_event_idx_rx(const struct kt_target *t)
+{
+	return notify_case(t, F_V1, KT_RXQ);
+}
+
+/*
+ * A frame arriving while the RX ring is empty waits in the tap; the device
+ * then asks for a kick (avail_event or NO_NOTIFY clear), and the kick after
+ * the driver posts a buffer delivers it.
+ */
+static int rx_empty(const struct kt_target *t, uint64_t features)
+{
+	struct kt_net n;
+	struct kt_vq *vq;
+	struct kt_buf b;
+	uint8_t frame[256];
+	size_t len;
+	long deadline;
+	int r;
+
+	r = kt_net_open(&n, t, features, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	vq = &n.dev.vq[KT_RXQ];
+	len = kt_frame_test(frame, kt_guest_mac, n.tap.mac, 100, 99);
+	KT_TRY(inject(&n, frame, len));
+	kt_sleep_ms(QUIET_MS);
+	KT_ASSERT(kt_vq_used_pending(vq) == 0, "used entry without buffers");
+	b.gpa = kt_pool_get(&n.rxpool);
+	b.len = n.rxpool.size;
+	r = kt_vq_add(vq, NULL, 0, &b, 1, false, b.gpa);
+	KT_ASSERT(r >= 0, "add");
+	/* The device may still be settling: give it a moment to ask. */
+	deadline = kt_now_ms() + WAIT_MS;
+	while (!kt_vq_kick_needed(vq) && kt_now_ms() < deadline)
+		kt_sleep_ms(5);
+	KT_ASSERT(kt_vq_kick_needed(vq),
+		  "device out of RX buffers does not ask for a kick (%s)",
+		  vq->event_idx ? "avail_event" : "VRING_USED_F_NO_NOTIFY");
+	kt_vq_kick(vq);
+	KT_TRY(expect_rx(&n, frame, len, 1));
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+static int case_rx_empty_event_idx(const struct kt_target *t)
+{
+	return rx_empty(t, F_V1 | F_EVENT_IDX);
+}
+
+static int case_rx_empty(const struct kt_target *t)
+{
+	return rx_empty(t, F_V1);
+}
+
+/* Ring indices that wrap from 65535 to 0 (rings restored at 65500). */
+static int case_index_wrap(const struct kt_target *t)
+{
+	struct vhost_vring_state st;
+	struct kt_net n;
+	uint8_t frame[256];
+	size_t len;
+	int r, i;
+
+	r = kt_net_open(&n, t, F_V1 | F_EVENT_IDX, 32, 512, 65500);
+	if (r != KT_PASS)
+		return r;
+	KT_ASSERT(kt_net_rx_post(&n, 16, false) == 0, "post");
+	for (i = 0; i < 100; i++) {
+		len = kt_frame_test(frame, n.tap.mac, kt_guest_mac, 60 + i, i);
+		r = kt_net_tx(&n, frame, len, false);
+		KT_ASSERT(r >= 0, "tx %d: %s", i, kt_errname(-r));
+		KT_TRY(expect_on_tap(&n, frame, len));
+		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
+		len = kt_frame_test(frame, kt_guest_mac, n.tap.mac, 60 + i,
+				    1000 + i);
+		KT_TRY(inject(&n, frame, len));
+		KT_TRY(expect_rx(&n, frame, len, 1));
+		KT_ASSERT(kt_net_rx_post(&n, 1, false) == 0, "repost");
+	}
+	KT_ASSERT(n.dev.vq[KT_TXQ].used->idx == (uint16_t)(65500 + 100),
+		  "TX used->idx %u", n.dev.vq[KT_TXQ].used->idx);
+	KT_ASSERT(kt_net_backend(&n.dev, KT_TXQ, -1) == 0, "detach");
+	st.index = KT_TXQ;
+	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_GET_VRING_BASE, &st));
+	KT_ASSERT(st.num == (uint16_t)(65500 + 100),
+		  "GET_VRING_BASE %u, want %u", st.num,
+		  (uint16_t)(65500 + 100));
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+/* A whole ring of frames posted before one kick: more than one pass of the
+ * device's worker (its weight limit) and every frame in order. */
+static int case_tx_burst(const struct kt_target *t)
+{
+	const unsigned int num = 256;
+	uint8_t frame[128], got[2048];
+	struct kt_net n;
+	struct kt_vq *vq;
+	unsigned int i;
+	size_t len;
+	ssize_t r2;
+	int r;
+
+	r = kt_net_open(&n, t, F_V1 | F_EVENT_IDX, num, 256, 0);
+	if (r != KT_PASS)
+		return r;
+	vq = &n.dev.vq[KT_TXQ];
+	for (i = 0; i < num; i++) {
+		uint64_t gpa = kt_pool_get(&n.txpool);
+		struct kt_buf b;
+		uint8_t *p = kt_gpa(&n.dev.mem, gpa);
+
+		len = kt_frame_test(frame, n.tap.mac, kt_guest_mac, 64, i);
+		memset(p, 0, n.hdr_len);
+		memcpy(p + n.hdr_len, frame, len);
+		b.gpa = gpa;
+		b.len = n.hdr_len + len;
+		r = kt_vq_add(vq, &b, 1, NULL, 0, false, gpa);
+		KT_ASSERT(r >= 0, "add %u: %s", i, kt_errname(-r));
+	}
+	kt_vq_kick(vq);
+	for (i = 0; i < num; i++) {
+		uint32_t seed;
+
+		r2 = kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
+				    WAIT_MS * 2);
+		KT_ASSERT(r2 > 0, "frame %u of %u never appeared", i, num);
+		memcpy(&seed, got + 14, 4);
+		KT_ASSERT(seed == i, "frame %u carries seed %u: out of order or lost",
+			  i, seed);
+	}
+	KT_TRY(kt_net_tx_reap(&n, num, WAIT_MS * 2));
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+/* Both directions at once, many frames. */
+static int case_bidir(const struct kt_target *t)
+{
+	uint8_t tx[512], rx[512], got[2048];
+	unsigned int i, sent_rx = 0, recvd_rx = 0;
+	struct kt_net n;
+	size_t tlen, rlen;
+	ssize_t r2;
+	int r;
+
+	r = kt_net_open(&n, t, F_V1 | F_MRG | F_EVENT_IDX, 128, 1536, 0);
+	if (r != KT_PASS)
+		return r;
+	KT_ASSERT(kt_net_rx_post(&n, 64, false) == 0, "post");
+	for (i = 0; i < 300; i++) {
+		tlen = kt_frame_test(tx, n.tap.mac, kt_guest_mac, 300, i);
+		r = kt_net_tx(&n, tx, tlen, false);
+		KT_ASSERT(r >= 0, "tx %u: %s", i, kt_errname(-r));
+		rlen = kt_frame_test(rx, kt_guest_mac, n.tap.mac, 400, 5000 + i);
+		KT_TRY(inject(&n, rx, rlen));
+		sent_rx++;
+		r2 = kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
+				    WAIT_MS);
+		KT_ASSERT(r2 > 0 && kt_bytes_equal(got, r2, tx, tlen, "tx frame"),
+			  "TX frame %u", i);
+		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
+		KT_TRY(expect_rx(&n, rx, rlen, 1));
+		recvd_rx++;
+		KT_ASSERT(kt_net_rx_post(&n, 1, false) == 0, "repost");
+	}
+	KT_ASSERT(sent_rx == recvd_rx, "RX %u sent %u received", sent_rx,
+		  recvd_rx);
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
+static const struct kt_case cases[] = {
+	{ "TX 10-byte header from the tap (IFF_VNET_HDR)", case_tx_hdr10_tap },
+	{ "TX 10-byte header stripped by the device (VHOST_NET_F_VIRTIO_NET_HDR)",
+	  case_tx_hdr10_vhost },
+	{ "TX 12-byte header (VERSION_1) from the tap", case_tx_hdr12_tap },
+	{ "TX 12-byte header (VERSION_1) stripped by the device",
+	  case_tx_hdr12_vhost },
+	{ "TX through indirect descriptors", case_tx_indirect },
+	{ "TX header and frame over an 8-descriptor chain", case_tx_chain },
+	{ "TX UDP datagram delivered to 192.0.2.1 by the stack",
+	  case_tx_udp_stack },
+	{ "TX burst of a full 256-entry ring with one kick, in order",
+	  case_tx_burst },
+	{ "RX 10-byte header from the tap", case_rx_hdr10_tap },
+	{ "RX 10-byte header written by the device", case_rx_hdr10_vhost },
+	{ "RX 12-byte header (VERSION_1) from the tap", case_rx_hdr12_tap },
+	{ "RX 12-byte header (VERSION_1) written by the device",
+	  case_rx_hdr12_vhost },
+	{ "RX into indirect descriptors", case_rx_indirect },
+	{ "RX UDP datagram from the stack to 192.0.2.2", case_rx_udp_stack },
+	{ "RX mergeable buffers (tap header): num_buffers and spans",
+	  case_rx_mrg_tap },
+	{ "RX mergeable buffers (device header): num_buffers and spans",
+	  case_rx_mrg_vhost },
+	{ "RX frame larger than the buffer without MRG_RXBUF dropped (tap header)",
+	  case_rx_oversize_tap },
+	{ "RX frame larger than the buffer without MRG_RXBUF dropped (device header)",
+	  case_rx_oversize_vhost },
+	{ "EVENT_IDX on TX: used_event suppresses calls, avail_event asks for kicks",
+	  case_event_idx_tx },
+	{ "EVENT_IDX on RX: used_event suppresses calls, avail_event asks for kicks",
+	  case_event_idx_rx },
+	{ "EVENT_IDX off on TX: NO_INTERRUPT suppresses calls, NO_NOTIFY clear when idle",
+	  case_no_event_idx_tx },
+	{ "EVENT_IDX off on RX: NO_INTERRUPT suppresses calls, NO_NOTIFY clear when idle",
+	  case_no_event_idx_rx },
+	{ "RX ring empty: frame waits, device asks for a kick (EVENT_IDX)",
+	  case_rx_empty_event_idx },
+	{ "RX ring empty: frame waits, device asks for a kick (no EVENT_IDX)",
+	  case_rx_empty },
+	{ "ring indices wrap 65535 -> 0 on both rings; GET_VRING_BASE after",
+	  case_index_wrap, 120 },
+	{ "300 frames each way at once (MRG_RXBUF, EVENT_IDX)", case_bidir, 180 },
+};
+
+int main(int argc, char **argv)
+{
+	return kt_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
