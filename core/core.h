@@ -74,7 +74,6 @@ int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len);
 /* msg.c: device IOTLB messages */
 void kvio_msg_clear(struct kvio_dev *dev);
 int kvio_iotlb_miss(struct kvio_vq *vq, u64 iova, u32 perm);
-int kvio_dev_set_iotlb(struct kvio_dev *dev, bool enable);
 
 /* Ring index of @vq in its device, for messages. */
 static inline int kvio_vq_index(struct kvio_vq *vq)

@@ -186,6 +186,7 @@ err_scratch:
  */
 static void kvio_dev_drop_owner(struct kvio_dev *dev)
 {
+	struct kvio_iotlb *iotlb;
 	struct kvio_worker *worker;
 	unsigned long id;
 	int i;
@@ -224,8 +225,10 @@ static void kvio_dev_drop_owner(struct kvio_dev *dev)
 	}
 
 	kvio_msg_clear(dev);
-	kvio_iotlb_free(dev->iotlb);
-	dev->iotlb = NULL;
+	iotlb = dev->iotlb;
+	/* Read without locks by a reader blocked in kvio_dev_read_iter(). */
+	WRITE_ONCE(dev->iotlb, NULL);
+	kvio_iotlb_free(iotlb);
 	kvio_iotlb_free(dev->umem);
 	dev->umem = NULL;
 	if (dev->log_ctx)
@@ -321,7 +324,8 @@ static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 	}
 
 	old = dev->iotlb;
-	dev->iotlb = iotlb;
+	/* Read without locks by a reader blocked in kvio_dev_read_iter(). */
+	WRITE_ONCE(dev->iotlb, iotlb);
 	dev->acked_features = features;
 	for (i = 0; i < dev->nvqs; i++) {
 		struct kvio_vq *vq = dev->vqs[i];
