@@ -37,6 +37,7 @@ struct kt_case {
 	const char *name;
 	int (*run)(const struct kt_target *t);
 	unsigned int timeout_s;	/* 0: KT_DEFAULT_TIMEOUT */
+	const void *data;	/* the case's parameter: kt_case_data() */
 };
 
 #define KT_DEFAULT_TIMEOUT 60
@@ -47,6 +48,9 @@ struct kt_case {
  * (repeatable), --case SUBSTRING (run only matching cases), --list.
  */
 int kt_main(int argc, char **argv, const struct kt_case *cases, size_t ncases);
+
+/* The running case's data pointer (struct kt_case.data). */
+const void *kt_case_data(void);
 
 /* "# ..." diagnostic line on stdout. */
 void kt_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -164,7 +168,8 @@ bool kt_has_feature(const struct kt_dev *d, unsigned int bit);
  * Lays out ring idx (num entries, starting at index base) in guest RAM and
  * configures it: SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR (HVAs), and
  * fresh eventfds for KICK, CALL and ERR. used->idx starts at base too, as a
- * VMM restoring a ring would leave it.
+ * VMM restoring a ring would leave it. With VIRTIO_F_ACCESS_PLATFORM
+ * negotiated the ring addresses given are IOVAs, chosen equal to the GPAs.
  */
 int kt_vq_setup(struct kt_dev *d, unsigned int idx, unsigned int num,
 		uint16_t base);
@@ -202,6 +207,17 @@ void kt_vq_set_used_event(struct kt_vq *vq, uint16_t idx);
 uint16_t kt_vq_avail_event(struct kt_vq *vq);
 /* Set or clear VRING_AVAIL_F_NO_INTERRUPT. */
 void kt_vq_no_interrupt(struct kt_vq *vq, bool on);
+
+/*
+ * Device IOTLB (VIRTIO_F_ACCESS_PLATFORM). kt_iotlb_msg writes one message
+ * (version 1 or 2 framing) and returns 0 or -errno; kt_iotlb_read reads one
+ * (the framing the backend features select) within timeout_ms: 1, 0 on
+ * timeout, -errno.
+ */
+int kt_iotlb_msg(struct kt_dev *d, int version, uint8_t type, uint64_t iova,
+		 uint64_t size, uint64_t uaddr, uint8_t perm);
+int kt_iotlb_read(struct kt_dev *d, struct vhost_iotlb_msg *msg,
+		  int timeout_ms);
 
 /* Wait until fd is readable (timeout_ms); 1 readable, 0 timeout, -errno. */
 int kt_wait_readable(int fd, int timeout_ms);

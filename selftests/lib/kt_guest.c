@@ -270,9 +270,15 @@ int kt_vq_setup(struct kt_dev *d, unsigned int idx, unsigned int num,
 	step = "VHOST_SET_VRING_ADDR";
 	memset(&addr, 0, sizeof(addr));
 	addr.index = idx;
-	addr.desc_user_addr = (uintptr_t)vq->desc;
-	addr.avail_user_addr = (uintptr_t)vq->avail;
-	addr.used_user_addr = (uintptr_t)vq->used;
+	if (kt_has_feature(d, VIRTIO_F_ACCESS_PLATFORM)) {
+		addr.desc_user_addr = vq->desc_gpa;
+		addr.avail_user_addr = vq->avail_gpa;
+		addr.used_user_addr = vq->used_gpa;
+	} else {
+		addr.desc_user_addr = (uintptr_t)vq->desc;
+		addr.avail_user_addr = (uintptr_t)vq->avail;
+		addr.used_user_addr = (uintptr_t)vq->used;
+	}
 	if (ioctl(d->fd, VHOST_SET_VRING_ADDR, &addr) < 0)
 		goto err;
 	step = "eventfd";
@@ -464,6 +470,72 @@ int kt_vq_get_used(struct kt_vq *vq, uint32_t *id, uint32_t *len,
 	if (token)
 		*token = vq->token[e.id];
 	return 1;
+}
+
+int kt_iotlb_msg(struct kt_dev *d, int version, uint8_t type, uint64_t iova,
+		 uint64_t size, uint64_t uaddr, uint8_t perm)
+{
+	struct vhost_iotlb_msg *m;
+	struct vhost_msg_v2 v2;
+	struct vhost_msg v1;
+	const void *buf;
+	size_t len;
+	ssize_t n;
+
+	if (version == 1) {
+		memset(&v1, 0, sizeof(v1));
+		v1.type = VHOST_IOTLB_MSG;
+		m = &v1.iotlb;
+		buf = &v1;
+		len = sizeof(v1);
+	} else {
+		memset(&v2, 0, sizeof(v2));
+		v2.type = VHOST_IOTLB_MSG_V2;
+		m = &v2.iotlb;
+		buf = &v2;
+		len = sizeof(v2);
+	}
+	m->iova = iova;
+	m->size = size;
+	m->uaddr = uaddr;
+	m->perm = perm;
+	m->type = type;
+	n = write(d->fd, buf, len);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len) {
+		kt_diag("IOTLB write returned %zd, want %zu", n, len);
+		return -EIO;
+	}
+	return 0;
+}
+
+int kt_iotlb_read(struct kt_dev *d, struct vhost_iotlb_msg *msg,
+		  int timeout_ms)
+{
+	union {
+		struct vhost_msg v1;
+		struct vhost_msg_v2 v2;
+	} u;
+	ssize_t n;
+	int r;
+
+	r = kt_wait_readable(d->fd, timeout_ms);
+	if (r <= 0)
+		return r;
+	n = read(d->fd, &u, sizeof(u));
+	if (n < 0)
+		return -errno;
+	if (n == sizeof(u.v2) && u.v2.type == VHOST_IOTLB_MSG_V2) {
+		*msg = u.v2.iotlb;
+		return 1;
+	}
+	if (n == sizeof(u.v1) && u.v1.type == VHOST_IOTLB_MSG) {
+		*msg = u.v1.iotlb;
+		return 1;
+	}
+	kt_diag("IOTLB read: %zd bytes, type %u", n, u.v2.type);
+	return -EPROTO;
 }
 
 int kt_wait_readable(int fd, int timeout_ms)

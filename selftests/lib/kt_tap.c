@@ -23,6 +23,12 @@
 
 /* Shared with the case's child: the skip reason. */
 static char *kt_reason;
+static const struct kt_case *kt_current;
+
+const void *kt_case_data(void)
+{
+	return kt_current ? kt_current->data : NULL;
+}
 
 long kt_now_ms(void)
 {
@@ -140,6 +146,7 @@ static int kt_run_child(const struct kt_case *c, const struct kt_target *t)
 
 	/* A dying reader must not kill the case with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	kt_current = c;
 	r = c->run(t);
 	fflush(stdout);
 	return r;
