@@ -22,16 +22,19 @@ static unsigned long kvio_net_busy_clock(void)
 }
 
 /*
- * Some other work of this device is waiting for the worker the spinning
- * handler occupies: stop spinning so it can run.  The queued bit of each
- * work item is set from queueing until just before it runs, so this also
- * sees work the worker already took off its list in the same batch.
+ * Some other work is waiting for the worker the spinning handler occupies:
+ * stop spinning so it can run.  The worker's list has what was queued since
+ * it last looked; the queued bit of each of this device's work items is set
+ * until just before the item runs, so this also sees items the worker
+ * already took off its list in the same batch.
  */
 static bool kvio_net_work_pending(struct kvio_net *net, struct kvio_vq *self)
 {
 	struct kvio_worker *worker = READ_ONCE(self->worker);
 	int i;
 
+	if (kvio_vq_has_work(self))
+		return true;
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
 		struct kvio_net_vq *nvq = &net->vqs[i];
 

@@ -145,40 +145,6 @@ static const struct kvio_dev_ops kvio_net_ops = {
 	.reset_owner = kvio_net_reset_owner,
 };
 
-/*
- * The ring addresses cover the ring's size in the owner's address space (as
- * upstream checks before attaching).  With a device IOTLB they are IOVAs,
- * checked when translated.
- */
-static bool kvio_net_vq_access_ok(struct kvio_vq *vq)
-{
-	size_t event = kvio_vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) ?
-		       sizeof(__virtio16) : 0;
-	size_t num = vq->num;
-
-	if (vq->iotlb)
-		return true;
-
-	return access_ok(vq->desc, sizeof(*vq->desc) * num) &&
-	       access_ok(vq->avail, sizeof(*vq->avail) +
-			 sizeof(*vq->avail->ring) * num + event) &&
-	       access_ok(vq->used, sizeof(*vq->used) +
-			 sizeof(*vq->used->ring) * num + event);
-}
-
-/*
- * A ring that is about to get a backend must have been given its addresses:
- * the handlers will write its used ring.
- */
-static int kvio_net_vq_init_access(struct kvio_vq *vq)
-{
-	if (!kvio_vq_get_backend(vq))
-		return 0;
-	if (!vq->desc || !vq->avail || !vq->used)
-		return -EFAULT;
-	return 0;
-}
-
 static long kvio_net_set_backend(struct kvio_net *net, unsigned int index,
 				 int fd)
 {
@@ -201,7 +167,8 @@ static long kvio_net_set_backend(struct kvio_net *net, unsigned int index,
 	vq = &nvq->vq;
 
 	mutex_lock_nested(&vq->mutex, index);
-	if (!kvio_net_vq_access_ok(vq)) {
+	/* Rings and dirty log reachable (IOVA rings: checked when used). */
+	if (!kvio_vq_access_ok(vq)) {
 		r = -EFAULT;
 		goto out_vq;
 	}
@@ -220,7 +187,8 @@ static long kvio_net_set_backend(struct kvio_net *net, unsigned int index,
 		kvio_net_disable_poll(nvq);
 		kvio_net_rxq_unproduce(nvq);
 		kvio_vq_set_backend(vq, sock);
-		r = kvio_net_vq_init_access(vq);
+		/* Used flags and index: -EFAULT for a ring never set up. */
+		r = sock ? kvio_vq_init_access(vq) : 0;
 		if (!r)
 			r = kvio_net_enable_poll(nvq);
 		if (r) {
