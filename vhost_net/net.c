@@ -167,14 +167,19 @@ static long kvio_net_set_backend(struct kvio_net *net, unsigned int index,
 	vq = &nvq->vq;
 
 	mutex_lock_nested(&vq->mutex, index);
-	/* Rings and dirty log reachable (IOVA rings: checked when used). */
-	if (!kvio_vq_access_ok(vq)) {
-		r = -EFAULT;
-		goto out_vq;
-	}
 	sock = kvio_net_get_socket(fd);
 	if (IS_ERR(sock)) {
 		r = PTR_ERR(sock);
+		goto out_vq;
+	}
+	/*
+	 * Rings and dirty log must be reachable before a socket can drive
+	 * them; detaching needs nothing (QEMU's error paths detach rings that
+	 * were never set up, and upstream lets them).
+	 */
+	if (sock && !kvio_vq_access_ok(vq)) {
+		kvio_net_put_socket(sock);
+		r = -EFAULT;
 		goto out_vq;
 	}
 
