@@ -148,8 +148,8 @@ static int kvio_iotlb_update(struct kvio_dev *dev,
 	u64 last, uaddr_last;
 	int ret;
 
-	if (!msg->size || check_add_overflow(msg->iova, msg->size - 1, &last))
-		return -EINVAL;
+	/* Size 0 and wrapping ranges were refused by the caller. */
+	last = msg->iova + msg->size - 1;
 	if (msg->perm != VHOST_ACCESS_RO && msg->perm != VHOST_ACCESS_WO &&
 	    msg->perm != VHOST_ACCESS_RW)
 		return -EINVAL;
@@ -277,7 +277,15 @@ ssize_t kvio_dev_write_iter(struct kvio_dev *dev, struct iov_iter *from)
 		ret = -EINVAL;
 		goto out;
 	}
-	ret = kvio_iotlb_process(dev, &msg);
+	/* Upstream's checks before its handler, and their errno. */
+	if (msg.type == VHOST_IOTLB_UPDATE &&
+	    (!msg.size || msg.iova > U64_MAX - (msg.size - 1))) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* Anything the handler refuses is -EFAULT, as upstream. */
+	if (kvio_iotlb_process(dev, &msg))
+		ret = -EFAULT;
 out:
 	mutex_unlock(&dev->mutex);
 	return ret ? ret : size;

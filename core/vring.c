@@ -107,9 +107,10 @@ bool kvio_vq_access_ok(struct kvio_vq *vq)
 {
 	struct kvio_dev *dev = vq->dev;
 
-	if (!vq->num || !vq->desc_user_addr || !vq->avail_user_addr ||
-	    !vq->used_user_addr)
-		return false;
+	/*
+	 * Like upstream, a ring never set up passes (address 0 is below the
+	 * user limit): a backend attached to it fails kvio_vq_init_access().
+	 */
 	if (!kvio_vq_rings_ok(vq, vq->num, vq->desc_user_addr,
 			      vq->avail_user_addr, vq->used_user_addr))
 		return false;
