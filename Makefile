@@ -39,4 +39,7 @@ bench:
 checkpatch:
 	scripts/checkpatch.sh
 
-.PHONY: all modules clean selftests demo check bench checkpatch
+print-kdir:
+	@echo $(KDIR)
+
+.PHONY: all modules clean selftests demo check bench checkpatch print-kdir
