@@ -205,6 +205,12 @@ static long kvio_net_set_backend(struct kvio_net *net, unsigned int index,
 		}
 		nvq->rx_ring = index == KVIO_NET_VQ_RX ?
 			       kvio_net_get_ptr_ring(sock) : NULL;
+		/*
+		 * Buffers the guest posted while the ring had no socket got
+		 * no kick that anyone acted on: look at the ring once now.
+		 */
+		if (sock)
+			kvio_poll_queue(&vq->poll);
 	}
 	mutex_unlock(&vq->mutex);
 
