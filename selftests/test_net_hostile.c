@@ -320,7 +320,7 @@ static void *close_thread(void *arg)
 static int close_device(struct kt_dev *d)
 {
 	struct closer *c = calloc(1, sizeof(*c));
-	long deadline = kt_now_ms() + CLOSE_MS;
+	long deadline = kt_deadline(CLOSE_MS);
 	pthread_t th;
 
 	c->fd = d->fd;
@@ -342,7 +342,7 @@ static int close_device(struct kt_dev *d)
  * device held no reference beyond its life. */
 static int tap_released(struct kt_net *n)
 {
-	long deadline = kt_now_ms() + WAIT_MS;
+	long deadline = kt_deadline(WAIT_MS);
 
 	close(n->psock);
 	n->psock = -1;

@@ -158,7 +158,7 @@ static int timed_call(const char *what, long (*fn)(void *), void *arg,
 		      long *ret)
 {
 	struct timed *t = calloc(1, sizeof(*t));
-	long deadline = kt_now_ms() + CALL_MS, t0 = kt_now_ms();
+	long deadline = kt_deadline(CALL_MS), t0 = kt_now_ms();
 	pthread_t th;
 
 	t->fn = fn;
@@ -201,7 +201,7 @@ static long do_ioctl(void *arg)
 /* The tap goes away once nothing holds it: the device kept no reference. */
 static int tap_gone(struct kt_net *n)
 {
-	long deadline = kt_now_ms() + WAIT_MS;
+	long deadline = kt_deadline(WAIT_MS);
 
 	if (n->psock >= 0)
 		close(n->psock);
@@ -498,7 +498,7 @@ static int case_owner_exits(const struct kt_target *t)
 		fflush(stdout);
 		_exit(0);
 	}
-	deadline = kt_now_ms() + CALL_MS;
+	deadline = kt_deadline(CALL_MS);
 	while (waitpid(pid, &status, WNOHANG) != pid) {
 		if (kt_now_ms() > deadline) {
 			kill(pid, SIGKILL);
@@ -509,7 +509,7 @@ static int case_owner_exits(const struct kt_target *t)
 	}
 	KT_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "child setup failed");
-	deadline = kt_now_ms() + WAIT_MS;
+	deadline = kt_deadline(WAIT_MS);
 	while (if_nametoindex("kttap0")) {
 		if (kt_now_ms() > deadline)
 			return kt_fail("kttap0 outlived its owner: the device leaked its socket");

@@ -398,7 +398,7 @@ static int case_rx_oversize_vhost(const struct kt_target *t)
  * driver has read, without asking for a call. */
 static bool wait_used_pending(struct kt_vq *vq, uint16_t count, int ms)
 {
-	long deadline = kt_now_ms() + ms;
+	long deadline = kt_deadline(ms);
 
 	while (kt_vq_used_pending(vq) < count) {
 		if (kt_now_ms() > deadline)
@@ -476,7 +476,7 @@ static int notify_checks(struct kt_net *n, struct kt_vq *vq,
 	if (vq == &n->dev.vq[KT_RXQ])
 		return KT_PASS;
 	if (vq->event_idx) {
-		long deadline = kt_now_ms() + WAIT_MS;
+		long deadline = kt_deadline(WAIT_MS);
 
 		while (kt_vq_avail_event(vq) != vq->avail_idx &&
 		       kt_now_ms() < deadline)
@@ -485,7 +485,7 @@ static int notify_checks(struct kt_net *n, struct kt_vq *vq,
 			  "avail_event %u, driver's avail idx %u",
 			  kt_vq_avail_event(vq), vq->avail_idx);
 	} else {
-		long deadline = kt_now_ms() + WAIT_MS;
+		long deadline = kt_deadline(WAIT_MS);
 
 		while ((vq->used->flags & VRING_USED_F_NO_NOTIFY) &&
 		       kt_now_ms() < deadline)
@@ -578,7 +578,7 @@ static int rx_empty(const struct kt_target *t, uint64_t features)
 	r = kt_vq_add(vq, NULL, 0, &b, 1, false, b.gpa);
 	KT_ASSERT(r >= 0, "add");
 	/* The device may still be settling: give it a moment to ask. */
-	deadline = kt_now_ms() + WAIT_MS;
+	deadline = kt_deadline(WAIT_MS);
 	while (!kt_vq_kick_needed(vq) && kt_now_ms() < deadline)
 		kt_sleep_ms(5);
 	KT_ASSERT(kt_vq_kick_needed(vq),

@@ -541,7 +541,7 @@ int kt_iotlb_read(struct kt_dev *d, struct vhost_iotlb_msg *msg,
 int kt_wait_readable(int fd, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	long deadline = kt_now_ms() + timeout_ms;
+	long deadline = kt_deadline(timeout_ms);
 	int r;
 
 	for (;;) {
@@ -600,7 +600,7 @@ void kt_vq_no_interrupt(struct kt_vq *vq, bool on)
 int kt_vq_wait_used(struct kt_vq *vq, uint32_t *id, uint32_t *len,
 		    uint64_t *token, int timeout_ms)
 {
-	long deadline = kt_now_ms() + timeout_ms;
+	long deadline = kt_deadline(timeout_ms);
 	int r;
 
 	for (;;) {

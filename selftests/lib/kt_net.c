@@ -216,7 +216,7 @@ int kt_packet_send(int psock, int ifindex, const void *frame, size_t len)
 ssize_t kt_packet_recv(int psock, void *buf, size_t len, uint16_t ethertype,
 		       int timeout_ms)
 {
-	long deadline = kt_now_ms() + timeout_ms;
+	long deadline = kt_deadline(timeout_ms);
 	struct sockaddr_ll sll;
 	socklen_t sl;
 	ssize_t n;

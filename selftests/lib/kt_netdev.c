@@ -116,7 +116,7 @@ int kt_net_tx(struct kt_net *n, const void *frame, size_t len, bool indirect)
 int kt_net_tx_reap(struct kt_net *n, unsigned int count, int timeout_ms)
 {
 	struct kt_vq *vq = &n->dev.vq[KT_TXQ];
-	long deadline = kt_now_ms() + timeout_ms;
+	long deadline = kt_deadline(timeout_ms);
 	unsigned int seen = 0;
 	uint64_t token;
 	uint32_t id, len;

@@ -38,6 +38,30 @@ long kt_now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/*
+ * KVIO_TIMEOUT_SCALE (a whole number, default 1) stretches every wait of the
+ * harness: the debug kernel (KASAN, lockdep) under TCG is several times
+ * slower, and a slow machine must not turn into a failed case.
+ */
+long kt_timeout_scale(void)
+{
+	static long scale;
+	const char *e;
+
+	if (!scale) {
+		e = getenv("KVIO_TIMEOUT_SCALE");
+		scale = e ? atol(e) : 1;
+		if (scale < 1 || scale > 100)
+			scale = 1;
+	}
+	return scale;
+}
+
+long kt_deadline(long timeout_ms)
+{
+	return kt_now_ms() + timeout_ms * kt_timeout_scale();
+}
+
 void kt_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -158,7 +182,8 @@ static int kt_run_child(const struct kt_case *c, const struct kt_target *t)
  */
 static int kt_run_case(const struct kt_case *c, const struct kt_target *t)
 {
-	unsigned int timeout = c->timeout_s ? c->timeout_s : KT_DEFAULT_TIMEOUT;
+	unsigned int timeout = (c->timeout_s ? c->timeout_s : KT_DEFAULT_TIMEOUT) *
+			       kt_timeout_scale();
 	long deadline;
 	int status;
 	pid_t pid, w;
