@@ -878,7 +878,7 @@ static int case_call_swap_live(const struct kt_target *t)
 		uint8_t frame[256], got[2048];
 		size_t len = kt_frame_test(frame, n.tap.mac, kt_guest_mac,
 					   100, 3);
-		long deadline = kt_now_ms() + WAIT_MS;
+		long deadline = kt_deadline(WAIT_MS);
 
 		KT_ASSERT(kt_net_tx(&n, frame, len, false) >= 0, "tx");
 		KT_ASSERT(kt_packet_recv(n.psock, got, sizeof(got),
