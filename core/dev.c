@@ -167,7 +167,7 @@ static long kvio_dev_set_owner(struct kvio_dev *dev)
 		dev->mm = NULL;
 		goto err_scratch;
 	}
-	dev->worker = worker;
+	WRITE_ONCE(dev->worker, worker);
 	worker->attached = dev->nvqs;
 	for (i = 0; i < dev->nvqs; i++)
 		WRITE_ONCE(dev->vqs[i]->worker, worker);

@@ -293,7 +293,8 @@ static inline u64 kvio64_to_cpu(struct kvio_vq *vq, __virtio64 val)
  * Attaching a backend (vq->mutex held, dev->mutex held): kvio_vq_access_ok()
  * is upstream's "can this ring start" check (rings and dirty log reachable),
  * kvio_vq_init_access() writes the used flags and reads the used index now
- * (else the first ring access does), returning -EFAULT if that fails.
+ * (else the first ring access does), returning -EFAULT if that fails (0
+ * without a backend, and on a device IOTLB miss: the first use finishes).
  */
 bool kvio_vq_access_ok(struct kvio_vq *vq);
 int kvio_vq_init_access(struct kvio_vq *vq);
@@ -320,6 +321,7 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 void kvio_vq_discard_desc(struct kvio_vq *vq, int n);
 
 int kvio_vq_add_used(struct kvio_vq *vq, unsigned int head, u32 len);
+/* @heads already in ring byte order (cpu_to_kvio32); @count <= vq->num. */
 int kvio_vq_add_used_n(struct kvio_vq *vq, struct vring_used_elem *heads,
 		       unsigned int count);
 /* Interrupt the guest if EVENT_IDX / NO_INTERRUPT say it wants one. */
