@@ -66,6 +66,9 @@ size_t kvio_vq_area_size(struct kvio_vq *vq, enum kvio_ring_area area,
 bool kvio_vq_log_used_ok(struct kvio_vq *vq, u64 log_base, bool log_used,
 			 u64 log_addr);
 
+/* vq.c */
+int kvio_vq_start_kick(struct kvio_vq *vq);
+
 /* log.c */
 bool kvio_log_range_ok(u64 log_base, u64 first, u64 last);
 bool kvio_umem_log_ok(struct kvio_iotlb *umem, u64 log_base);

@@ -383,12 +383,24 @@ static int kvio_vq_prepare(struct kvio_vq *vq)
 	return 0;
 }
 
+/* (Re)arm the kick poll of a ring that has a kick eventfd; vq->mutex held. */
+int kvio_vq_start_kick(struct kvio_vq *vq)
+{
+	if (!vq->kick || !vq->handle_kick)
+		return 0;
+	return kvio_poll_start(&vq->poll, vq->kick);
+}
+
 int kvio_vq_init_access(struct kvio_vq *vq)
 {
 	int ret;
 
 	if (!kvio_vq_get_backend(vq))
 		return 0;
+	/* A backend attached after GET_VRING_BASE stopped the ring restarts it. */
+	ret = kvio_vq_start_kick(vq);
+	if (ret)
+		return ret;
 	vq->access_ready = false;
 	ret = kvio_vq_configured(vq);
 	if (!ret)

@@ -211,12 +211,15 @@ static long kvio_vring_set_base(struct kvio_vq *vq, void __user *argp)
 	vq->avail_idx = s.num;
 	vq->broken = false;
 	kvio_vq_reconfigured(vq);
-	return 0;
+	/* Resume a ring GET_VRING_BASE stopped. */
+	return kvio_vq_start_kick(vq);
 }
 
 /*
- * Stops the ring (kick poll off, queued work run) and reports where the
- * guest's next buffer is.  SET_VRING_BASE + SET_VRING_KICK restart it.
+ * Stops the ring (kick poll off, queued work run) so the index reported is
+ * where the guest's next buffer is and stays so.  SET_VRING_BASE,
+ * SET_VRING_KICK or attaching a backend restart it (upstream never stops the
+ * kick poll here; QEMU always sends those before it relies on kicks again).
  */
 static long kvio_vring_get_base(struct kvio_vq *vq, u32 idx, void __user *argp)
 {
@@ -251,8 +254,7 @@ static long kvio_vring_set_kick(struct kvio_vq *vq, void __user *argp)
 	mutex_lock(&vq->mutex);
 	if (file && file == vq->kick) {
 		/* The same eventfd again restarts a ring GET_VRING_BASE stopped. */
-		if (vq->handle_kick)
-			ret = kvio_poll_start(&vq->poll, file);
+		ret = kvio_vq_start_kick(vq);
 		mutex_unlock(&vq->mutex);
 		fput(file);
 		return ret;
