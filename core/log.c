@@ -219,7 +219,7 @@ int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
 		len -= part;
 	}
 	if (marked && dev->log_ctx)
-		eventfd_signal(dev->log_ctx, 1);
+		eventfd_signal(dev->log_ctx);
 	if (ret)
 		return ret;
 	/* More bytes than the buffers hold: a backend bug, nothing to mark. */

@@ -66,7 +66,7 @@ void kvio_vq_set_broken(struct kvio_vq *vq, const char *why)
 	pr_debug_ratelimited("kvio: ring %d stopped: %s\n", kvio_vq_index(vq),
 			     why);
 	if (vq->error_ctx)
-		eventfd_signal(vq->error_ctx, 1);
+		eventfd_signal(vq->error_ctx);
 }
 EXPORT_SYMBOL_GPL(kvio_vq_set_broken);
 
@@ -319,7 +319,7 @@ static int kvio_used_put16(struct kvio_vq *vq, size_t off, u16 val)
 		smp_wmb();
 		ret = kvio_log_used(vq, off, sizeof(v));
 		if (vq->dev->log_ctx)
-			eventfd_signal(vq->dev->log_ctx, 1);
+			eventfd_signal(vq->dev->log_ctx);
 	}
 	return ret;
 }
@@ -788,7 +788,7 @@ void kvio_vq_signal(struct kvio_vq *vq)
 		return;
 	/* When in doubt (ring not usable), interrupt: it is harmless. */
 	if (kvio_vq_prepare(vq) || kvio_vq_need_signal(vq))
-		eventfd_signal(vq->call_ctx, 1);
+		eventfd_signal(vq->call_ctx);
 }
 EXPORT_SYMBOL_GPL(kvio_vq_signal);
 
