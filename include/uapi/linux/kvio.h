@@ -46,4 +46,46 @@ struct vhost_vring_worker {
 #define VHOST_BLK_SET_BACKEND _IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
 #endif
 
+/*
+ * vhost-blk device configuration: what the VMM serves in the virtio-blk
+ * config space that the backend must know to validate and answer requests.
+ * Every field but version and flags may be 0, which selects the default
+ * named in its comment.  kvio's own numbers (0x51, 0x52: unused upstream);
+ * Documentation/blk.rst has the rules.
+ */
+#define VHOST_BLK_CONFIG_VERSION	1
+
+/* Refuse writes, discard and write zeroes (VIRTIO_BLK_F_RO). */
+#define VHOST_BLK_CONFIG_F_RO		(1U << 0)
+/*
+ * Writethrough: a write is stable when it completes.  Set it when the guest
+ * clears "writeback" in the config space (VIRTIO_BLK_F_CONFIG_WCE) or the
+ * host wants no volatile cache; without VIRTIO_BLK_F_FLUSH acked the device
+ * is writethrough anyway.
+ */
+#define VHOST_BLK_CONFIG_F_WRITETHROUGH	(1U << 1)
+
+struct vhost_blk_config {
+	__u32 version;			/* VHOST_BLK_CONFIG_VERSION */
+	__u32 flags;			/* VHOST_BLK_CONFIG_F_* */
+	__u64 capacity;			/* 512-byte sectors; 0: the backend's */
+	__u32 blk_size;			/* logical block size; 0: 512 */
+	__u32 seg_max;			/* data segments per request; 0: max */
+	__u32 size_max;			/* bytes per segment; 0: no limit */
+	__u32 max_discard_sectors;	/* per segment; 0: max */
+	__u32 max_discard_seg;		/* segments per request; 0: 1 */
+	__u32 max_write_zeroes_sectors;	/* per segment; 0: max */
+	__u32 max_write_zeroes_seg;	/* segments per request; 0: 1 */
+	__u8 serial[20];		/* GET_ID answer, NUL padded */
+	__u32 reserved[8];		/* must be 0 */
+};
+
+/*
+ * SET takes effect for requests read from the rings after it returns; GET
+ * returns the values in force: defaults resolved, capacity and block size
+ * as limited by the backend attached, RO set for a read-only backend.
+ */
+#define VHOST_BLK_SET_CONFIG _IOW(VHOST_VIRTIO, 0x51, struct vhost_blk_config)
+#define VHOST_BLK_GET_CONFIG _IOR(VHOST_VIRTIO, 0x52, struct vhost_blk_config)
+
 #endif /* _UAPI_LINUX_KVIO_H */

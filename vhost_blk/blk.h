@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kvio_blk internals: one device per open of /dev/kvio-blk, up to
+ * KVIO_BLK_VQ_MAX request queues sharing one backend (a regular file or a
+ * block device).
+ *
+ * Locking, on top of the engine's (include/kvio/vhost.h):
+ *  - blk->backend and blk->cfg: dev->mutex.
+ *  - blk->params and each ring's backend pointer: written with dev->mutex
+ *    and every vq->mutex held, read by the handlers with their own
+ *    vq->mutex, so a handler sees one configuration for a whole request.
+ *  - struct kvio_blk_vq: its vq->mutex, but for @done and @inflight, which
+ *    I/O completions touch from any context (lock-free).
+ *
+ * Request life: the kick handler reads a chain, checks it and either answers
+ * it at once (bad requests, GET_ID, FLUSH, DISCARD, WRITE_ZEROES, buffered
+ * I/O) or submits a kiocb.  The kiocb's completion (any context, often an
+ * interrupt) only puts the request on @done and queues @done_work; that work
+ * runs on the ring's worker, writes status bytes and used entries and frees
+ * the requests.  @inflight counts requests taken from the ring and not yet
+ * freed: detach, RESET_OWNER, release and GET_VRING_BASE wait for it to drop
+ * to 0, so no request is lost or completed after the ring stopped.
+ */
+#ifndef _KVIO_BLK_H
+#define _KVIO_BLK_H
+
+#include <linux/blkdev.h>
+#include <linux/fs.h>
+#include <linux/sizes.h>
+#include <linux/virtio_blk.h>
+#include <linux/wait.h>
+
+#include <kvio/vhost.h>
+
+/* Request queues per device: the VMM uses as many as it sets up. */
+#define KVIO_BLK_VQ_MAX		16
+
+/* Iovecs one chain may need: header, data segments, status. */
+#define KVIO_BLK_IOV_LIMIT	UIO_MAXIOV
+/* Data segments per request: what is left of the iovecs. */
+#define KVIO_BLK_SEG_MAX	(KVIO_BLK_IOV_LIMIT - 2)
+/* Data bytes per request (also keeps every length far from 2 GiB). */
+#define KVIO_BLK_MAX_REQ_BYTES	SZ_1G
+
+/*
+ * DISCARD and WRITE_ZEROES run in the worker: at most this many sectors per
+ * segment (2 GiB) and segments per request, whatever the VMM configures.
+ */
+#define KVIO_BLK_DWZ_SECTORS_MAX	(SZ_2G >> SECTOR_SHIFT)
+#define KVIO_BLK_DWZ_SEG_MAX		256
+
+/* Fairness between rings sharing a worker, per handler run. */
+#define KVIO_BLK_WEIGHT		256
+#define KVIO_BLK_BYTE_WEIGHT	(16 << 20)
+
+/* Used entries gathered before they are published. */
+#define KVIO_BLK_BATCH		64
+
+/* Segments a request carries without a separate allocation. */
+#define KVIO_BLK_INLINE_SEGS	4
+
+/* The file the device reads and writes, shared by every ring. */
+struct kvio_blk_backend {
+	struct file *file;
+	u64 nr_sectors;		/* size when attached, 512-byte sectors */
+	unsigned int lbs;	/* smallest I/O unit the backend takes */
+	unsigned int dio_align;	/* buffer alignment O_DIRECT needs */
+	bool is_bdev;
+	bool ro;		/* not open for writing, or a read-only bdev */
+};
+
+/* The configuration in force (blk->cfg resolved against the backend). */
+struct kvio_blk_params {
+	u64 capacity;		/* sectors */
+	u32 lbs;		/* bytes, power of two >= 512 */
+	u32 seg_max;
+	u32 size_max;		/* 0: no limit */
+	u32 max_discard_sectors;
+	u32 max_discard_seg;
+	u32 max_wz_sectors;
+	u32 max_wz_seg;
+	bool ro;
+	bool writethrough;	/* VMM's choice; no FLUSH acked also means it */
+	u8 serial[VIRTIO_BLK_ID_BYTES];
+};
+
+struct kvio_blk_vq {
+	struct kvio_vq vq;
+
+	/* Completed requests, pushed from any context, popped by done_work. */
+	struct llist_head done;
+	struct kvio_work done_work;
+	atomic_t inflight;
+	/* A request went asynchronous since the backend was attached. */
+	bool async;
+
+	/* Used entries not yet published: heads[0 .. nr_heads). */
+	unsigned int nr_heads;
+	struct vring_used_elem heads[KVIO_BLK_BATCH];
+};
+
+struct kvio_blk {
+	struct kvio_dev dev;
+	struct kvio_blk_vq vqs[KVIO_BLK_VQ_MAX];
+	struct kvio_vq *vq_ptrs[KVIO_BLK_VQ_MAX];
+
+	struct kvio_blk_backend *backend;
+	struct vhost_blk_config cfg;	/* as the VMM set it */
+	struct kvio_blk_params params;
+
+	/* Woken when a ring's inflight count drops to 0. */
+	wait_queue_head_t idle;
+};
+
+static inline struct kvio_blk_vq *to_blk_vq(struct kvio_vq *vq)
+{
+	return container_of(vq, struct kvio_blk_vq, vq);
+}
+
+static inline struct kvio_blk *to_blk(struct kvio_vq *vq)
+{
+	return container_of(vq->dev, struct kvio_blk, dev);
+}
+
+/* req.c: the data path. */
+int kvio_blk_req_cache_init(void);
+void kvio_blk_req_cache_exit(void);
+void kvio_blk_handle_kick(struct kvio_work *work);
+void kvio_blk_done_work(struct kvio_work *work);
+/* Wait until no request of @bvq is in flight; no vq->mutex held. */
+void kvio_blk_vq_drain(struct kvio_blk_vq *bvq);
+
+#endif /* _KVIO_BLK_H */

@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio_blk data path: virtio-blk requests (virtio 1.2, 5.2.6) read from a
+ * ring, checked, and served from the backend file.
+ *
+ * Every chain is checked the way QEMU's virtio-blk checks it before a byte
+ * reaches the backend:
+ *  - the status byte is the last byte of the device-writable part; a chain
+ *    without one cannot be answered and breaks the ring;
+ *  - the 16-byte header is copied out of the device-readable part, wherever
+ *    the descriptors split it, and read once;
+ *  - data goes where its direction says: IN data in writable buffers and
+ *    nothing but the header readable, OUT data readable and nothing but the
+ *    status writable; a layout that does not match its type is IOERR;
+ *  - lengths are non-zero multiples of the logical block size, sectors are
+ *    aligned to it, and ranges are checked in sectors before anything is
+ *    shifted (sector > capacity || count > capacity - sector);
+ *  - an unknown type, or flags unknown to DISCARD/WRITE_ZEROES, is UNSUPP;
+ *    every request with a status byte gets exactly one used entry.
+ *
+ * Reads and writes are kiocbs on the backend file, asynchronous when the file
+ * is open with O_DIRECT (many in flight per ring); the completion only queues
+ * the request for the ring's worker (blk.h).  Guest buffers are the owner's
+ * user addresses: the worker, which has adopted the owner's mm, hands them to
+ * the file as an ITER_IOVEC, so the filesystem or block layer pins pages with
+ * the right direction and unpins them when the I/O ends.  FLUSH, GET_ID,
+ * DISCARD and WRITE_ZEROES are answered in the worker.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blkdev.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/stat.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "blk.h"
+
+/* An asynchronous read or write, from submission to its used entry. */
+struct kvio_blk_req {
+	struct kiocb iocb;
+	struct llist_node node;		/* on bvq->done once the I/O ended */
+	struct kvio_blk_vq *bvq;
+	struct iov_iter iter;
+	struct iovec *iov;		/* data segments, the iter's array */
+	struct kvio_log *log;		/* writable buffers, for the dirty log */
+	unsigned int nr_segs;
+	unsigned int log_num;
+	u8 __user *status;
+	u32 data_len;
+	u32 used_len;			/* bytes the device may have written */
+	u16 head;
+	bool write;
+	long res;
+	struct iovec inline_iov[KVIO_BLK_INLINE_SEGS];
+	struct kvio_log inline_log[KVIO_BLK_INLINE_SEGS];
+};
+
+/* One chain being answered; lives for one turn of the kick handler. */
+struct kvio_blk_chain {
+	struct kvio_blk_vq *bvq;
+	struct kvio_blk_backend *be;
+	const struct kvio_blk_params *p;
+	unsigned int head;
+	unsigned int out, in;	/* iovecs in vq->iov: readable, writable */
+	unsigned int log_num;	/* entries in vq->log */
+	u64 out_len, in_len;	/* bytes */
+	u8 __user *status;
+	struct iov_iter out_iter;	/* the readable bytes after the header */
+	u32 type;
+	u64 sector;
+};
+
+#define KVIO_BLK_HDR_LEN	sizeof(struct virtio_blk_outhdr)
+
+static struct kmem_cache *kvio_blk_req_cache;
+
+int kvio_blk_req_cache_init(void)
+{
+	kvio_blk_req_cache = KMEM_CACHE(kvio_blk_req, SLAB_ACCOUNT);
+	return kvio_blk_req_cache ? 0 : -ENOMEM;
+}
+
+void kvio_blk_req_cache_exit(void)
+{
+	kmem_cache_destroy(kvio_blk_req_cache);
+}
+
+/* Used entries. */
+
+static void kvio_blk_publish(struct kvio_blk_vq *bvq)
+{
+	if (!bvq->nr_heads)
+		return;
+	kvio_vq_add_used_and_signal_n(&bvq->vq, bvq->heads, bvq->nr_heads);
+	bvq->nr_heads = 0;
+}
+
+/*
+ * The end of every request: status byte, dirty log for everything the device
+ * may have written (@log_len bytes from the start of the writable part, the
+ * status byte included), used entry.  vq->mutex held, in the worker.
+ */
+static void kvio_blk_complete(struct kvio_blk_vq *bvq, unsigned int head,
+			      u8 __user *status_ptr, u8 status, u32 used_len,
+			      struct kvio_log *log, unsigned int log_num,
+			      u64 log_len)
+{
+	struct kvio_vq *vq = &bvq->vq;
+	struct vring_used_elem *elem;
+
+	/*
+	 * The buffer was reachable when the chain was read; if it is not any
+	 * more (the VMM changed the memory table under the request), a used
+	 * entry would show the guest a stale status: stop the ring instead.
+	 */
+	if (put_user(status, status_ptr)) {
+		kvio_vq_set_broken(vq, "status byte unreachable");
+		return;
+	}
+	kvio_log_write(vq, log, log_num, log_len);
+
+	if (bvq->nr_heads == KVIO_BLK_BATCH)
+		kvio_blk_publish(bvq);
+	elem = &bvq->heads[bvq->nr_heads++];
+	elem->id = cpu_to_kvio32(vq, head);
+	elem->len = cpu_to_kvio32(vq, used_len);
+}
+
+/* Answer the chain now; the handler goes on with the next one. */
+static int kvio_blk_answer(struct kvio_blk_chain *c, u8 status, u32 used_len)
+{
+	kvio_blk_complete(c->bvq, c->head, c->status, status, used_len,
+			  c->bvq->vq.log, c->log_num, c->in_len);
+	return 0;
+}
+
+static bool kvio_blk_writethrough(struct kvio_blk_chain *c)
+{
+	/* 5.2.6.2: a driver without FLUSH cannot ask for durability. */
+	return c->p->writethrough ||
+	       !kvio_vq_has_feature(&c->bvq->vq, VIRTIO_BLK_F_FLUSH);
+}
+
+/* Is [sector, sector + count) inside the device?  Nothing shifted yet. */
+static bool kvio_blk_range_ok(const struct kvio_blk_params *p, u64 sector,
+			      u64 count)
+{
+	u64 lbs_sectors = p->lbs >> SECTOR_SHIFT;
+
+	if ((sector | count) & (lbs_sectors - 1))
+		return false;
+	return sector <= p->capacity && count <= p->capacity - sector;
+}
+
+/* Requests in flight. */
+
+static struct kvio_blk_req *kvio_blk_req_alloc(struct kvio_blk_vq *bvq,
+					       unsigned int nr_segs,
+					       unsigned int log_num)
+{
+	struct kvio_blk_req *req;
+	void *arrays;
+
+	req = kmem_cache_alloc(kvio_blk_req_cache, GFP_KERNEL_ACCOUNT);
+	if (!req)
+		return NULL;
+	if (nr_segs <= KVIO_BLK_INLINE_SEGS &&
+	    log_num <= KVIO_BLK_INLINE_SEGS) {
+		req->iov = req->inline_iov;
+		req->log = req->inline_log;
+	} else {
+		/* Both bounded by KVIO_BLK_IOV_LIMIT: no overflow. */
+		arrays = kvmalloc(nr_segs * sizeof(*req->iov) +
+				  log_num * sizeof(*req->log),
+				  GFP_KERNEL_ACCOUNT);
+		if (!arrays) {
+			kmem_cache_free(kvio_blk_req_cache, req);
+			return NULL;
+		}
+		req->iov = arrays;
+		req->log = arrays + nr_segs * sizeof(*req->iov);
+	}
+	req->bvq = bvq;
+	req->nr_segs = nr_segs;
+	req->log_num = log_num;
+	atomic_inc(&bvq->inflight);
+	return req;
+}
+
+static void kvio_blk_req_free(struct kvio_blk_req *req)
+{
+	struct kvio_blk_vq *bvq = req->bvq;
+	struct kvio_blk *blk = to_blk(&bvq->vq);
+
+	if (req->iov != req->inline_iov)
+		kvfree(req->iov);
+	kmem_cache_free(kvio_blk_req_cache, req);
+	/* wq_has_sleeper() orders the decrement before its check. */
+	if (atomic_dec_and_test(&bvq->inflight) && wq_has_sleeper(&blk->idle))
+		wake_up(&blk->idle);
+}
+
+/* The request's I/O is over: give back what submission took. */
+static void kvio_blk_rw_end(struct kvio_blk_req *req, long res)
+{
+	struct kiocb *iocb = &req->iocb;
+
+	if (req->write && S_ISREG(file_inode(iocb->ki_filp)->i_mode))
+		kiocb_end_write(iocb);
+	req->res = res;
+}
+
+/* vq->mutex held, in the worker. */
+static void kvio_blk_req_finish(struct kvio_blk_req *req)
+{
+	u8 status = req->res == req->data_len ? VIRTIO_BLK_S_OK :
+						VIRTIO_BLK_S_IOERR;
+
+	kvio_blk_complete(req->bvq, req->head, req->status, status,
+			  req->used_len, req->log, req->log_num, req->used_len);
+	kvio_blk_req_free(req);
+}
+
+/*
+ * ki_complete: any context, often an interrupt.  The request goes to the
+ * ring's worker; nothing here touches the ring.  The RCU read section covers
+ * the ring and its worker, used after the request became visible to the
+ * worker (which may then free it and let a drain finish): teardown waits for
+ * a grace period before it frees either (kvio_blk_detach()).
+ */
+static void kvio_blk_rw_complete(struct kiocb *iocb, long res)
+{
+	struct kvio_blk_req *req = container_of(iocb, struct kvio_blk_req,
+						iocb);
+	struct kvio_blk_vq *bvq = req->bvq;
+
+	kvio_blk_rw_end(req, res);
+	rcu_read_lock();
+	llist_add(&req->node, &bvq->done);
+	kvio_vq_work_queue(&bvq->vq, &bvq->done_work);
+	rcu_read_unlock();
+}
+
+void kvio_blk_done_work(struct kvio_work *work)
+{
+	struct kvio_blk_vq *bvq = container_of(work, struct kvio_blk_vq,
+					       done_work);
+	struct kvio_blk_req *req, *next;
+	struct llist_node *node;
+
+	mutex_lock(&bvq->vq.mutex);
+	node = llist_reverse_order(llist_del_all(&bvq->done));
+	llist_for_each_entry_safe(req, next, node, node)
+		kvio_blk_req_finish(req);
+	kvio_blk_publish(bvq);
+	mutex_unlock(&bvq->vq.mutex);
+}
+
+void kvio_blk_vq_drain(struct kvio_blk_vq *bvq)
+{
+	struct kvio_blk *blk = to_blk(&bvq->vq);
+
+	wait_event(blk->idle, !atomic_read(&bvq->inflight));
+}
+
+/* Hand the request to the file.  vq->mutex held, in the worker. */
+static void kvio_blk_submit(struct kvio_blk_chain *c,
+			    struct kvio_blk_req *req, loff_t pos)
+{
+	struct file *file = c->be->file;
+	struct kiocb *iocb = &req->iocb;
+	bool direct;
+	ssize_t ret;
+
+	iov_iter_init(&req->iter, req->write ? ITER_SOURCE : ITER_DEST,
+		      req->iov, req->nr_segs, req->data_len);
+	init_sync_kiocb(iocb, file);
+	iocb->ki_pos = pos;
+	iocb->ki_complete = kvio_blk_rw_complete;
+	/*
+	 * O_DIRECT wants aligned buffers: anything else goes through the page
+	 * cache (correct, only slower), like QEMU's bounce buffers.
+	 */
+	direct = iocb->ki_flags & IOCB_DIRECT;
+	if (direct && ((pos | req->data_len | iov_iter_alignment(&req->iter)) &
+		       (c->be->dio_align - 1))) {
+		iocb->ki_flags &= ~IOCB_DIRECT;
+		direct = false;
+	}
+	if (req->write) {
+		if (kvio_blk_writethrough(c))
+			iocb->ki_flags |= IOCB_DSYNC;
+		iocb->ki_flags |= IOCB_WRITE;
+		if (S_ISREG(file_inode(file)->i_mode))
+			kiocb_start_write(iocb);
+		ret = vfs_iocb_iter_write(file, iocb, &req->iter);
+		/*
+		 * A filesystem whose O_DIRECT alignment we could not learn
+		 * refuses before it starts: once more through the page cache.
+		 */
+		if (ret == -EINVAL && direct) {
+			iov_iter_init(&req->iter, ITER_SOURCE, req->iov,
+				      req->nr_segs, req->data_len);
+			iocb->ki_flags &= ~IOCB_DIRECT;
+			ret = vfs_iocb_iter_write(file, iocb, &req->iter);
+		}
+	} else {
+		ret = vfs_iocb_iter_read(file, iocb, &req->iter);
+		if (ret == -EINVAL && direct) {
+			iov_iter_init(&req->iter, ITER_DEST, req->iov,
+				      req->nr_segs, req->data_len);
+			iocb->ki_flags &= ~IOCB_DIRECT;
+			ret = vfs_iocb_iter_read(file, iocb, &req->iter);
+		}
+	}
+	if (ret == -EIOCBQUEUED) {
+		/* The request may be gone already: kvio_blk_rw_complete(). */
+		c->bvq->async = true;
+		return;
+	}
+	/* Done (page cache) or refused: no completion will come. */
+	kvio_blk_rw_end(req, ret);
+	kvio_blk_req_finish(req);
+}
+
+/*
+ * IN and OUT.  Returns 0 (answered or submitted) or -ENOMEM (the chain
+ * goes back to the ring).
+ */
+static int kvio_blk_rw(struct kvio_blk_chain *c, bool write, u64 *bytes)
+{
+	const struct kvio_blk_params *p = c->p;
+	struct kvio_vq *vq = &c->bvq->vq;
+	const struct iovec *iov = vq->iov;
+	unsigned int first, nr_segs, i;
+	struct kvio_blk_req *req;
+	u64 data_len, len;
+	size_t skip;
+
+	if (write) {
+		/* Header then data, readable; only the status writable. */
+		if (c->in_len != 1)
+			return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+		data_len = c->out_len - KVIO_BLK_HDR_LEN;
+		skip = KVIO_BLK_HDR_LEN;
+		for (first = 0; first < c->out && skip >= iov[first].iov_len;
+		     first++)
+			skip -= iov[first].iov_len;
+		nr_segs = c->out - first;
+	} else {
+		/* Nothing readable but the header: data and status writable. */
+		if (c->out_len != KVIO_BLK_HDR_LEN)
+			return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+		data_len = c->in_len - 1;
+		skip = 0;
+		first = c->out;
+		nr_segs = c->in;
+		/* The status byte alone in the last iovec is no segment. */
+		if (iov[c->out + c->in - 1].iov_len == 1)
+			nr_segs--;
+	}
+
+	if (!data_len || data_len > KVIO_BLK_MAX_REQ_BYTES ||
+	    data_len & (p->lbs - 1) || nr_segs > p->seg_max)
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+	if (p->size_max) {
+		for (i = 0; i < nr_segs; i++) {
+			len = iov[first + i].iov_len - (i ? 0 : skip);
+			if (!write && i == c->in - 1)
+				len--;	/* the status byte */
+			if (len > p->size_max)
+				return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR,
+						       1);
+		}
+	}
+	if (write && p->ro)
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+	if (!kvio_blk_range_ok(p, c->sector, data_len >> SECTOR_SHIFT))
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+
+	req = kvio_blk_req_alloc(c->bvq, nr_segs, c->log_num);
+	if (!req)
+		return -ENOMEM;
+	memcpy(req->iov, iov + first, nr_segs * sizeof(*iov));
+	req->iov[0].iov_base += skip;
+	req->iov[0].iov_len -= skip;
+	/* (For IN the iter's count leaves the status byte out.) */
+	memcpy(req->log, vq->log, c->log_num * sizeof(*req->log));
+	req->status = c->status;
+	req->data_len = data_len;
+	/* A failed read may have written part of the data: log it all. */
+	req->used_len = write ? 1 : data_len + 1;
+	req->head = c->head;
+	req->write = write;
+	*bytes += data_len;
+	/* In range: sector < 2^55, the shift cannot overflow. */
+	kvio_blk_submit(c, req, c->sector << SECTOR_SHIFT);
+	return 0;
+}
+
+static int kvio_blk_flush(struct kvio_blk_chain *c)
+{
+	int ret;
+
+	if (c->out_len != KVIO_BLK_HDR_LEN || c->in_len != 1)
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+	/*
+	 * Everything the guest saw complete is stable after this: the page
+	 * cache is written back and the device cache flushed (for a block
+	 * device blkdev_fsync() ends in blkdev_issue_flush()).
+	 */
+	ret = vfs_fsync(c->be->file, 1);
+	return kvio_blk_answer(c, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK,
+			       1);
+}
+
+static int kvio_blk_get_id(struct kvio_blk_chain *c)
+{
+	struct kvio_vq *vq = &c->bvq->vq;
+	struct iov_iter iter;
+	size_t n;
+
+	if (c->out_len != KVIO_BLK_HDR_LEN)
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+	/* As QEMU: as much of the 20 bytes as the buffer holds. */
+	n = min_t(u64, c->in_len - 1, VIRTIO_BLK_ID_BYTES);
+	iov_iter_init(&iter, ITER_DEST, vq->iov + c->out, c->in,
+		      c->in_len - 1);
+	if (copy_to_iter(c->p->serial, n, &iter) != n)
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+	return kvio_blk_answer(c, VIRTIO_BLK_S_OK, n + 1);
+}
+
+/* Zeroes written as data: the fallback of every other way. */
+static int kvio_blk_write_zero_pages(struct file *file, loff_t pos, u64 len)
+{
+	struct bio_vec bv[16];
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	unsigned int i;
+	ssize_t ret;
+
+	for (i = 0; i < ARRAY_SIZE(bv); i++) {
+		bv[i].bv_page = ZERO_PAGE(0);
+		bv[i].bv_offset = 0;
+		bv[i].bv_len = PAGE_SIZE;
+	}
+	while (len) {
+		size_t chunk = min_t(u64, len, ARRAY_SIZE(bv) * PAGE_SIZE);
+
+		iov_iter_bvec(&iter, ITER_SOURCE, bv,
+			      DIV_ROUND_UP(chunk, PAGE_SIZE), chunk);
+		init_sync_kiocb(&kiocb, file);
+		kiocb.ki_pos = pos;
+		kiocb.ki_flags |= IOCB_WRITE;
+		if (S_ISREG(file_inode(file)->i_mode))
+			kiocb_start_write(&kiocb);
+		ret = vfs_iocb_iter_write(file, &kiocb, &iter);
+		if (S_ISREG(file_inode(file)->i_mode))
+			kiocb_end_write(&kiocb);
+		if (ret <= 0)
+			return ret ? ret : -EIO;
+		pos += ret;
+		len -= ret;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int kvio_blk_discard(struct kvio_blk_backend *be, loff_t pos, u64 len)
+{
+	struct file *file = be->file;
+	int ret;
+
+	if (be->is_bdev)
+		/*
+		 * fallocate(2) filters FALLOC_FL_NO_HIDE_STALE, but for a block
+		 * device file blkdev_fallocate() implements it as BLKDISCARD
+		 * does: page cache dropped under the invalidate lock, then
+		 * blkdev_issue_discard().
+		 */
+		ret = file->f_op->fallocate(file, FALLOC_FL_PUNCH_HOLE |
+					    FALLOC_FL_KEEP_SIZE |
+					    FALLOC_FL_NO_HIDE_STALE, pos, len);
+	else
+		ret = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE |
+				    FALLOC_FL_KEEP_SIZE, pos, len);
+	/* A hint: a backend that cannot deallocate keeps the data. */
+	return ret == -EOPNOTSUPP ? 0 : ret;
+}
+
+static int kvio_blk_write_zeroes(struct kvio_blk_backend *be, loff_t pos,
+				 u64 len, bool unmap, bool writethrough)
+{
+	struct file *file = be->file;
+	int ret = -EOPNOTSUPP;
+
+	/*
+	 * Unmap allowed: a hole reads as zeroes (for a block device,
+	 * blkdev_issue_zeroout() that may unmap, never writes).  Else, or if
+	 * the backend cannot: zeroes in place, then written ones.
+	 */
+	if (unmap)
+		ret = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE |
+				    FALLOC_FL_KEEP_SIZE, pos, len);
+	if (ret == -EOPNOTSUPP)
+		ret = vfs_fallocate(file, FALLOC_FL_ZERO_RANGE |
+				    FALLOC_FL_KEEP_SIZE, pos, len);
+	if (ret == -EOPNOTSUPP)
+		ret = kvio_blk_write_zero_pages(file, pos, len);
+	if (!ret && writethrough)
+		ret = vfs_fsync_range(file, pos, pos + len - 1, 1);
+	return ret;
+}
+
+/* Checks every segment before any is acted on. */
+static u8 kvio_blk_dwz_check(struct kvio_blk_chain *c,
+			     const struct virtio_blk_discard_write_zeroes *segs,
+			     unsigned int nr_segs, bool wz)
+{
+	const struct kvio_blk_params *p = c->p;
+	u32 max = wz ? p->max_wz_sectors : p->max_discard_sectors;
+	unsigned int i;
+	u32 flags;
+
+	/* 5.2.6.2: unknown flags, or unmap on a discard, are UNSUPP. */
+	for (i = 0; i < nr_segs; i++) {
+		flags = le32_to_cpu(segs[i].flags);
+		if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (!wz && (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+			return VIRTIO_BLK_S_UNSUPP;
+	}
+	for (i = 0; i < nr_segs; i++) {
+		u32 count = le32_to_cpu(segs[i].num_sectors);
+
+		/* The count is bounded before anything is shifted. */
+		if (!count || count > max ||
+		    !kvio_blk_range_ok(p, le64_to_cpu(segs[i].sector), count))
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* DISCARD and WRITE_ZEROES, run here in the worker, bounded by the limits. */
+static int kvio_blk_dwz(struct kvio_blk_chain *c, bool wz, u64 *bytes)
+{
+	const struct kvio_blk_params *p = c->p;
+	struct virtio_blk_discard_write_zeroes *segs;
+	unsigned int nr_segs, max_segs, i;
+	u64 len = c->out_len - KVIO_BLK_HDR_LEN;
+	u8 status;
+	int ret = 0;
+
+	if (!kvio_vq_has_feature(&c->bvq->vq, wz ? VIRTIO_BLK_F_WRITE_ZEROES :
+						   VIRTIO_BLK_F_DISCARD))
+		return kvio_blk_answer(c, VIRTIO_BLK_S_UNSUPP, 1);
+	max_segs = wz ? p->max_wz_seg : p->max_discard_seg;
+	if (c->in_len != 1 || !len || len % sizeof(*segs) ||
+	    len / sizeof(*segs) > max_segs || p->ro)
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+	nr_segs = len / sizeof(*segs);
+
+	/* Copied once: the guest may rewrite them while we work. */
+	segs = kmalloc_array(nr_segs, sizeof(*segs), GFP_KERNEL_ACCOUNT);
+	if (!segs)
+		return -ENOMEM;
+	if (copy_from_iter(segs, len, &c->out_iter) != len) {
+		status = VIRTIO_BLK_S_IOERR;
+		goto out;
+	}
+	status = kvio_blk_dwz_check(c, segs, nr_segs, wz);
+	for (i = 0; status == VIRTIO_BLK_S_OK && i < nr_segs; i++) {
+		/* Checked: sector + count <= capacity < 2^55. */
+		loff_t pos = le64_to_cpu(segs[i].sector) << SECTOR_SHIFT;
+		u64 seg_len = (u64)le32_to_cpu(segs[i].num_sectors) <<
+			      SECTOR_SHIFT;
+
+		if (wz)
+			ret = kvio_blk_write_zeroes(c->be, pos, seg_len,
+						    le32_to_cpu(segs[i].flags) &
+						    VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
+						    kvio_blk_writethrough(c));
+		else
+			ret = kvio_blk_discard(c->be, pos, seg_len);
+		if (ret)
+			status = VIRTIO_BLK_S_IOERR;
+		*bytes += seg_len;
+	}
+out:
+	kfree(segs);
+	return kvio_blk_answer(c, status, 1);
+}
+
+/*
+ * One chain: 0 when answered or submitted, -ENOMEM to retry it later, -EIO
+ * when the ring broke.
+ */
+static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
+{
+	struct kvio_vq *vq = &c->bvq->vq;
+	struct virtio_blk_outhdr hdr;
+	unsigned int last;
+
+	c->in_len = iov_length(vq->iov + c->out, c->in);
+	if (!c->in_len) {
+		kvio_vq_set_broken(vq, "request without a status byte");
+		return -EIO;
+	}
+	/* The engine makes no empty iovecs; be safe anyway. */
+	for (last = c->out + c->in - 1; !vq->iov[last].iov_len; last--)
+		;
+	c->status = (u8 __user *)vq->iov[last].iov_base +
+		    vq->iov[last].iov_len - 1;
+
+	c->out_len = iov_length(vq->iov, c->out);
+	iov_iter_init(&c->out_iter, ITER_SOURCE, vq->iov, c->out, c->out_len);
+	if (c->out_len < sizeof(hdr) ||
+	    copy_from_iter(&hdr, sizeof(hdr), &c->out_iter) != sizeof(hdr))
+		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
+	c->type = kvio32_to_cpu(vq, hdr.type);
+	c->sector = kvio64_to_cpu(vq, hdr.sector);
+
+	switch (c->type) {
+	case VIRTIO_BLK_T_IN:
+		return kvio_blk_rw(c, false, bytes);
+	case VIRTIO_BLK_T_OUT:
+		return kvio_blk_rw(c, true, bytes);
+	case VIRTIO_BLK_T_FLUSH:
+		return kvio_blk_flush(c);
+	case VIRTIO_BLK_T_GET_ID:
+		return kvio_blk_get_id(c);
+	case VIRTIO_BLK_T_DISCARD:
+		return kvio_blk_dwz(c, false, bytes);
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return kvio_blk_dwz(c, true, bytes);
+	default:
+		/* Completed all the same: a request never answered is a hang. */
+		return kvio_blk_answer(c, VIRTIO_BLK_S_UNSUPP, 1);
+	}
+}
+
+void kvio_blk_handle_kick(struct kvio_work *work)
+{
+	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
+	struct kvio_blk_vq *bvq = to_blk_vq(vq);
+	struct kvio_blk_chain c = { .bvq = bvq };
+	int head, ret, reqs = 0;
+	u64 bytes = 0;
+
+	mutex_lock(&vq->mutex);
+	c.be = kvio_vq_get_backend(vq);
+	/*
+	 * A ring GET_VRING_BASE stopped (kick poll off) takes nothing more,
+	 * not even from a run the weight check queued before it stopped: the
+	 * index it reported must stay true.
+	 */
+	if (!c.be || vq->broken || !vq->poll.wqh)
+		goto out;
+	c.p = &to_blk(vq)->params;
+
+	kvio_vq_disable_notify(vq);
+	do {
+		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.out,
+					&c.in, vq->log, &c.log_num);
+		/* Malformed (the ring is broken now) or an IOTLB miss. */
+		if (head < 0)
+			break;
+		if (head == vq->num) {
+			if (unlikely(kvio_vq_enable_notify(vq))) {
+				kvio_vq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		c.head = head;
+		ret = kvio_blk_handle_req(&c, &bytes);
+		if (ret == -ENOMEM) {
+			/* Back on the ring; the next turn of the worker retries. */
+			kvio_vq_discard_desc(vq, 1);
+			kvio_poll_queue(&vq->poll);
+			break;
+		}
+		if (ret)
+			break;
+	} while (!kvio_vq_exceeds_weight(vq, ++reqs,
+					 min_t(u64, bytes, INT_MAX)));
+	kvio_blk_publish(bvq);
+out:
+	mutex_unlock(&vq->mutex);
+}
