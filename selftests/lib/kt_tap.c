@@ -339,6 +339,11 @@ int kt_main(int argc, char **argv, const struct kt_case *cases, size_t ncases)
 				printf("ok %zu - %s: %s # SKIP %s\n", n, t->name,
 				       c->name, kt_reason[0] ? kt_reason :
 				       "(no reason given)");
+			} else if (c->upstream_bug && !t->kvio) {
+				if (kt_reason[0])
+					kt_diag("%s", kt_reason);
+				printf("not ok %zu - %s: %s # TODO upstream bug: %s\n",
+				       n, t->name, c->name, c->upstream_bug);
 			} else {
 				if (kt_reason[0])
 					kt_diag("%s", kt_reason);
