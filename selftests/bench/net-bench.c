@@ -1,0 +1,1299 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * net-bench: packets/s and Gbit/s through a vhost-net style device, with the
+ * selftests' guest driver (lib/kt.h) playing the guest.  Every device given
+ * (default kvio's /dev/kvio-net and upstream's /dev/vhost-net) is measured in
+ * the same run, interleaved, and the table gives kvio/upstream per cell.
+ * Not a test: it prints figures, and exits non-zero only if a run failed.
+ *
+ * Cells: TX and RX, 64- and 1500-byte Ethernet frames (no FCS; the 12-byte
+ * virtio-net header the guest adds is not counted in Gbit/s).
+ *
+ *  TX: the guest keeps the TX ring full: every buffer holds its vnet header
+ *      and frame from the start and is re-posted as soon as its used entry
+ *      comes back.  The tap sits in a private network namespace with nothing
+ *      listening, and the frames go to a MAC that is not the tap's with an
+ *      experimental ethertype: the stack drops them at its first lookup.
+ *  RX: a generator sends frames out of the tap as fast as it can: pktgen
+ *      (a kernel thread per CPU, ndo_start_xmit straight into tun) when the
+ *      module is loaded, else an AF_PACKET socket (sendmmsg, qdisc bypassed).
+ *      The generator runs SCHED_IDLE: it only gets CPU time the guest and
+ *      the device's worker leave, so it never slows the path it feeds, and
+ *      tun's drops (its queue full) show it stayed ahead.  The guest keeps
+ *      the RX ring stocked with 2 KiB mergeable buffers.
+ *
+ * The guest behaves like a Linux virtio-net driver with EVENT_IDX: it asks
+ * for a call only when it has nothing to do (TX: when 3/4 of what it has
+ * outstanding completed, like virtqueue_enable_cb_delayed(); RX: at the next
+ * packet) and kicks only when the device's avail_event says so.
+ *
+ * Each measurement runs in its own forked process (its own network namespace
+ * and device), warms up, then counts completions over a fixed wall time
+ * taken by a separate clock thread.  Devices alternate (kvio, upstream,
+ * upstream, kvio, ...) and every cell is repeated --rounds times; the table
+ * shows medians, so drift of the machine hits both devices alike.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kt.h"
+
+#define NB_HDR_LEN	sizeof(struct virtio_net_hdr_mrg_rxbuf)
+#define NB_BUF_SIZE	2048	/* TX and RX buffers, one per descriptor */
+#define NB_GEN_BATCH	64	/* frames per sendmmsg() */
+#define NB_MAX_DEVS	4
+#define NB_MAX_ROUNDS	31
+#define NB_MAX_CPUS	64
+#define NB_TAP		"kbtap0"
+#define NB_PKTGEN	"/proc/net/pktgen"
+
+/* What a Linux guest negotiates with vhost-net behind QEMU. */
+#define NB_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
+			 (1ULL << VIRTIO_NET_F_MRG_RXBUF) |	\
+			 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+
+/* TX destination: nobody's MAC, so the tap's stack discards the frames. */
+static const uint8_t nb_nobody_mac[6] = { 0x02, 0x6b, 0x76, 0x69, 0x6f, 0xee };
+
+enum nb_dir { NB_TX, NB_RX };
+
+struct nb_cell {
+	enum nb_dir dir;
+	unsigned int frame_len;
+	const char *name;
+};
+
+static const struct nb_cell nb_cells[] = {
+	{ NB_TX, 64, "tx64" },
+	{ NB_TX, 1500, "tx1500" },
+	{ NB_RX, 64, "rx64" },
+	{ NB_RX, 1500, "rx1500" },
+};
+
+#define NB_NCELLS (sizeof(nb_cells) / sizeof(nb_cells[0]))
+
+struct nb_dev {
+	const char *path;
+	const char *name;
+};
+
+/* One measurement, passed from the measuring child to the parent. */
+struct nb_result {
+	int ok;			/* 1: measured; 0: see err */
+	char err[200];
+	double secs;		/* measured window */
+	uint64_t frames;	/* completed (TX) / delivered (RX) */
+	uint64_t bad;		/* RX frames of an unexpected length */
+	uint64_t offered;	/* RX: frames the generator got to tun */
+	uint64_t tap_drops;	/* RX: of those, dropped: tun's queue full */
+	uint64_t calls;		/* call eventfd wake-ups of the guest */
+	uint64_t kicks;
+	/* Shares of one CPU over the window: */
+	double worker_cpu;	/* the device's worker kthread, running */
+	double worker_wait;	/* ... runnable but not running */
+	double guest_cpu;	/* the guest driver thread */
+	double guest_wait;
+	double gen_cpu;		/* the RX generator */
+	uint64_t worker_sleeps;	/* the worker's voluntary switches */
+};
+
+enum nb_gen { NB_GEN_PKTGEN, NB_GEN_PACKET };
+
+struct nb_opts {
+	unsigned int rounds;
+	unsigned int warmup_ms;
+	unsigned int time_ms;
+	unsigned int ring;
+	enum nb_gen gen;
+	bool guest_poll;
+	bool pin;
+	bool cells[NB_NCELLS];
+};
+
+static struct nb_opts opts = {
+	.rounds = 5,
+	.warmup_ms = 500,
+	.time_ms = 2000,
+	.ring = 1024,
+	.gen = NB_GEN_PKTGEN,
+	.pin = true,
+};
+
+static const char *nb_gen_name(void)
+{
+	return opts.gen == NB_GEN_PKTGEN ? "pktgen" : "AF_PACKET sendmmsg";
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* Written by one thread, read by the clock thread. */
+static uint64_t nb_frames, nb_bad, nb_calls, nb_kicks;
+static int nb_stop;
+
+static inline void nb_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+static inline uint64_t nb_get(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static inline bool nb_stopped(void)
+{
+	return __atomic_load_n(&nb_stop, __ATOMIC_ACQUIRE);
+}
+
+static void nb_err(struct nb_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void nb_err(struct nb_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* The first error is the one that explains the rest. */
+	if (!res->ok)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(res->err, sizeof(res->err), fmt, ap);
+	va_end(ap);
+	res->ok = 0;
+}
+
+static double nb_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void nb_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * 1000000L,
+	};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static pid_t nb_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/*
+ * The guest on CPU 0, the device's worker on CPU 1, as a VMM would keep a
+ * vCPU thread and its vhost worker apart: on two CPUs the scheduler would
+ * otherwise now and then stack them on one, and the figures would measure
+ * that more than the device.
+ */
+static void nb_pin(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	if (!opts.pin)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(tid, sizeof(set), &set);
+}
+
+static int nb_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == strlen(s) ? 0 : -EIO;
+}
+
+/* ------------------------------------------------------ CPU accounting */
+
+/* A task's scheduler figures (/proc/TID/schedstat and status). */
+struct nb_task_stat {
+	uint64_t run_ns;	/* on a CPU */
+	uint64_t wait_ns;	/* runnable, waiting for a CPU */
+	uint64_t sleeps;	/* voluntary context switches */
+};
+
+static void nb_task_stat(pid_t tid, struct nb_task_stat *st)
+{
+	unsigned long long run = 0, wait = 0, v = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	if (tid <= 0)
+		return;
+	/* /proc/TID/ works for any thread of any process. */
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", tid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu %llu", &run, &wait) == 2) {
+			st->run_ns += run;
+			st->wait_ns += wait;
+		}
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %llu",
+				   &v) == 1)
+				st->sleeps += v;
+		fclose(f);
+	}
+}
+
+static void nb_tasks_stat(const pid_t *tids, unsigned int n,
+			  struct nb_task_stat *st)
+{
+	unsigned int i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < n; i++)
+		nb_task_stat(tids[i], st);
+}
+
+/*
+ * Top-level tasks (kernel threads) whose comm is exactly name, or starts
+ * with it when prefix: up to max pids into pids.  Returns how many.
+ */
+static unsigned int nb_find_tasks(const char *name, bool prefix, pid_t *pids,
+				  unsigned int max)
+{
+	char path[300], comm[32];
+	size_t len = strlen(name);
+	struct dirent *de;
+	unsigned int n = 0;
+	ssize_t r;
+	DIR *d;
+	int fd;
+
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (n < max && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		comm[r] = 0;
+		comm[strcspn(comm, "\n")] = 0;
+		if (prefix ? !strncmp(comm, name, len) : !strcmp(comm, name))
+			pids[n++] = atoi(de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The device's worker kthread: upstream names it vhost-<owner pid>, kvio
+ * kvio-<owner pid>.  0 if not found (its CPU figure is then left out).
+ */
+static pid_t nb_find_worker(pid_t owner)
+{
+	char name[32];
+	pid_t pid = 0;
+
+	snprintf(name, sizeof(name), "vhost-%d", owner);
+	if (nb_find_tasks(name, false, &pid, 1))
+		return pid;
+	snprintf(name, sizeof(name), "kvio-%d", owner);
+	if (nb_find_tasks(name, false, &pid, 1))
+		return pid;
+	return 0;
+}
+
+/* tx_packets + tx_dropped (*drops) of ifname in this namespace. */
+static uint64_t nb_tap_tx(const char *ifname, uint64_t *drops)
+{
+	unsigned long long v[12];
+	char line[512], *p;
+	uint64_t r = 0;
+	FILE *f = fopen("/proc/net/dev", "re");
+
+	*drops = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		p = strchr(line, ':');
+		if (!p)
+			continue;
+		*p = 0;
+		if (strcmp(line + strspn(line, " "), ifname))
+			continue;
+		/* rx: bytes packets errs drop fifo frame compressed
+		 * multicast; tx: bytes packets errs drop ... */
+		if (sscanf(p + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7], &v[8], &v[9], &v[10], &v[11]) == 12) {
+			r = v[9] + v[11];
+			*drops = v[11];
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/* ---------------------------------------------------------- generators */
+
+struct nb_run {
+	const struct nb_cell *cell;
+	struct kt_dev dev;
+	struct kt_tap tap;
+	uint8_t frame[NB_BUF_SIZE];
+	size_t frame_len;
+	pid_t worker;
+	pid_t guest_tid;
+	pid_t gen_tids[NB_MAX_CPUS + 1];
+	unsigned int ngen;
+	bool gen_started;
+	int psock;		/* AF_PACKET generator's socket */
+	struct nb_result *res;
+};
+
+static void nb_idle_priority(pid_t tid)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	sched_setscheduler(tid, SCHED_IDLE, &sp);
+}
+
+static int nb_pktgen_cmd(const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int nb_pktgen_cmd(const char *file, const char *fmt, ...)
+{
+	char path[128], cmd[128];
+	va_list ap;
+
+	snprintf(path, sizeof(path), NB_PKTGEN "/%s", file);
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
+	va_end(ap);
+	/* pgctrl drops the last byte written: end every command with \n. */
+	strcat(cmd, "\n");
+	return nb_write_file(path, cmd);
+}
+
+/*
+ * pktgen in this network namespace: one device per CPU thread, all on the
+ * tap, forever, no delay, a fresh skb per frame (tap cannot share skbs).
+ */
+static int nb_pktgen_setup(struct nb_run *run)
+{
+	const uint8_t *m = run->frame;	/* the frame's destination MAC */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char thread[32], dev[32];
+	pid_t pids[NB_MAX_CPUS * 8];
+	unsigned int n, i;
+	long cpu;
+	int r;
+
+	if (ncpu > NB_MAX_CPUS)
+		ncpu = NB_MAX_CPUS;
+	/* Pinned: the generator shares the guest's CPU, never the worker's. */
+	if (opts.pin)
+		ncpu = 1;
+	for (cpu = 0; cpu < ncpu; cpu++) {
+		snprintf(thread, sizeof(thread), "kpktgend_%ld", cpu);
+		snprintf(dev, sizeof(dev), NB_TAP "@%ld", cpu);
+		r = nb_pktgen_cmd(thread, "rem_device_all");
+		if (!r)
+			r = nb_pktgen_cmd(thread, "add_device %s", dev);
+		if (!r)
+			r = nb_pktgen_cmd(dev, "count 0");
+		if (!r)
+			r = nb_pktgen_cmd(dev, "clone_skb 0");
+		if (!r)
+			r = nb_pktgen_cmd(dev, "delay 0");
+		if (!r)
+			r = nb_pktgen_cmd(dev, "pkt_size %zu", run->frame_len);
+		if (!r)
+			r = nb_pktgen_cmd(dev, "dst_mac %02x:%02x:%02x:%02x:%02x:%02x",
+					  m[0], m[1], m[2], m[3], m[4], m[5]);
+		if (!r)
+			r = nb_pktgen_cmd(dev, "dst 192.0.2.2");
+		if (r)
+			return r;
+	}
+	/*
+	 * Every netns has its own kpktgend_N threads; the others sleep, so
+	 * demoting all of them touches only ours in effect.
+	 */
+	n = nb_find_tasks("kpktgend_", true, pids, sizeof(pids) / sizeof(pids[0]));
+	for (i = 0; i < n; i++)
+		nb_idle_priority(pids[i]);
+	for (i = 0; i < n && run->ngen < NB_MAX_CPUS; i++)
+		run->gen_tids[run->ngen++] = pids[i];
+	return 0;
+}
+
+/* Runs pktgen until nb_pktgen_stop(): "start" blocks till then. */
+static void *nb_pktgen_thread(void *arg)
+{
+	struct nb_run *run = arg;
+	int r;
+
+	r = nb_pktgen_cmd("pgctrl", "start");
+	if (r && !nb_stopped())
+		nb_err(run->res, "pktgen start: %s", strerror(-r));
+	return NULL;
+}
+
+static void nb_pktgen_stop(void)
+{
+	nb_pktgen_cmd("pgctrl", "stop");
+}
+
+/* An AF_PACKET socket that only sends, out of ifindex, past the qdisc. */
+static int nb_gen_socket(int ifindex)
+{
+	struct sockaddr_ll sll;
+	int s, one = 1;
+
+	/* Protocol 0: the socket receives nothing. */
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	setsockopt(s, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = ifindex;
+	if (bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		int r = -errno;
+
+		close(s);
+		return r;
+	}
+	return s;
+}
+
+/*
+ * The AF_PACKET generator.  A frame tun drops (queue full) ends sendmmsg()
+ * with ENOBUFS; the drop is counted by the tap, not here.
+ */
+static void *nb_packet_gen_thread(void *arg)
+{
+	struct nb_run *run = arg;
+	struct mmsghdr msgs[NB_GEN_BATCH];
+	struct iovec iov = {
+		.iov_base = run->frame,
+		.iov_len = run->frame_len,
+	};
+	unsigned int i;
+	int n;
+
+	nb_idle_priority(0);
+	nb_pin(0, 0);
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < NB_GEN_BATCH; i++) {
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (!nb_stopped()) {
+		n = sendmmsg(run->psock, msgs, NB_GEN_BATCH, 0);
+		if (n < 0 && errno != EINTR && errno != EAGAIN &&
+		    errno != ENOBUFS) {
+			nb_err(run->res, "generator sendmmsg: %s",
+			       strerror(errno));
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int nb_gen_prepare(struct nb_run *run)
+{
+	if (opts.gen == NB_GEN_PKTGEN)
+		return nb_pktgen_setup(run);
+	run->psock = nb_gen_socket(run->tap.ifindex);
+	return run->psock < 0 ? run->psock : 0;
+}
+
+static int nb_gen_start(struct nb_run *run, pthread_t *th)
+{
+	if (opts.gen == NB_GEN_PKTGEN) {
+		if (pthread_create(th, NULL, nb_pktgen_thread, run))
+			return -EAGAIN;
+	} else {
+		if (pthread_create(th, NULL, nb_packet_gen_thread, run))
+			return -EAGAIN;
+	}
+	run->gen_started = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------- clock */
+
+static void nb_stop_all(void)
+{
+	__atomic_store_n(&nb_stop, 1, __ATOMIC_RELEASE);
+	if (opts.gen == NB_GEN_PKTGEN)
+		nb_pktgen_stop();
+}
+
+/*
+ * After the warm-up, snapshot every counter; after the measured time,
+ * snapshot again and stop the other threads.
+ */
+static void *nb_clock_thread(void *arg)
+{
+	struct nb_run *run = arg;
+	struct nb_result *res = run->res;
+	struct nb_task_stat w0, w1, h0, h1, g0, g1;
+	uint64_t f0, b0, c0, k0, o0, d0, d1;
+	double t0, t1, ns;
+
+	nb_sleep_ms(opts.warmup_ms);
+	if (nb_stopped())
+		return NULL;
+	t0 = nb_now();
+	f0 = nb_get(&nb_frames);
+	b0 = nb_get(&nb_bad);
+	c0 = nb_get(&nb_calls);
+	k0 = nb_get(&nb_kicks);
+	o0 = nb_tap_tx(run->tap.name, &d0);
+	nb_tasks_stat(&run->worker, run->worker ? 1 : 0, &w0);
+	nb_tasks_stat(&run->guest_tid, 1, &h0);
+	nb_tasks_stat(run->gen_tids, run->ngen, &g0);
+
+	nb_sleep_ms(opts.time_ms);
+
+	t1 = nb_now();
+	res->frames = nb_get(&nb_frames) - f0;
+	res->bad = nb_get(&nb_bad) - b0;
+	res->calls = nb_get(&nb_calls) - c0;
+	res->kicks = nb_get(&nb_kicks) - k0;
+	res->offered = nb_tap_tx(run->tap.name, &d1) - o0;
+	res->tap_drops = d1 - d0;
+	nb_tasks_stat(&run->worker, run->worker ? 1 : 0, &w1);
+	nb_tasks_stat(&run->guest_tid, 1, &h1);
+	nb_tasks_stat(run->gen_tids, run->ngen, &g1);
+	res->secs = t1 - t0;
+	ns = res->secs * 1e9;
+	res->worker_cpu = (w1.run_ns - w0.run_ns) / ns;
+	res->worker_wait = (w1.wait_ns - w0.wait_ns) / ns;
+	res->worker_sleeps = w1.sleeps - w0.sleeps;
+	res->guest_cpu = (h1.run_ns - h0.run_ns) / ns;
+	res->guest_wait = (h1.wait_ns - h0.wait_ns) / ns;
+	res->gen_cpu = (g1.run_ns - g0.run_ns) / ns;
+	nb_stop_all();
+	return NULL;
+}
+
+/* ------------------------------------------------------- guest driver */
+
+/* Wait for the call eventfd (at most 50 ms, to notice the stop flag). */
+static void nb_wait_call(struct kt_vq *vq)
+{
+	struct pollfd p = { .fd = vq->call, .events = POLLIN };
+
+	if (poll(&p, 1, 50) > 0) {
+		kt_eventfd_drain(vq->call);
+		nb_add(&nb_calls, 1);
+	}
+}
+
+static void nb_kick_if_needed(struct kt_vq *vq)
+{
+	if (kt_vq_kick_needed(vq)) {
+		kt_vq_kick(vq);
+		nb_add(&nb_kicks, 1);
+	} else {
+		/* Linux's virtqueue_kick_prepare(): the next decision
+		 * covers only what is added from now on. */
+		vq->kicked_idx = vq->avail_idx;
+	}
+}
+
+static int nb_guest_tx(struct nb_run *run)
+{
+	struct kt_vq *vq = &run->dev.vq[KT_TXQ];
+	uint16_t outstanding;
+	unsigned int i, n;
+	struct kt_buf b;
+	uint64_t token;
+	uint8_t *p;
+	int r;
+
+	b.len = NB_HDR_LEN + run->frame_len;
+	for (i = 0; i < vq->num; i++) {
+		b.gpa = kt_mem_alloc(&run->dev.mem, NB_BUF_SIZE, 64);
+		if (!b.gpa)
+			return -ENOMEM;
+		p = kt_gpa(&run->dev.mem, b.gpa);
+		memset(p, 0, NB_HDR_LEN);
+		memcpy(p + NB_HDR_LEN, run->frame, run->frame_len);
+		if (kt_vq_add(vq, &b, 1, NULL, 0, false, b.gpa) < 0)
+			return -ENOSPC;
+	}
+	kt_vq_kick(vq);
+
+	while (!nb_stopped()) {
+		n = 0;
+		while ((r = kt_vq_get_used(vq, NULL, NULL, &token)) == 1) {
+			b.gpa = token;
+			if (kt_vq_add(vq, &b, 1, NULL, 0, false, token) < 0)
+				return -ENOSPC;
+			n++;
+		}
+		if (r < 0)
+			return r;
+		if (n) {
+			nb_add(&nb_frames, n);
+			nb_kick_if_needed(vq);
+			continue;
+		}
+		if (opts.guest_poll)
+			continue;
+		/*
+		 * Ring full: ask for a call when 3/4 of it completed, as
+		 * virtqueue_enable_cb_delayed() does, then re-check.
+		 */
+		outstanding = vq->avail_idx - vq->last_used;
+		kt_vq_set_used_event(vq, vq->last_used +
+				     (uint16_t)(outstanding * 3 / 4));
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (kt_vq_used_pending(vq))
+			continue;
+		nb_wait_call(vq);
+	}
+	return 0;
+}
+
+static int nb_guest_rx(struct nb_run *run)
+{
+	struct kt_vq *vq = &run->dev.vq[KT_RXQ];
+	const struct virtio_net_hdr_mrg_rxbuf *hdr;
+	unsigned int i, n, more = 0;
+	uint64_t token, pkts;
+	struct kt_buf b;
+	uint32_t len;
+	int r;
+
+	b.len = NB_BUF_SIZE;
+	for (i = 0; i < vq->num; i++) {
+		b.gpa = kt_mem_alloc(&run->dev.mem, NB_BUF_SIZE, 64);
+		if (!b.gpa)
+			return -ENOMEM;
+		if (kt_vq_add(vq, NULL, 0, &b, 1, false, b.gpa) < 0)
+			return -ENOSPC;
+	}
+	kt_vq_kick(vq);
+
+	while (!nb_stopped()) {
+		n = 0;
+		pkts = 0;
+		while ((r = kt_vq_get_used(vq, NULL, &len, &token)) == 1) {
+			if (more) {
+				/* A later buffer of a merged packet. */
+				more--;
+			} else {
+				hdr = kt_gpa(&run->dev.mem, token);
+				if (len != NB_HDR_LEN + run->frame_len ||
+				    hdr->num_buffers != 1) {
+					nb_add(&nb_bad, 1);
+					if (hdr->num_buffers > 1 &&
+					    hdr->num_buffers <= vq->num)
+						more = hdr->num_buffers - 1;
+				}
+				pkts++;
+			}
+			b.gpa = token;
+			if (kt_vq_add(vq, NULL, 0, &b, 1, false, token) < 0)
+				return -ENOSPC;
+			n++;
+		}
+		if (r < 0)
+			return r;
+		if (n) {
+			nb_add(&nb_frames, pkts);
+			nb_kick_if_needed(vq);
+			continue;
+		}
+		if (opts.guest_poll)
+			continue;
+		/* Nothing received: a call at the next packet. */
+		kt_vq_set_used_event(vq, vq->last_used);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (kt_vq_used_pending(vq))
+			continue;
+		nb_wait_call(vq);
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------- measurements */
+
+static int nb_tap(struct nb_run *run)
+{
+	/* The tap carries the 12-byte header, as QEMU sets it up. */
+	if (kt_tap_create(&run->tap, NB_TAP, NB_HDR_LEN, NULL) != KT_PASS)
+		return -ENODEV;
+	return 0;
+}
+
+/* The measuring child: one device (NULL: the generator alone), one cell. */
+static void nb_measure(const struct nb_dev *d, const struct nb_cell *cell,
+		       struct nb_result *res)
+{
+	static struct nb_run run;
+	pthread_t clock_th, gen_th;
+	int r, i;
+
+	memset(res, 0, sizeof(*res));
+	res->ok = 1;
+	run.cell = cell;
+	run.res = res;
+	run.psock = -1;
+	run.dev.fd = -1;
+	run.guest_tid = nb_gettid();
+	nb_pin(0, 0);
+
+	if (nb_tap(&run))
+		return nb_err(res, "tap: cannot create one (tun loaded? root?)");
+	if (cell->dir == NB_TX)
+		run.frame_len = kt_frame_test(run.frame, nb_nobody_mac,
+					      kt_guest_mac,
+					      cell->frame_len - 14, 1);
+	else
+		run.frame_len = kt_frame_test(run.frame, kt_guest_mac,
+					      run.tap.mac,
+					      cell->frame_len - 14, 2);
+
+	if (d) {
+		r = kt_dev_open(&run.dev, d->path);
+		if (r)
+			return nb_err(res, "open %s: %s", d->path,
+				      strerror(-r));
+		r = kt_dev_setup(&run.dev, NB_FEATURES);
+		if (r)
+			return nb_err(res, "device setup: %s", kt_errname(-r));
+		for (i = 0; i < 2; i++) {
+			r = kt_vq_setup(&run.dev, i, opts.ring, 0);
+			if (r)
+				return nb_err(res, "ring %d: %s", i,
+					      kt_errname(-r));
+		}
+		for (i = 0; i < 2; i++) {
+			r = kt_net_backend(&run.dev, i, run.tap.fd);
+			if (r)
+				return nb_err(res, "SET_BACKEND %d: %s", i,
+					      kt_errname(-r));
+		}
+		run.worker = nb_find_worker(getpid());
+		if (run.worker)
+			nb_pin(run.worker, 1);
+	}
+	if (cell->dir == NB_RX) {
+		r = nb_gen_prepare(&run);
+		if (r)
+			return nb_err(res, "%s generator: %s", nb_gen_name(),
+				      strerror(-r));
+	}
+
+	if (pthread_create(&clock_th, NULL, nb_clock_thread, &run))
+		return nb_err(res, "pthread_create failed");
+	if (cell->dir == NB_RX && nb_gen_start(&run, &gen_th)) {
+		nb_stop_all();
+		pthread_join(clock_th, NULL);
+		return nb_err(res, "pthread_create failed");
+	}
+
+	if (!d)
+		r = 0;
+	else if (cell->dir == NB_RX)
+		r = nb_guest_rx(&run);
+	else
+		r = nb_guest_tx(&run);
+	if (r < 0) {
+		nb_err(res, "guest driver: %s", kt_errname(-r));
+		nb_stop_all();
+	}
+	pthread_join(clock_th, NULL);
+	if (run.gen_started)
+		pthread_join(gen_th, NULL);
+	if (!d) {
+		/* The generator alone: what reached tun is its rate. */
+		res->frames = res->offered;
+	}
+	if (res->ok && !res->frames)
+		nb_err(res, "no frame went through");
+	/* The process exits right after: the kernel closes everything. */
+}
+
+/* Fork, measure in the child, return its result. */
+static void nb_run_child(const struct nb_dev *d, const struct nb_cell *cell,
+			 struct nb_result *res)
+{
+	unsigned int limit = (opts.warmup_ms + opts.time_ms) / 1000 + 30;
+	struct nb_result r;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	memset(res, 0, sizeof(*res));
+	res->ok = 1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return nb_err(res, "pipe: %s", strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return nb_err(res, "fork: %s", strerror(errno));
+	}
+	if (!pid) {
+		close(p[0]);
+		/* A hung device must not hang the benchmark. */
+		alarm(limit);
+		nb_measure(d, cell, &r);
+		if (write(p[1], &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], &r, sizeof(r));
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(r)) {
+		if (WIFSIGNALED(status))
+			return nb_err(res, "measuring process killed by signal %d%s",
+				      WTERMSIG(status),
+				      WTERMSIG(status) == SIGALRM ?
+				      " (timed out)" : "");
+		return nb_err(res, "measuring process exited with status %d",
+			      WEXITSTATUS(status));
+	}
+	*res = r;
+}
+
+/* ---------------------------------------------------------- reporting */
+
+static double nb_pps(const struct nb_result *r)
+{
+	return r->ok && r->secs > 0 ? r->frames / r->secs : 0;
+}
+
+static double nb_get_worker(const struct nb_result *r)
+{
+	return r->worker_cpu * 100;
+}
+
+static double nb_get_guest(const struct nb_result *r)
+{
+	return r->guest_cpu * 100;
+}
+
+static double nb_get_gen(const struct nb_result *r)
+{
+	return r->gen_cpu * 100;
+}
+
+static double nb_get_worker_wait(const struct nb_result *r)
+{
+	return r->worker_wait * 100;
+}
+
+static double nb_get_guest_wait(const struct nb_result *r)
+{
+	return r->guest_wait * 100;
+}
+
+static double nb_get_sleeps(const struct nb_result *r)
+{
+	return r->frames ? 1000.0 * r->worker_sleeps / r->frames : 0;
+}
+
+static double nb_get_offered(const struct nb_result *r)
+{
+	return r->secs > 0 ? r->offered / r->secs : 0;
+}
+
+static double nb_get_drop(const struct nb_result *r)
+{
+	return r->secs > 0 ? r->tap_drops / r->secs : 0;
+}
+
+static double nb_get_calls(const struct nb_result *r)
+{
+	return r->frames ? 1000.0 * r->calls / r->frames : 0;
+}
+
+static double nb_get_kicks(const struct nb_result *r)
+{
+	return r->frames ? 1000.0 * r->kicks / r->frames : 0;
+}
+
+static int nb_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of the successful runs' field; -1 if none succeeded. */
+static double nb_median(const struct nb_result *rs, unsigned int n,
+			double (*get)(const struct nb_result *))
+{
+	double v[NB_MAX_ROUNDS];
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (rs[i].ok)
+			v[k++] = get(&rs[i]);
+	if (!k)
+		return -1;
+	qsort(v, k, sizeof(v[0]), nb_cmp_double);
+	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+static void nb_print_run(unsigned int round, const struct nb_cell *c,
+			 const struct nb_dev *d, const struct nb_result *r)
+{
+	const char *name = d ? d->name : "generator";
+
+	if (!r->ok) {
+		printf("# round %u %-6s %-10s FAILED: %s\n", round, c->name,
+		       name, r->err);
+		fflush(stdout);
+		return;
+	}
+	printf("# round %u %-6s %-10s %8.0f pps %6.3f Gbit/s  cpu%%: worker %.0f+%.0f guest %.0f+%.0f gen %.0f",
+	       round, c->name, name, nb_pps(r),
+	       nb_pps(r) * c->frame_len * 8 / 1e9, nb_get_worker(r),
+	       nb_get_worker_wait(r), nb_get_guest(r), nb_get_guest_wait(r),
+	       nb_get_gen(r));
+	if (d && c->dir == NB_RX)
+		printf("  offered %.0f/s tun-drop %.0f/s", nb_get_offered(r),
+		       nb_get_drop(r));
+	if (d)
+		printf("  per kpkt: calls %.1f kicks %.1f worker sleeps %.1f",
+		       nb_get_calls(r), nb_get_kicks(r), nb_get_sleeps(r));
+	if (r->bad)
+		printf("  BAD %llu", (unsigned long long)r->bad);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void nb_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: net-bench [--dev PATH]... [--rounds N] [--warmup MS] [--time MS]\n"
+		"                 [--ring N] [--cells tx64,tx1500,rx64,rx1500]\n"
+		"                 [--gen pktgen|packet] [--guest-poll] [--no-pin]\n"
+		"Default devices: /dev/kvio-net then /dev/vhost-net; the ratio column is\n"
+		"the first device over the last.  Run as root in the test VM with tun,\n"
+		"vhost_net, kvio_net (and pktgen for the default RX generator) loaded.\n"
+		"--guest-poll: the guest spins on the used ring instead of waiting for\n"
+		"calls (shows the device's own ceiling).  --no-pin: leave the guest\n"
+		"and the worker where the scheduler puts them (default: CPU 0 and 1).\n");
+}
+
+static int nb_parse_cells(const char *s)
+{
+	char *copy = strdup(s), *tok, *save = NULL;
+	unsigned int i;
+	bool found;
+
+	if (!copy)
+		return -1;
+	memset(opts.cells, 0, sizeof(opts.cells));
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		found = false;
+		for (i = 0; i < NB_NCELLS; i++) {
+			if (!strcmp(tok, nb_cells[i].name)) {
+				opts.cells[i] = true;
+				found = true;
+			}
+		}
+		if (!found) {
+			fprintf(stderr, "net-bench: unknown cell %s\n", tok);
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	return 0;
+}
+
+static const char *nb_dev_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b ? b + 1 : path;
+}
+
+/*
+ * The ratio of a cell: per round a / b (the two ran back to back, under
+ * the same conditions), then the median and the spread over the rounds.
+ */
+static void nb_print_ratio(const struct nb_result *a,
+			   const struct nb_result *b, unsigned int n)
+{
+	double v[NB_MAX_ROUNDS];
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (nb_pps(&a[i]) > 0 && nb_pps(&b[i]) > 0)
+			v[k++] = nb_pps(&a[i]) / nb_pps(&b[i]);
+	if (!k) {
+		printf(" | %5s", "-");
+		return;
+	}
+	qsort(v, k, sizeof(v[0]), nb_cmp_double);
+	printf(" | %5.2f (%.2f-%.2f)",
+	       k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2, v[0],
+	       v[k - 1]);
+}
+
+static void nb_print_tables(const struct nb_dev *devs, unsigned int ndevs,
+			    struct nb_result res[][NB_MAX_DEVS][NB_MAX_ROUNDS],
+			    const struct nb_result *gen)
+{
+	unsigned int c, k, n = opts.rounds;
+	double v;
+
+	printf("\nMedians of %u run(s) of %.1f s; Gbit/s counts Ethernet frame bytes (no FCS,\nno vnet header).  ratio: %s / %s, each round's pair of back-to-back\nruns divided, the median of those (min-max in brackets).\n\n",
+	       n, opts.time_ms / 1000.0, devs[0].name, devs[ndevs - 1].name);
+	printf("%-3s %5s", "dir", "frame");
+	for (k = 0; k < ndevs; k++)
+		printf(" | %-9s %8s %7s", devs[k].name, "pps", "Gbit/s");
+	if (ndevs > 1)
+		printf(" | ratio (min-max)");
+	printf("\n");
+	for (c = 0; c < NB_NCELLS; c++) {
+		if (!opts.cells[c])
+			continue;
+		printf("%-3s %5u", nb_cells[c].dir == NB_TX ? "TX" : "RX",
+		       nb_cells[c].frame_len);
+		for (k = 0; k < ndevs; k++) {
+			v = nb_median(res[c][k], n, nb_pps);
+			if (v < 0)
+				printf(" | %-9s %8s %7s", "", "failed", "-");
+			else
+				printf(" | %-9s %8.0f %7.3f", "", v,
+				       v * nb_cells[c].frame_len * 8 / 1e9);
+		}
+		if (ndevs > 1)
+			nb_print_ratio(res[c][0], res[c][ndevs - 1], n);
+		printf("\n");
+	}
+
+	printf("\nWhere the time went (medians).  CPU: %% of one CPU (%ld in all) running, and\n+wait: runnable but not running.  Per 1000 frames: guest calls, guest kicks,\nworker sleeps.  RX offered: frames the generator got to tun, drop: tun's\nqueue was full (the generator was ahead).\n\n",
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("%-6s %-10s %6s %5s %5s %5s %5s %6s %6s %6s %9s %9s\n",
+	       "cell", "device", "worker", "+wait", "guest", "+wait", "gen",
+	       "calls", "kicks", "sleeps", "offered/s", "drop/s");
+	for (c = 0; c < NB_NCELLS; c++) {
+		if (!opts.cells[c])
+			continue;
+		for (k = 0; k < ndevs; k++) {
+			printf("%-6s %-10s %6.0f %5.0f %5.0f %5.0f %5.0f %6.1f %6.1f %6.1f",
+			       nb_cells[c].name, devs[k].name,
+			       nb_median(res[c][k], n, nb_get_worker),
+			       nb_median(res[c][k], n, nb_get_worker_wait),
+			       nb_median(res[c][k], n, nb_get_guest),
+			       nb_median(res[c][k], n, nb_get_guest_wait),
+			       nb_median(res[c][k], n, nb_get_gen),
+			       nb_median(res[c][k], n, nb_get_calls),
+			       nb_median(res[c][k], n, nb_get_kicks),
+			       nb_median(res[c][k], n, nb_get_sleeps));
+			if (nb_cells[c].dir == NB_RX)
+				printf(" %9.0f %9.0f",
+				       nb_median(res[c][k], n, nb_get_offered),
+				       nb_median(res[c][k], n, nb_get_drop));
+			printf("\n");
+		}
+		if (nb_cells[c].dir == NB_RX && gen[c].ok)
+			printf("%-6s %-10s %6s %5s %5s %5s %5.0f %6s %6s %6s %9.0f\n",
+			       nb_cells[c].name, "gen alone", "", "", "", "",
+			       nb_get_gen(&gen[c]), "", "", "", nb_pps(&gen[c]));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "dev", required_argument, NULL, 'd' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "time", required_argument, NULL, 't' },
+		{ "ring", required_argument, NULL, 'n' },
+		{ "cells", required_argument, NULL, 'c' },
+		{ "gen", required_argument, NULL, 'g' },
+		{ "guest-poll", no_argument, NULL, 'p' },
+		{ "no-pin", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static struct nb_result res[NB_NCELLS][NB_MAX_DEVS][NB_MAX_ROUNDS];
+	static struct nb_result gen[NB_NCELLS];
+	struct nb_dev devs[NB_MAX_DEVS];
+	unsigned int ndevs = 0, i, k, c, round, failures = 0;
+	bool gen_asked = false;
+	double t_start = nb_now();
+	int o;
+
+	for (i = 0; i < NB_NCELLS; i++)
+		opts.cells[i] = true;
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'd':
+			if (ndevs == NB_MAX_DEVS) {
+				fprintf(stderr, "net-bench: at most %d devices\n",
+					NB_MAX_DEVS);
+				return 2;
+			}
+			devs[ndevs].path = optarg;
+			devs[ndevs].name = nb_dev_name(optarg);
+			ndevs++;
+			break;
+		case 'r':
+			opts.rounds = atoi(optarg);
+			break;
+		case 'w':
+			opts.warmup_ms = atoi(optarg);
+			break;
+		case 't':
+			opts.time_ms = atoi(optarg);
+			break;
+		case 'n':
+			opts.ring = atoi(optarg);
+			break;
+		case 'c':
+			if (nb_parse_cells(optarg))
+				return 2;
+			break;
+		case 'g':
+			gen_asked = true;
+			if (!strcmp(optarg, "pktgen")) {
+				opts.gen = NB_GEN_PKTGEN;
+			} else if (!strcmp(optarg, "packet")) {
+				opts.gen = NB_GEN_PACKET;
+			} else {
+				nb_usage(stderr);
+				return 2;
+			}
+			break;
+		case 'p':
+			opts.guest_poll = true;
+			break;
+		case 'P':
+			opts.pin = false;
+			break;
+		case 'h':
+			nb_usage(stdout);
+			return 0;
+		default:
+			nb_usage(stderr);
+			return 2;
+		}
+	}
+	if (!opts.rounds || opts.rounds > NB_MAX_ROUNDS || !opts.time_ms ||
+	    opts.warmup_ms > 60000 || opts.time_ms > 60000 ||
+	    !opts.ring || opts.ring > 1024 || (opts.ring & (opts.ring - 1))) {
+		fprintf(stderr, "net-bench: rounds 1..%d, warm-up and time <= 60000 ms, ring a power of two <= 1024\n",
+			NB_MAX_ROUNDS);
+		return 2;
+	}
+	if (!ndevs) {
+		devs[0] = (struct nb_dev){ "/dev/kvio-net", "kvio-net" };
+		devs[1] = (struct nb_dev){ "/dev/vhost-net", "vhost-net" };
+		ndevs = 2;
+	}
+	for (k = 0; k < ndevs; k++) {
+		if (access(devs[k].path, R_OK | W_OK)) {
+			fprintf(stderr, "net-bench: %s: %s\n", devs[k].path,
+				strerror(errno));
+			return 2;
+		}
+	}
+	if (opts.gen == NB_GEN_PKTGEN && access(NB_PKTGEN "/pgctrl", W_OK)) {
+		if (gen_asked) {
+			fprintf(stderr, "net-bench: no pktgen (modprobe pktgen)\n");
+			return 2;
+		}
+		opts.gen = NB_GEN_PACKET;
+	}
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		opts.pin = false;
+	/* The children's pktgen writes must not die of a closed pipe. */
+	signal(SIGPIPE, SIG_IGN);
+
+	printf("# net-bench: %u round(s) of %u ms after %u ms warm-up; rings of %u; %ld CPUs;\n# RX generator %s (SCHED_IDLE); guest %s; %s\n",
+	       opts.rounds, opts.time_ms, opts.warmup_ms, opts.ring,
+	       sysconf(_SC_NPROCESSORS_ONLN), nb_gen_name(),
+	       opts.guest_poll ? "polls" : "waits for calls (EVENT_IDX)",
+	       opts.pin ? "guest on CPU 0, worker on CPU 1" : "nothing pinned");
+
+	/* The RX generator's own ceiling, once per frame size. */
+	for (c = 0; c < NB_NCELLS; c++) {
+		if (!opts.cells[c] || nb_cells[c].dir != NB_RX)
+			continue;
+		nb_run_child(NULL, &nb_cells[c], &gen[c]);
+		nb_print_run(0, &nb_cells[c], NULL, &gen[c]);
+	}
+
+	for (round = 0; round < opts.rounds; round++) {
+		for (c = 0; c < NB_NCELLS; c++) {
+			if (!opts.cells[c])
+				continue;
+			for (i = 0; i < ndevs; i++) {
+				/* Alternate who goes first: order effects
+				 * (warm caches, drift) cancel out. */
+				k = (round + c) % 2 ? ndevs - 1 - i : i;
+				nb_run_child(&devs[k], &nb_cells[c],
+					     &res[c][k][round]);
+				nb_print_run(round + 1, &nb_cells[c], &devs[k],
+					     &res[c][k][round]);
+				if (!res[c][k][round].ok)
+					failures++;
+			}
+		}
+	}
+
+	nb_print_tables(devs, ndevs, res, gen);
+	printf("\nnet-bench: %u failed run(s), %.0f s in all\n", failures,
+	       nb_now() - t_start);
+	return failures ? 1 : 0;
+}
