@@ -278,6 +278,14 @@ static int kvio_blk_attach(struct kvio_blk *blk, struct kvio_blk_backend *be)
 			kvio_vq_set_backend(&blk->vqs[i].vq, NULL);
 		blk->backend = NULL;
 		kvio_blk_resolve(&blk->cfg, NULL, &blk->params);
+	} else {
+		/*
+		 * Requests the guest queued while no backend was attached had
+		 * their kick already: look at every ring once now.
+		 */
+		for (i = 0; i < KVIO_BLK_VQ_MAX; i++)
+			if (kvio_blk_ring_ready(&blk->vqs[i].vq))
+				kvio_poll_queue(&blk->vqs[i].vq.poll);
 	}
 	kvio_blk_unlock_vqs(blk);
 	return ret;
