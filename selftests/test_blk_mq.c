@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * test_blk_mq: several request rings at once (VIRTIO_BLK_F_MQ).
+ *
+ * One thread per ring plays a guest CPU: it writes its own region of the
+ * disk with many requests in flight, reads it back through its ring, and
+ * checks every byte; afterwards the backend is checked directly.  Rings run
+ * on a worker each (VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER) or all on
+ * the default worker; the backend is a file or a null_blk device opened
+ * with O_DIRECT (asynchronous I/O on every ring at once).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kt_blk.h"
+
+#define F(bit) (1ULL << (bit))
+#define FEAT (F(VIRTIO_F_VERSION_1) | F(VIRTIO_BLK_F_FLUSH) |		\
+	      F(VIRTIO_BLK_F_MQ) | F(VIRTIO_RING_F_EVENT_IDX) |		\
+	      F(VIRTIO_RING_F_INDIRECT_DESC))
+#define WAIT_MS 10000
+
+struct job {
+	struct kt_blk *b;
+	unsigned int qi;
+	unsigned int reqs;	/* requests per pass */
+	uint32_t len;		/* bytes per request */
+	uint64_t base;		/* first sector of the ring's region */
+	int failed;
+	char why[200];
+	pthread_t th;
+};
+
+static uint32_t seed_of(const struct job *j, unsigned int k)
+{
+	return (j->qi << 20) + k + 1;
+}
+
+static uint64_t sector_of(const struct job *j, unsigned int k)
+{
+	return j->base + (uint64_t)k * (j->len / 512);
+}
+
+#define JOB_FAIL(j, ...) do {						\
+	snprintf((j)->why, sizeof((j)->why), __VA_ARGS__);		\
+	(j)->failed = 1;						\
+	return NULL;							\
+} while (0)
+
+/* All writes through the ring, as many in flight as slots and ring allow. */
+static void *write_pass(struct job *j)
+{
+	struct kt_blk_q *q = &j->b->q[j->qi];
+	unsigned int next = 0, done = 0, slot, s;
+	uint8_t *busy = calloc(q->slots, 1);
+	uint32_t used;
+	uint8_t status;
+	int r;
+
+	while (done < j->reqs) {
+		while (next < j->reqs && q->vq.num_free >= 3) {
+			for (s = 0; s < q->slots && busy[s]; s++)
+				;
+			if (s == q->slots)
+				break;
+			kt_fill_pattern(kt_blk_data(j->b, j->qi, s), j->len,
+					seed_of(j, next));
+			r = kt_blk_post(j->b, j->qi, s, VIRTIO_BLK_T_OUT,
+					sector_of(j, next), j->len, next & 1);
+			if (r < 0)
+				JOB_FAIL(j, "ring %u: post %u: %d", j->qi, next,
+					 r);
+			busy[s] = 1;
+			next++;
+		}
+		kt_vq_kick(&q->vq);
+		r = kt_blk_reap(j->b, j->qi, &slot, &status, &used, WAIT_MS);
+		if (r != 1)
+			JOB_FAIL(j, "ring %u: %u of %u answered (%d)", j->qi,
+				 done, j->reqs, r);
+		busy[slot] = 0;
+		done++;
+		if (status != VIRTIO_BLK_S_OK || used != 1)
+			JOB_FAIL(j, "ring %u slot %u: status %u used %u", j->qi,
+				 slot, status, used);
+	}
+	free(busy);
+	return NULL;
+}
+
+static void *job_thread(void *arg)
+{
+	struct job *j = arg;
+	struct kt_blk_q *q = &j->b->q[j->qi];
+	uint8_t *want = malloc(j->len);
+	uint32_t used;
+	uint8_t status;
+	unsigned int k;
+	int r;
+
+	write_pass(j);
+	if (j->failed)
+		return NULL;
+	/* Read back one request at a time per slot so each is checked. */
+	for (k = 0; k < j->reqs; k++) {
+		unsigned int slot = k % q->slots;
+
+		memset(kt_blk_data(j->b, j->qi, slot), 0, j->len);
+		r = kt_blk_post(j->b, j->qi, slot, VIRTIO_BLK_T_IN,
+				sector_of(j, k), j->len, true);
+		if (r < 0)
+			JOB_FAIL(j, "ring %u: post read %u", j->qi, k);
+		if (slot != q->slots - 1 && k != j->reqs - 1)
+			continue;
+		/* A full round of slots in flight: take them all. */
+		kt_vq_kick(&q->vq);
+		for (unsigned int n = 0; n <= slot; n++) {
+			unsigned int s;
+
+			r = kt_blk_reap(j->b, j->qi, &s, &status, &used,
+					WAIT_MS);
+			if (r != 1 || status != VIRTIO_BLK_S_OK ||
+			    used != j->len + 1)
+				JOB_FAIL(j, "ring %u read: r %d status %u used %u",
+					 j->qi, r, status, used);
+			kt_fill_pattern(want, j->len,
+					seed_of(j, k - slot + s));
+			if (memcmp(kt_blk_data(j->b, j->qi, s), want, j->len))
+				JOB_FAIL(j, "ring %u request %u: wrong data",
+					 j->qi, k - slot + s);
+		}
+	}
+	free(want);
+	return NULL;
+}
+
+static int run_jobs(struct kt_blk *b, int check_fd, unsigned int nq,
+		    unsigned int reqs, uint32_t len)
+{
+	struct job *jobs = calloc(nq, sizeof(*jobs));
+	uint8_t *got = kt_blk_alloc(len), *want = kt_blk_alloc(len);
+	unsigned int i, k;
+	int failed = 0;
+
+	for (i = 0; i < nq; i++) {
+		jobs[i] = (struct job){ .b = b, .qi = i, .reqs = reqs,
+					.len = len,
+					.base = (uint64_t)i * reqs * (len / 512) };
+		if (pthread_create(&jobs[i].th, NULL, job_thread, &jobs[i]))
+			return kt_fail("pthread_create");
+	}
+	for (i = 0; i < nq; i++) {
+		pthread_join(jobs[i].th, NULL);
+		if (jobs[i].failed) {
+			kt_diag("%s", jobs[i].why);
+			failed = 1;
+		}
+	}
+	if (failed)
+		return KT_FAIL;
+	/* The backend holds every ring's data where it belongs. */
+	for (i = 0; i < nq; i++) {
+		for (k = 0; k < reqs; k++) {
+			int r = kt_pread_all(check_fd, got, len,
+					     sector_of(&jobs[i], k) * 512);
+
+			KT_ASSERT(!r, "pread: %s", kt_errname(-r));
+			kt_fill_pattern(want, len, seed_of(&jobs[i], k));
+			if (!kt_bytes_equal(got, len, want, len, "backend"))
+				return kt_fail("ring %u request %u", i, k);
+		}
+	}
+	free(jobs);
+	return KT_PASS;
+}
+
+/* Each ring on its own worker (ring 0 on the default one), distinct ids. */
+static int check_workers(struct kt_blk *b, unsigned int nq, bool own)
+{
+	unsigned int ids[KT_BLK_MAXQ], i, j;
+
+	for (i = 0; i < nq; i++) {
+		struct vhost_vring_worker w = { .index = i };
+
+		KT_ERRNO(0, ioctl(b->d.fd, VHOST_GET_VRING_WORKER, &w));
+		ids[i] = w.worker_id;
+		for (j = 0; j < i; j++)
+			KT_ASSERT(own ? ids[j] != ids[i] : ids[j] == ids[i],
+				  "rings %u and %u on workers %u and %u", j, i,
+				  ids[j], ids[i]);
+	}
+	return KT_PASS;
+}
+
+static int mq_file(const struct kt_target *t, unsigned int nq,
+		   unsigned int num, uint32_t len, unsigned int reqs, bool own)
+{
+	struct kt_blk b;
+	int fd, r;
+
+	fd = kt_blk_tmpfile(64ULL << 20, 0, 0);
+	if (fd < 0)
+		return kt_fail("tmpfile");
+	r = kt_blk_open(&b, t, FEAT, nq, num, len, own);
+	if (r == KT_PASS)
+		r = check_workers(&b, nq, own);
+	if (r == KT_PASS && kt_blk_backend(&b, fd))
+		r = kt_fail("SET_BACKEND");
+	if (r == KT_PASS)
+		r = run_jobs(&b, fd, nq, reqs, len);
+	kt_blk_close(&b);
+	close(fd);
+	return r;
+}
+
+static int case_4q_workers_file(const struct kt_target *t)
+{
+	return mq_file(t, 4, 32, 16384, 200, true);
+}
+
+static int case_16q_one_worker_file(const struct kt_target *t)
+{
+	return mq_file(t, 16, 16, 4096, 100, false);
+}
+
+static int mq_nullb(const struct kt_target *t, unsigned int nq, bool own,
+		    unsigned long nsec)
+{
+	struct kt_nullb_opts o = { .size_mb = 64, .irqmode = nsec ? 2 : 1,
+				   .completion_nsec = nsec };
+	struct kt_nullb nb;
+	struct kt_blk b;
+	int fd, check, r;
+
+	KT_TRY(kt_nullb_create(&nb, &o));
+	fd = open(nb.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	check = open(nb.dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 || check < 0) {
+		r = kt_fail("open %s", nb.dev);
+		goto out;
+	}
+	r = kt_blk_open(&b, t, FEAT, nq, 32, 16384, own);
+	if (r == KT_PASS)
+		r = check_workers(&b, nq, own);
+	if (r == KT_PASS && kt_blk_backend(&b, fd))
+		r = kt_fail("SET_BACKEND");
+	if (r == KT_PASS)
+		r = run_jobs(&b, check, nq, 200, 16384);
+	kt_blk_close(&b);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (check >= 0)
+		close(check);
+	kt_nullb_destroy(&nb);
+	return r;
+}
+
+static int case_4q_workers_nullb(const struct kt_target *t)
+{
+	return mq_nullb(t, 4, true, 0);
+}
+
+static int case_4q_workers_nullb_slow(const struct kt_target *t)
+{
+	/* 2 ms per request: every ring keeps its 32 requests in flight. */
+	return mq_nullb(t, 4, true, 2000000);
+}
+
+static int case_4q_one_worker_nullb(const struct kt_target *t)
+{
+	return mq_nullb(t, 4, false, 0);
+}
+
+/* Only some rings set up (0 and 5): the others stay idle, these work. */
+static int case_sparse_rings(const struct kt_target *t)
+{
+	struct kt_blk b;
+	uint8_t buf[4096];
+	int fd, r;
+
+	fd = kt_blk_tmpfile(1 << 20, 0, 0);
+	KT_ASSERT(fd >= 0, "tmpfile");
+	KT_TRY(kt_blk_open(&b, t, FEAT, 1, 16, 4096, false));
+	r = kt_blk_q_setup(&b, 5, 16, 4096);
+	KT_ASSERT(!r, "ring 5: %s", kt_errname(-r));
+	KT_ASSERT(!kt_blk_backend(&b, fd), "SET_BACKEND");
+	kt_fill_pattern(buf, sizeof(buf), 3);
+	KT_TRY(kt_blk_expect(&b, 5, VIRTIO_BLK_T_OUT, 8, buf, 4096,
+			     VIRTIO_BLK_S_OK, 1));
+	memset(buf, 0, sizeof(buf));
+	KT_TRY(kt_blk_expect(&b, 0, VIRTIO_BLK_T_IN, 8, buf, 4096,
+			     VIRTIO_BLK_S_OK, 4097));
+	{
+		uint8_t want[4096];
+
+		kt_fill_pattern(want, sizeof(want), 3);
+		KT_ASSERT(!memcmp(buf, want, sizeof(want)),
+			  "ring 0 reads what ring 5 wrote");
+	}
+	kt_blk_close(&b);
+	close(fd);
+	return KT_PASS;
+}
+
+static const struct kt_case cases[] = {
+	{ "4 rings, a worker each, 4 threads, file", case_4q_workers_file },
+	{ "16 rings on the default worker, 16 threads, file", case_16q_one_worker_file },
+	{ "4 rings, a worker each, 4 threads, null_blk O_DIRECT", case_4q_workers_nullb },
+	{ "4 rings, a worker each, slow null_blk (128 requests in flight)", case_4q_workers_nullb_slow },
+	{ "4 rings on one worker, null_blk O_DIRECT", case_4q_one_worker_nullb },
+	{ "rings 0 and 5 set up, the rest idle", case_sparse_rings },
+};
+
+int main(int argc, char **argv)
+{
+	return kt_blk_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
