@@ -510,8 +510,10 @@ static int rx_expect(struct logt *L, size_t flen, uint32_t seed, int head,
 	if (r < 0)
 		return kt_fail("RX used ring: %s", kt_errname(-r));
 	if (r == 0)
-		return kt_fail("the %zu-byte frame did not reach the RX ring within %d ms",
-			       len, WAIT_MS);
+		return kt_fail("the %zu-byte frame did not reach the RX ring within %d ms%s",
+			       len, WAIT_MS,
+			       kt_wait_readable(n->dev.vq[KT_RXQ].err, 0) > 0 ?
+			       " (the RX ring signalled its error eventfd)" : "");
 	want_len = n->hdr_len + len;
 	if ((int)id != head || ulen != want_len)
 		return kt_fail("RX used entry id %u len %u, want id %d len %zu",
@@ -1054,32 +1056,52 @@ static int case_log_base_bad(const struct kt_target *t)
  * pin_user_pages_fast(FOLL_WRITE).  Upstream ignores those failures
  * (log_used()'s and vhost_log_write()'s results are dropped): traffic flows.
  */
-static int case_log_base_ro(const struct kt_target *t)
+static int log_ro_at_start(const struct kt_target *t)
 {
 	struct logt L;
 	int r;
 
-	/* Configured before attach. */
-	KT_TRY(log_open(&L, t, F_V1, LOG_AT_START | LOG_RING_BOTH |
-			LOG_BITMAP_RO));
-	KT_TRY(some_traffic(&L, 70, NULL));
-	KT_TRY(some_traffic(&L, 80, NULL));
-	KT_TRY(expect_no_error(&L));
-	KT_ASSERT(extra_bits(&L, &(struct pageset){ .n = 0 }, "read-only") == 0,
-		  "bits in a read-only bitmap");
+	r = log_open(&L, t, F_V1, LOG_AT_START | LOG_RING_BOTH |
+		     LOG_BITMAP_RO);
+	if (r == KT_PASS)
+		r = some_traffic(&L, 70, NULL);
+	if (r == KT_PASS)
+		r = some_traffic(&L, 80, NULL);
+	if (r == KT_PASS)
+		r = expect_no_error(&L);
 	log_close(&L);
+	return r;
+}
 
-	/* Switched on while running. */
-	KT_TRY(log_open(&L, t, F_V1, LOG_BITMAP_RO));
-	KT_TRY(some_traffic(&L, 90, NULL));
-	r = log_live(&L, true);
-	if (r != KT_PASS)
-		return r;
-	KT_TRY(some_traffic(&L, 100, NULL));
-	KT_TRY(some_traffic(&L, 110, NULL));
-	KT_TRY(expect_no_error(&L));
+static int log_ro_live(const struct kt_target *t)
+{
+	struct logt L;
+	int r;
+
+	r = log_open(&L, t, F_V1, LOG_BITMAP_RO);
+	if (r == KT_PASS)
+		r = some_traffic(&L, 90, NULL);
+	if (r == KT_PASS)
+		r = log_live(&L, true);
+	if (r == KT_PASS)
+		r = some_traffic(&L, 100, NULL);
+	if (r == KT_PASS)
+		r = some_traffic(&L, 110, NULL);
+	if (r == KT_PASS)
+		r = expect_no_error(&L);
 	log_close(&L);
-	return KT_PASS;
+	return r;
+}
+
+static int case_log_base_ro(const struct kt_target *t)
+{
+	int r1, r2;
+
+	kt_diag("configured before the backend is attached:");
+	r1 = log_ro_at_start(t);
+	kt_diag("switched on while running:");
+	r2 = log_ro_live(t);
+	return r1 != KT_PASS ? r1 : r2;
 }
 
 static const uint64_t feat_tap_hdr = F_V1;
