@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,7 +131,7 @@ static int backend_read(struct env *e, void *buf, size_t len, uint64_t off)
  */
 static long long stat_after(struct env *e, int field, long long before)
 {
-	long deadline = kt_now_ms() + 2000;
+	long deadline = kt_deadline(2000);
 	long long v;
 
 	for (;;) {
@@ -156,6 +157,7 @@ static bool all_zero(const uint8_t *p, size_t len)
 static int case_features(const struct kt_target *t)
 {
 	uint64_t want = FEAT | F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_RO) |
+			F(VIRTIO_BLK_F_GEOMETRY) | F(VIRTIO_BLK_F_TOPOLOGY) |
 			F(VIRTIO_BLK_F_CONFIG_WCE) | F(VIRTIO_BLK_F_MQ) |
 			F(VIRTIO_RING_F_INDIRECT_DESC) |
 			F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_F_ANY_LAYOUT) |
@@ -958,8 +960,32 @@ static int body_ro_config(struct env *e)
 
 static int case_ro_config(const struct kt_target *t)
 {
+	WITH_ENV(env_file(&e_, t, FEAT, 7, 0), body_ro_config);
+}
+
+/* The guest acked VIRTIO_BLK_F_RO: read-only whatever else says. */
+static int body_ro_feature(struct env *e)
+{
+	uint8_t *buf = kt_blk_alloc(4096);
+	uint32_t used;
+	int r;
+
+	kt_fill_pattern(buf, 4096, 99);
+	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, 0, buf, 4096, S_IOERR,
+			     1));
+	r = dwz(e, VIRTIO_BLK_T_WRITE_ZEROES, 8, 8, 0, &used);
+	KT_ASSERT(r == S_IOERR, "write zeroes with RO acked: %d", r);
+	r = dwz(e, VIRTIO_BLK_T_DISCARD, 8, 8, 0, &used);
+	KT_ASSERT(r == S_IOERR, "discard with RO acked: %d", r);
+	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, 0, buf, 4096, S_OK,
+			     4097));
+	return unchanged(e, 7);
+}
+
+static int case_ro_feature(const struct kt_target *t)
+{
 	WITH_ENV(env_file(&e_, t, FEAT | F(VIRTIO_BLK_F_RO), 7, 0),
-		 body_ro_config);
+		 body_ro_feature);
 }
 
 static int env_file_rdonly(struct env *e, const struct kt_target *t)
@@ -1063,6 +1089,76 @@ static int body_unknown(struct env *e)
 static int case_unknown_types(const struct kt_target *t)
 {
 	WITH_ENV(env_file(&e_, t, FEAT, 7, 0), body_unknown);
+}
+
+/*
+ * Dirty log (VHOST_F_LOG_ALL): a read marks the pages of its data and of
+ * its status byte, also when it completes asynchronously; a write marks its
+ * status byte's page only.
+ */
+#define LOG_BYTES ((KT_GPA_BASE + KT_MEM_SIZE) / 4096 / 8)
+
+static bool page_marked(const uint8_t *bitmap, uint64_t gpa)
+{
+	uint64_t page = gpa / 4096;
+
+	return __atomic_load_n(&bitmap[page / 8], __ATOMIC_RELAXED) &
+	       (1 << (page % 8));
+}
+
+static int body_dirty_log(struct env *e)
+{
+	struct kt_blk *b = &e->b;
+	struct kt_blk_q *q = &b->q[0];
+	uint64_t data = q->data_gpa + 3ULL * SLOT, status = q->status_gpa + 3;
+	uint8_t *bitmap, st;
+	uint64_t base, gpa;
+	uint32_t used;
+	int r;
+
+	bitmap = mmap(NULL, LOG_BYTES, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	KT_ASSERT(bitmap != MAP_FAILED, "mmap");
+	base = (uintptr_t)bitmap;
+	KT_ERRNO(0, ioctl(b->d.fd, VHOST_SET_LOG_BASE, &base));
+
+	/* A read of 8 KiB into slot 3. */
+	r = kt_blk_post(b, 0, 3, VIRTIO_BLK_T_IN, 64, 8192, false);
+	KT_ASSERT(r >= 0, "post");
+	r = kt_blk_wait_one(b, 0, &st, &used, 5000);
+	KT_ASSERT(!r && st == S_OK && used == 8193, "read: %d status %u", r,
+		  st);
+	for (gpa = data; gpa < data + 8192; gpa += 4096)
+		KT_ASSERT(page_marked(bitmap, gpa), "data page 0x%llx not marked",
+			  (unsigned long long)gpa);
+	KT_ASSERT(page_marked(bitmap, status), "status page not marked");
+	KT_ASSERT(!page_marked(bitmap, data + 8192) ||
+		  (data + 8192) / 4096 == status / 4096,
+		  "page after the data marked");
+
+	/* A write marks only where the status byte is. */
+	memset(bitmap, 0, LOG_BYTES);
+	r = kt_blk_post(b, 0, 3, VIRTIO_BLK_T_OUT, 64, 8192, false);
+	KT_ASSERT(r >= 0, "post");
+	r = kt_blk_wait_one(b, 0, &st, &used, 5000);
+	KT_ASSERT(!r && st == S_OK && used == 1, "write: %d status %u", r, st);
+	KT_ASSERT(page_marked(bitmap, status), "status page not marked");
+	for (gpa = data; gpa < data + 8192; gpa += 4096)
+		KT_ASSERT(!page_marked(bitmap, gpa), "write marked its data page");
+	munmap(bitmap, LOG_BYTES);
+	return KT_PASS;
+}
+
+static int case_dirty_log_file(const struct kt_target *t)
+{
+	WITH_ENV(env_file(&e_, t, FEAT | F(VHOST_F_LOG_ALL), 0, 0),
+		 body_dirty_log);
+}
+
+static int case_dirty_log_direct(const struct kt_target *t)
+{
+	WITH_ENV(env_nullb(&e_, t, FEAT | F(VHOST_F_LOG_ALL), NULL, O_DIRECT),
+		 body_dirty_log);
 }
 
 /* ---------------------------------------------------------- the ABI */
@@ -1285,9 +1381,12 @@ static const struct kt_case cases[] = {
 	{ "capacity: the VMM's below the backend's size", case_capacity_config },
 	{ "blk_size 4096: smaller or unaligned requests refused", case_blk_size },
 	{ "read-only from SET_CONFIG: no change reaches the file", case_ro_config },
+	{ "read-only: VIRTIO_BLK_F_RO acked by the guest", case_ro_feature },
 	{ "read-only file descriptor: no change reaches the file", case_ro_fd },
 	{ "read-only block device descriptor", case_ro_fd_nullb },
 	{ "unknown types: UNSUPP, used length 1, data untouched", case_unknown_types },
+	{ "dirty log: reads mark data and status pages, writes the status (file)", case_dirty_log_file },
+	{ "dirty log: the same, completions asynchronous (O_DIRECT)", case_dirty_log_direct },
 	{ "ABI: SET/GET_CONFIG values and errno", case_config_abi },
 	{ "ABI: SET_BACKEND fd kinds, indices, EBUSY, detach, errno", case_backend_abi },
 };

@@ -26,12 +26,15 @@
 
 #include "blk.h"
 
+/* GEOMETRY and TOPOLOGY are config space only: nothing for us to do. */
 #define KVIO_BLK_FEATURES					\
 	((1ULL << VIRTIO_BLK_F_SIZE_MAX) |			\
 	 (1ULL << VIRTIO_BLK_F_SEG_MAX) |			\
+	 (1ULL << VIRTIO_BLK_F_GEOMETRY) |			\
 	 (1ULL << VIRTIO_BLK_F_RO) |				\
 	 (1ULL << VIRTIO_BLK_F_BLK_SIZE) |			\
 	 (1ULL << VIRTIO_BLK_F_FLUSH) |				\
+	 (1ULL << VIRTIO_BLK_F_TOPOLOGY) |			\
 	 (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |			\
 	 (1ULL << VIRTIO_BLK_F_MQ) |				\
 	 (1ULL << VIRTIO_BLK_F_DISCARD) |			\
@@ -226,8 +229,8 @@ static void kvio_blk_detach(struct kvio_blk *blk)
 	 */
 	for (i = 0; i < KVIO_BLK_VQ_MAX; i++) {
 		kvio_blk_vq_drain(&blk->vqs[i]);
-		async |= blk->vqs[i].async;
-		blk->vqs[i].async = false;
+		async |= READ_ONCE(blk->vqs[i].async);
+		WRITE_ONCE(blk->vqs[i].async, false);
 	}
 	/*
 	 * A completion may still be inside its RCU section, past the point

@@ -146,6 +146,15 @@ static bool kvio_blk_writethrough(struct kvio_blk_chain *c)
 	       !kvio_vq_has_feature(&c->bvq->vq, VIRTIO_BLK_F_FLUSH);
 }
 
+/*
+ * Read-only: the VMM said so, the backend cannot be written, or the guest
+ * acked VIRTIO_BLK_F_RO (a device that offered it must refuse writes).
+ */
+static bool kvio_blk_ro(struct kvio_blk_chain *c)
+{
+	return c->p->ro || kvio_vq_has_feature(&c->bvq->vq, VIRTIO_BLK_F_RO);
+}
+
 /* Is [sector, sector + count) inside the device?  Nothing shifted yet. */
 static bool kvio_blk_range_ok(const struct kvio_blk_params *p, u64 sector,
 			      u64 count)
@@ -320,7 +329,7 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 	}
 	if (ret == -EIOCBQUEUED) {
 		/* The request may be gone already: kvio_blk_rw_complete(). */
-		c->bvq->async = true;
+		WRITE_ONCE(c->bvq->async, true);
 		return;
 	}
 	/* Done (page cache) or refused: no completion will come. */
@@ -378,7 +387,7 @@ static int kvio_blk_rw(struct kvio_blk_chain *c, bool write, u64 *bytes)
 						       1);
 		}
 	}
-	if (write && p->ro)
+	if (write && kvio_blk_ro(c))
 		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
 	if (!kvio_blk_range_ok(p, c->sector, data_len >> SECTOR_SHIFT))
 		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
@@ -562,7 +571,7 @@ static int kvio_blk_dwz(struct kvio_blk_chain *c, bool wz, u64 *bytes)
 		return kvio_blk_answer(c, VIRTIO_BLK_S_UNSUPP, 1);
 	max_segs = wz ? p->max_wz_seg : p->max_discard_seg;
 	if (c->in_len != 1 || !len || len % sizeof(*segs) ||
-	    len / sizeof(*segs) > max_segs || p->ro)
+	    len / sizeof(*segs) > max_segs || kvio_blk_ro(c))
 		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
 	nr_segs = len / sizeof(*segs);
 

@@ -559,7 +559,7 @@ int kt_nullb_create(struct kt_nullb *n, const struct kt_nullb_opts *o)
 	n->index = atoi(buf);
 	snprintf(n->dev, sizeof(n->dev), "/dev/%s", n->name);
 	/* devtmpfs makes the node shortly after the disk is added. */
-	deadline = kt_now_ms() + 5000;
+	deadline = kt_deadline(5000);
 	while (stat(n->dev, &st) < 0) {
 		if (kt_now_ms() > deadline) {
 			kt_nullb_destroy(n);
