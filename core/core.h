@@ -19,9 +19,6 @@ extern unsigned int kvio_max_iotlb_entries;
 /* Largest iov_limit a backend may ask for in kvio_dev_init(). */
 #define KVIO_IOV_LIMIT_MAX	65536
 
-/* Dirty log granule: one bit per 4 KiB guest page, whatever PAGE_SIZE is. */
-#define KVIO_LOG_PAGE_SHIFT	12
-
 /* Ring areas, the index into vq->meta[]. */
 enum kvio_ring_area {
 	KVIO_RING_DESC,
@@ -73,6 +70,7 @@ int kvio_vq_start_kick(struct kvio_vq *vq);
 bool kvio_log_range_ok(u64 log_base, u64 first, u64 last);
 bool kvio_umem_log_ok(struct kvio_iotlb *umem, u64 log_base);
 int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len);
+void kvio_log_used_report(struct kvio_vq *vq, int err);
 
 /* msg.c: device IOTLB messages */
 void kvio_msg_clear(struct kvio_dev *dev);

@@ -16,19 +16,14 @@
 #include <linux/uaccess.h>
 
 #include "core.h"
-
-/* Guest bytes covered by one byte of bitmap, as a shift. */
-#define KVIO_LOG_BYTE_SHIFT	(KVIO_LOG_PAGE_SHIFT + 3)
+#include "log_bits.h"
 
 /* The bitmap bytes for guest-physical [first, last] are user memory. */
 bool kvio_log_range_ok(u64 log_base, u64 first, u64 last)
 {
 	u64 start, end;
 
-	if (last < first)
-		return false;
-	if (check_add_overflow(log_base, first >> KVIO_LOG_BYTE_SHIFT, &start) ||
-	    check_add_overflow(log_base, last >> KVIO_LOG_BYTE_SHIFT, &end))
+	if (!kvio_log_bitmap_bytes(log_base, first, last, &start, &end))
 		return false;
 	return access_ok(u64_to_user_ptr(start), end - start + 1);
 }
@@ -45,71 +40,41 @@ bool kvio_umem_log_ok(struct kvio_iotlb *umem, u64 log_base)
 	return true;
 }
 
-/* Sets bits [start, start + nbits) of a mapped bitmap page. */
-static void kvio_log_set_bits(void *bitmap, unsigned int start,
-			      unsigned int nbits)
-{
-	unsigned long *words = bitmap;
-
-	while (nbits && start % BITS_PER_LONG) {
-		set_bit_le(start++, bitmap);
-		nbits--;
-	}
-	/* A whole word of ones reads the same in any byte order. */
-	while (nbits >= BITS_PER_LONG) {
-		atomic_long_or(-1L, (atomic_long_t *)&words[start / BITS_PER_LONG]);
-		start += BITS_PER_LONG;
-		nbits -= BITS_PER_LONG;
-	}
-	while (nbits--)
-		set_bit_le(start++, bitmap);
-}
-
 /* Marks guest pages [first, last] in the bitmap at @log_base. */
 static int kvio_log_pages(u64 log_base, u64 first, u64 last)
 {
+	struct kvio_log_run run;
+
 	for (;;) {
-		unsigned int offset, start_bit, nbits;
 		struct page *page;
-		u64 uaddr, run_last;
 		void *bitmap;
 		int ret;
 
-		if (check_add_overflow(log_base, first >> 3, &uaddr) ||
-		    uaddr > ULONG_MAX)
+		if (!kvio_log_first_run(log_base, first, last, &run))
 			return -EFAULT;
-		offset = offset_in_page(uaddr);
-		start_bit = offset * 8 + (first & 7);
-		/* The pages whose bits are in this bitmap page. */
-		run_last = first + (PAGE_SIZE * 8 - start_bit) - 1;
-		if (run_last > last)
-			run_last = last;
-		nbits = run_last - first + 1;
-
-		ret = pin_user_pages_fast(uaddr & PAGE_MASK, 1, FOLL_WRITE,
+		ret = pin_user_pages_fast(run.uaddr & PAGE_MASK, 1, FOLL_WRITE,
 					  &page);
 		if (ret != 1)
 			return ret < 0 ? ret : -EFAULT;
 		bitmap = kmap_local_page(page);
-		kvio_log_set_bits(bitmap, start_bit, nbits);
+		kvio_log_set_bits(bitmap, run.bit, run.nbits);
 		kunmap_local(bitmap);
 		unpin_user_pages_dirty_lock(&page, 1, true);
 
-		if (run_last == last)
+		if (run.last == last)
 			return 0;
-		first = run_last + 1;
+		first = run.last + 1;
 	}
 }
 
 /* Marks guest-physical [gpa, gpa + len); len > 0. */
 static int kvio_log_gpa(u64 log_base, u64 gpa, u64 len)
 {
-	u64 last;
+	u64 first, last;
 
-	if (check_add_overflow(gpa, len - 1, &last))
+	if (!kvio_log_gpa_pages(gpa, len, &first, &last))
 		return -EFAULT;
-	return kvio_log_pages(log_base, gpa >> KVIO_LOG_PAGE_SHIFT,
-			      last >> KVIO_LOG_PAGE_SHIFT);
+	return kvio_log_pages(log_base, first, last);
 }
 
 /*
@@ -127,18 +92,12 @@ static int kvio_log_hva(struct kvio_vq *vq, u64 hva, u64 len)
 	if (!vq->umem || check_add_overflow(hva, len - 1, &last))
 		return -EFAULT;
 	list_for_each_entry(map, &vq->umem->list, link) {
-		u64 map_last = map->addr + (map->last - map->start);
-		u64 first_hit, last_hit;
+		u64 first_page, last_page;
 
-		if (map->addr > last || map_last < hva)
+		if (!kvio_log_region_pages(map->start, map->last, map->addr,
+					   hva, last, &first_page, &last_page))
 			continue;
-		first_hit = max(map->addr, hva);
-		last_hit = min(map_last, last);
-		ret = kvio_log_pages(log_base,
-				     (map->start + (first_hit - map->addr)) >>
-				     KVIO_LOG_PAGE_SHIFT,
-				     (map->start + (last_hit - map->addr)) >>
-				     KVIO_LOG_PAGE_SHIFT);
+		ret = kvio_log_pages(log_base, first_page, last_page);
 		if (ret)
 			return ret;
 		hit = true;
@@ -156,13 +115,29 @@ static bool kvio_log_enabled(struct kvio_vq *vq)
  * IOTLB the VMM told us the used ring's guest-physical address; with one,
  * the ring's IOVAs are translated and mapped back to guest pages.
  */
+/*
+ * A dirty-log write that failed (the VMM's bitmap is unwritable) does not stop
+ * the ring, as upstream: the guest did nothing wrong.  It is reported, since a
+ * migration relying on that log would miss pages.
+ */
+void kvio_log_used_report(struct kvio_vq *vq, int err)
+{
+	if (unlikely(err))
+		pr_warn_ratelimited("kvio: dirty log of a used ring not written (%d): migration would miss pages\n",
+				    err);
+}
+
 int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len)
 {
 	struct kvio_iotlb_map *map;
 	u64 addr, left = len;
 	int ret;
 
-	if (!kvio_log_enabled(vq) || !len)
+	/*
+	 * The ring's VHOST_VRING_F_LOG alone asks for this (as upstream): QEMU
+	 * clears LOG_ALL before the ring flags when migration ends.
+	 */
+	if (!len || !vq->dev->log_base)
 		return 0;
 	if (!vq->iotlb) {
 		if (check_add_overflow(vq->log_addr, (u64)offset, &addr))

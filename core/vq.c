@@ -38,26 +38,6 @@ static inline size_t kvio_used_entry(unsigned int i)
 	       sizeof(struct vring_used_elem) * (size_t)i;
 }
 
-/* Descriptors seen before the worker yields the CPU inside one chain. */
-#define KVIO_DESC_BATCH		256
-
-/* A descriptor in CPU byte order, copied once from guest memory. */
-struct kvio_desc {
-	u64 addr;
-	u32 len;
-	u16 flags;
-	u16 next;
-};
-
-static void kvio_desc_load(struct kvio_vq *vq, struct kvio_desc *d,
-			   const struct vring_desc *raw)
-{
-	d->addr = kvio64_to_cpu(vq, raw->addr);
-	d->len = kvio32_to_cpu(vq, raw->len);
-	d->flags = kvio16_to_cpu(vq, raw->flags);
-	d->next = kvio16_to_cpu(vq, raw->next);
-}
-
 void kvio_vq_set_broken(struct kvio_vq *vq, const char *why)
 {
 	if (vq->broken)
@@ -121,49 +101,6 @@ static inline u64 kvio_map_span(const struct kvio_iotlb_map *map, u64 addr,
 static inline u64 kvio_map_hva(const struct kvio_iotlb_map *map, u64 addr)
 {
 	return map->addr + (addr - map->start);
-}
-
-/*
- * Turns a buffer into user iovecs.  Returns the number used (0 for an empty
- * buffer), -ENOBUFS past @iov_count, -EFAULT if some byte is unmapped or
- * lacks @perm, -EAGAIN after reporting an IOTLB miss.
- */
-static int kvio_translate(struct kvio_vq *vq, u64 addr, u32 len,
-			  struct iovec *iov, unsigned int iov_count, u32 perm)
-{
-	const struct kvio_iotlb_map *map;
-	unsigned int n = 0;
-	u64 left = len;
-	int ret;
-
-	if (!len)
-		return 0;
-	if (addr > U64_MAX - (len - 1))
-		return -EFAULT;
-
-	while (left) {
-		u64 span, hva;
-
-		ret = kvio_lookup(vq, addr, perm, &map);
-		if (ret)
-			return ret;
-		span = kvio_map_span(map, addr, left);
-		hva = kvio_map_hva(map, addr);
-		/* Regions adjacent in the owner's memory share an iovec. */
-		if (n && (u64)(uintptr_t)iov[n - 1].iov_base +
-			 iov[n - 1].iov_len == hva) {
-			iov[n - 1].iov_len += span;
-		} else {
-			if (n >= iov_count)
-				return -ENOBUFS;
-			iov[n].iov_base = u64_to_user_ptr(hva);
-			iov[n].iov_len = span;
-			n++;
-		}
-		addr += span;
-		left -= span;
-	}
-	return n;
 }
 
 /* Ring areas. */
@@ -317,11 +254,11 @@ static int kvio_used_put16(struct kvio_vq *vq, size_t off, u16 val)
 	if (unlikely(vq->log_used)) {
 		/* The value is visible before its page is marked dirty. */
 		smp_wmb();
-		ret = kvio_log_used(vq, off, sizeof(v));
+		kvio_log_used_report(vq, kvio_log_used(vq, off, sizeof(v)));
 		if (vq->dev->log_ctx)
 			eventfd_signal(vq->dev->log_ctx);
 	}
-	return ret;
+	return 0;
 }
 
 /*
@@ -429,190 +366,51 @@ static int kvio_vq_fetch_avail_idx(struct kvio_vq *vq)
 	return 0;
 }
 
-/* One chain being collected. */
-struct kvio_chain {
-	struct iovec *iov;
-	unsigned int iov_count;
-	unsigned int out, in;
-	struct kvio_log *log;
-	unsigned int log_num, log_max;
-	unsigned int seen;	/* descriptors, for cond_resched() */
+/*
+ * The chain parser's ops (include/kvio/chain.h): descriptors come from the
+ * ring's table, addresses translate through the device IOTLB or the memory
+ * table, and indirect tables are read from the owner's memory.
+ */
+static int kvio_vq_chain_read_desc(struct kvio_chain *c, unsigned int i,
+				   struct vring_desc *raw)
+{
+	return kvio_area_read(c->priv, KVIO_RING_DESC, i * sizeof(*raw), raw,
+			      sizeof(*raw));
+}
+
+static int kvio_vq_chain_translate(struct kvio_chain *c, u64 addr,
+				   bool write, struct kvio_chain_map *cmap)
+{
+	const struct kvio_iotlb_map *map;
+	int ret;
+
+	ret = kvio_lookup(c->priv, addr, write ? KVIO_PERM_WO : KVIO_PERM_RO,
+			  &map);
+	if (ret)
+		return ret;
+	cmap->start = map->start;
+	cmap->last = map->last;
+	cmap->uaddr = map->addr;
+	return 0;
+}
+
+static int kvio_vq_chain_read(struct kvio_chain *c, u64 uaddr, void *buf,
+			      size_t len)
+{
+	return copy_from_user(buf, u64_to_user_ptr(uaddr), len) ? -EFAULT : 0;
+}
+
+static void kvio_vq_chain_resched(struct kvio_chain *c)
+{
+	cond_resched();
+}
+
+static const struct kvio_chain_ops kvio_vq_chain_ops = {
+	.read_desc = kvio_vq_chain_read_desc,
+	.translate = kvio_vq_chain_translate,
+	.read = kvio_vq_chain_read,
+	.resched = kvio_vq_chain_resched,
 };
-
-static int kvio_chain_add(struct kvio_vq *vq, struct kvio_chain *c,
-			  const struct kvio_desc *d)
-{
-	bool writable = d->flags & VRING_DESC_F_WRITE;
-	unsigned int used = c->out + c->in;
-	int n, i;
-
-	/* 2.7.4.2: device-readable buffers come before device-writable. */
-	if (!writable && c->in)
-		return kvio_vq_fail(vq, -EINVAL,
-				    "readable descriptor after a writable one");
-
-	n = kvio_translate(vq, d->addr, d->len, c->iov + used,
-			   c->iov_count - used,
-			   writable ? KVIO_PERM_WO : KVIO_PERM_RO);
-	if (n < 0)
-		return kvio_vq_fail(vq, n, n == -ENOBUFS ?
-				    "chain needs more iovecs than the backend has" :
-				    "buffer outside guest memory or not permitted");
-	if (!writable) {
-		c->out += n;
-		return 0;
-	}
-
-	if (c->log && n) {
-		/*
-		 * Guest-physical ranges, one per descriptor; with a device
-		 * IOTLB the owner's addresses, one per iovec, which
-		 * kvio_log_write() maps back through the memory table.
-		 */
-		if (!vq->iotlb) {
-			if (c->log_num >= c->log_max)
-				return kvio_vq_fail(vq, -ENOBUFS,
-						    "too many writable buffers to log");
-			c->log[c->log_num].addr = d->addr;
-			c->log[c->log_num].len = d->len;
-			c->log_num++;
-		} else {
-			if (n > c->log_max - c->log_num)
-				return kvio_vq_fail(vq, -ENOBUFS,
-						    "too many writable buffers to log");
-			for (i = 0; i < n; i++) {
-				const struct iovec *v = &c->iov[used + i];
-
-				c->log[c->log_num].addr =
-					(u64)(uintptr_t)v->iov_base;
-				c->log[c->log_num].len = v->iov_len;
-				c->log_num++;
-			}
-		}
-	}
-	c->in += n;
-	return 0;
-}
-
-/* Reads an indirect table entry through a cached map. */
-static int kvio_table_read(struct kvio_vq *vq,
-			   const struct kvio_iotlb_map **cache, u64 addr,
-			   void *buf, size_t len)
-{
-	const struct kvio_iotlb_map *map = *cache;
-	int ret;
-
-	while (len) {
-		u64 span;
-
-		if (!map || addr < map->start || addr > map->last) {
-			ret = kvio_lookup(vq, addr, KVIO_PERM_RO, &map);
-			if (ret)
-				return ret;
-			*cache = map;
-		}
-		span = kvio_map_span(map, addr, len);
-		if (copy_from_user(buf, u64_to_user_ptr(kvio_map_hva(map, addr)),
-				   span))
-			return -EFAULT;
-		buf += span;
-		addr += span;
-		len -= span;
-	}
-	return 0;
-}
-
-static int kvio_chain_indirect(struct kvio_vq *vq, struct kvio_chain *c,
-			       const struct kvio_desc *ind)
-{
-	const struct kvio_iotlb_map *cache = NULL;
-	unsigned int count, i = 0, seen = 0;
-	struct vring_desc raw;
-	struct kvio_desc d;
-	int ret;
-
-	if (!ind->len || ind->len % sizeof(raw))
-		return kvio_vq_fail(vq, -EINVAL,
-				    "indirect table length not a multiple of 16");
-	count = ind->len / sizeof(raw);
-	/* No chain is longer than the largest ring (2.7.5.3.1). */
-	if (count > KVIO_VRING_MAX)
-		return kvio_vq_fail(vq, -EINVAL, "indirect table too long");
-	if (ind->addr > U64_MAX - (ind->len - 1))
-		return kvio_vq_fail(vq, -EFAULT,
-				    "indirect table outside guest memory");
-
-	for (;;) {
-		if (++seen > count)
-			return kvio_vq_fail(vq, -EINVAL,
-					    "loop in indirect table");
-		ret = kvio_table_read(vq, &cache, ind->addr + i * sizeof(raw),
-				      &raw, sizeof(raw));
-		if (ret)
-			return kvio_vq_fail(vq, ret,
-					    "indirect table unreachable");
-		kvio_desc_load(vq, &d, &raw);
-		if (d.flags & VRING_DESC_F_INDIRECT)
-			return kvio_vq_fail(vq, -EINVAL,
-					    "nested indirect descriptor");
-		ret = kvio_chain_add(vq, c, &d);
-		if (ret)
-			return ret;
-		if (!(d.flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = d.next;
-		if (i >= count)
-			return kvio_vq_fail(vq, -EINVAL,
-					    "indirect next past the table");
-		if (!(++c->seen % KVIO_DESC_BATCH))
-			cond_resched();
-	}
-}
-
-static int kvio_chain_walk(struct kvio_vq *vq, struct kvio_chain *c,
-			   unsigned int head)
-{
-	unsigned int i = head, seen = 0;
-	struct vring_desc raw;
-	struct kvio_desc d;
-	int ret;
-
-	for (;;) {
-		if (++seen > vq->num)
-			return kvio_vq_fail(vq, -EINVAL,
-					    "loop in descriptor chain");
-		ret = kvio_area_read(vq, KVIO_RING_DESC, i * sizeof(raw), &raw,
-				     sizeof(raw));
-		if (ret)
-			return kvio_vq_fail(vq, ret,
-					    "descriptor table unreachable");
-		kvio_desc_load(vq, &d, &raw);
-
-		if (d.flags & VRING_DESC_F_INDIRECT) {
-			/*
-			 * 2.7.5.3.1: the driver must not set NEXT with
-			 * INDIRECT.  Upstream follows such a chain, which
-			 * lets one chain name up to num tables; we refuse.
-			 */
-			if (d.flags & VRING_DESC_F_NEXT)
-				return kvio_vq_fail(vq, -EINVAL,
-						    "indirect descriptor with NEXT");
-			return kvio_chain_indirect(vq, c, &d);
-		}
-
-		ret = kvio_chain_add(vq, c, &d);
-		if (ret)
-			return ret;
-		if (!(d.flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = d.next;
-		if (i >= vq->num)
-			return kvio_vq_fail(vq, -EINVAL,
-					    "next index past the ring");
-		if (!(++c->seen % KVIO_DESC_BATCH))
-			cond_resched();
-	}
-}
 
 int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
@@ -620,6 +418,17 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int *log_num)
 {
 	struct kvio_chain c = {
+		.ops = &kvio_vq_chain_ops,
+		.priv = vq,
+		.num = vq->num,
+		.little_endian = kvio_vq_is_little_endian(vq),
+		/*
+		 * With a device IOTLB the owner's addresses are logged, one
+		 * per iovec; kvio_log_write() maps them back through the
+		 * memory table.  Otherwise guest-physical ranges, one per
+		 * descriptor.
+		 */
+		.log_uaddr = !!vq->iotlb,
 		.iov = iov,
 		.iov_count = iov_count,
 		.log = log,
@@ -654,12 +463,10 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 					       (vq->num - 1)), &head);
 	if (ret)
 		return kvio_vq_fail(vq, ret, "avail ring unreachable");
-	if (head >= vq->num)
-		return kvio_vq_fail(vq, -EINVAL, "head index past the ring");
 
-	ret = kvio_chain_walk(vq, &c, head);
+	ret = kvio_chain_walk(&c, head);
 	if (ret)
-		return ret;
+		return kvio_vq_fail(vq, ret, kvio_chain_fault_str(c.fault));
 
 	*out_num = c.out;
 	*in_num = c.in;
@@ -690,9 +497,9 @@ static int kvio_vq_write_used(struct kvio_vq *vq,
 	if (unlikely(vq->log_used)) {
 		/* The entries are visible before their pages are marked. */
 		smp_wmb();
-		ret = kvio_log_used(vq, off, len);
+		kvio_log_used_report(vq, kvio_log_used(vq, off, len));
 	}
-	return ret;
+	return 0;
 }
 
 int kvio_vq_add_used_n(struct kvio_vq *vq, struct vring_used_elem *heads,

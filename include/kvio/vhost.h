@@ -35,6 +35,7 @@
 #include <linux/xarray.h>
 #include <uapi/linux/kvio.h>
 
+#include <kvio/chain.h>
 #include <kvio/compat.h>
 #include <kvio/iotlb.h>
 
@@ -68,16 +69,7 @@ struct kvio_poll {
 	struct kvio_vq *vq;
 };
 
-/*
- * A written guest-physical range to be marked in the dirty log.  (With
- * VIRTIO_F_ACCESS_PLATFORM acked the engine stores the range's user address
- * instead and maps it back through the memory table when logging; backends
- * only pass the array from kvio_vq_get_desc() to kvio_log_write().)
- */
-struct kvio_log {
-	u64 addr;
-	u64 len;
-};
+/* struct kvio_log, a written range for the dirty log, is in kvio/chain.h. */
 
 /* Largest ring the engine accepts (spec maximum for split rings). */
 #define KVIO_VRING_MAX		32768
