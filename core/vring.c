@@ -177,8 +177,8 @@ static long kvio_vring_set_addr(struct kvio_vq *vq, void __user *argp)
 	if (!kvio_vq_rings_ok(vq, vq->num, a.desc_user_addr,
 			      a.avail_user_addr, a.used_user_addr))
 		return -EINVAL;
-	if (kvio_vq_has_feature(vq, VHOST_F_LOG_ALL) &&
-	    !kvio_vq_log_used_ok(vq, dev->log_base, log_used,
+	/* The ring's LOG flag logs used-ring writes even without LOG_ALL. */
+	if (!kvio_vq_log_used_ok(vq, dev->log_base, log_used,
 				 a.log_guest_addr))
 		return -EINVAL;
 
