@@ -126,6 +126,7 @@ struct nb_opts {
 	enum nb_gen gen;
 	bool guest_poll;
 	bool pin;
+	bool gen_all_cpus;
 	bool cells[NB_NCELLS];
 };
 
@@ -429,7 +430,7 @@ static int nb_pktgen_setup(struct nb_run *run)
 	if (ncpu > NB_MAX_CPUS)
 		ncpu = NB_MAX_CPUS;
 	/* Pinned: the generator shares the guest's CPU, never the worker's. */
-	if (opts.pin)
+	if (opts.pin && !opts.gen_all_cpus)
 		ncpu = 1;
 	for (cpu = 0; cpu < ncpu; cpu++) {
 		snprintf(thread, sizeof(thread), "kpktgend_%ld", cpu);
@@ -1163,6 +1164,7 @@ int main(int argc, char **argv)
 		{ "gen", required_argument, NULL, 'g' },
 		{ "guest-poll", no_argument, NULL, 'p' },
 		{ "no-pin", no_argument, NULL, 'P' },
+		{ "gen-all-cpus", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1220,6 +1222,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			opts.pin = false;
+			break;
+		case 'A':
+			opts.gen_all_cpus = true;
 			break;
 		case 'h':
 			nb_usage(stdout);
