@@ -1020,13 +1020,17 @@ static void nb_usage(FILE *f)
 	fprintf(f,
 		"usage: net-bench [--dev PATH]... [--rounds N] [--warmup MS] [--time MS]\n"
 		"                 [--ring N] [--cells tx64,tx1500,rx64,rx1500]\n"
-		"                 [--gen pktgen|packet] [--guest-poll] [--no-pin]\n"
+		"                 [--gen pktgen|packet] [--gen-all-cpus] [--guest-poll]\n"
+		"                 [--no-pin]\n"
 		"Default devices: /dev/kvio-net then /dev/vhost-net; the ratio column is\n"
 		"the first device over the last.  Run as root in the test VM with tun,\n"
 		"vhost_net, kvio_net (and pktgen for the default RX generator) loaded.\n"
 		"--guest-poll: the guest spins on the used ring instead of waiting for\n"
 		"calls (shows the device's own ceiling).  --no-pin: leave the guest\n"
-		"and the worker where the scheduler puts them (default: CPU 0 and 1).\n");
+		"and the worker where the scheduler puts them (default: CPU 0 and 1).\n"
+		"--gen-all-cpus: with pktgen and pinning, a pktgen thread on every CPU\n"
+		"(default: CPU 0's only, so it never runs on the worker's CPU; at\n"
+		"SCHED_IDLE it only takes what the worker leaves idle).\n");
 }
 
 static int nb_parse_cells(const char *s)
@@ -1265,9 +1269,11 @@ int main(int argc, char **argv)
 	/* The children's pktgen writes must not die of a closed pipe. */
 	signal(SIGPIPE, SIG_IGN);
 
-	printf("# net-bench: %u round(s) of %u ms after %u ms warm-up; rings of %u; %ld CPUs;\n# RX generator %s (SCHED_IDLE); guest %s; %s\n",
+	printf("# net-bench: %u round(s) of %u ms after %u ms warm-up; rings of %u; %ld CPUs;\n# RX generator %s (SCHED_IDLE%s); guest %s; %s\n",
 	       opts.rounds, opts.time_ms, opts.warmup_ms, opts.ring,
 	       sysconf(_SC_NPROCESSORS_ONLN), nb_gen_name(),
+	       opts.gen == NB_GEN_PACKET || !opts.pin ? "" :
+	       opts.gen_all_cpus ? ", every CPU" : ", CPU 0",
 	       opts.guest_poll ? "polls" : "waits for calls (EVENT_IDX)",
 	       opts.pin ? "guest on CPU 0, worker on CPU 1" : "nothing pinned");
 
