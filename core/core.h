@@ -48,8 +48,6 @@ long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int cmd,
 		       void __user *argp);
 
 /* dev.c */
-void kvio_dev_lock_vqs(struct kvio_dev *dev);
-void kvio_dev_unlock_vqs(struct kvio_dev *dev);
 struct kvio_vq *kvio_dev_vq_from_user(struct kvio_dev *dev, u32 __user *idxp,
 				      u32 *idx);
 

@@ -26,6 +26,7 @@ void kvio_dev_lock_vqs(struct kvio_dev *dev)
 	for (i = 0; i < dev->nvqs; i++)
 		mutex_lock_nest_lock(&dev->vqs[i]->mutex, &dev->mutex);
 }
+EXPORT_SYMBOL_GPL(kvio_dev_lock_vqs);
 
 void kvio_dev_unlock_vqs(struct kvio_dev *dev)
 {
@@ -34,6 +35,7 @@ void kvio_dev_unlock_vqs(struct kvio_dev *dev)
 	for (i = dev->nvqs - 1; i >= 0; i--)
 		mutex_unlock(&dev->vqs[i]->mutex);
 }
+EXPORT_SYMBOL_GPL(kvio_dev_unlock_vqs);
 
 /* The ring named by the u32 at @idxp (the index field of every vring arg). */
 struct kvio_vq *kvio_dev_vq_from_user(struct kvio_dev *dev, u32 __user *idxp,
@@ -49,6 +51,19 @@ struct kvio_vq *kvio_dev_vq_from_user(struct kvio_dev *dev, u32 __user *idxp,
 	*idx = i;
 	return dev->vqs[i];
 }
+
+int kvio_dev_check_vq_index(struct kvio_dev *dev, unsigned int index)
+{
+	int ret;
+
+	ret = kvio_dev_check_owner(dev);
+	if (ret)
+		return ret;
+	if (index >= dev->nvqs)
+		return -ENOBUFS;
+	return array_index_nospec(index, dev->nvqs);
+}
+EXPORT_SYMBOL_GPL(kvio_dev_check_vq_index);
 
 int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 		  const struct kvio_dev_ops *ops, int iov_limit, int weight,
@@ -218,9 +233,13 @@ static void kvio_dev_drop_owner(struct kvio_dev *dev)
 			eventfd_ctx_put(vq->error_ctx);
 		vq->error_ctx = NULL;
 		kvio_vq_free_scratch(vq);
+		/*
+		 * Features are 0 again, but unlike SET_FEATURES this does not
+		 * call ops->vq_features_set (upstream's reset calls nothing
+		 * either): ops->reset_owner already put the backend's ring
+		 * state back as open() left it.
+		 */
 		kvio_vq_reset(vq);
-		if (dev->ops && dev->ops->vq_features_set)
-			dev->ops->vq_features_set(vq);
 		mutex_unlock(&vq->mutex);
 	}
 
@@ -575,6 +594,6 @@ long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int cmd, void __user *argp)
 	mutex_lock(&dev->mutex);
 	ret = kvio_dev_ioctl_locked(dev, cmd, argp);
 	mutex_unlock(&dev->mutex);
-	return ret;
+	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
 EXPORT_SYMBOL_GPL(kvio_dev_ioctl);

@@ -230,8 +230,9 @@ static int kvio_iotlb_process(struct kvio_dev *dev,
 	}
 }
 
-ssize_t kvio_dev_write_iter(struct kvio_dev *dev, struct iov_iter *from)
+ssize_t kvio_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
+	struct kvio_dev *dev = iocb->ki_filp->private_data;
 	size_t count = iov_iter_count(from);
 	struct vhost_iotlb_msg msg;
 	u32 type, asid = 0;
@@ -319,9 +320,11 @@ static size_t kvio_msg_dequeue(struct kvio_dev *dev, void *buf)
 	return size;
 }
 
-ssize_t kvio_dev_read_iter(struct kvio_dev *dev, struct iov_iter *to,
-			   int noblock)
+ssize_t kvio_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
+	struct file *file = iocb->ki_filp;
+	struct kvio_dev *dev = file->private_data;
+	bool noblock = file->f_flags & O_NONBLOCK;
 	union {
 		struct vhost_msg msg;
 		struct vhost_msg_v2 msg_v2;
@@ -368,9 +371,9 @@ ssize_t kvio_dev_read_iter(struct kvio_dev *dev, struct iov_iter *to,
 }
 EXPORT_SYMBOL_GPL(kvio_dev_read_iter);
 
-__poll_t kvio_dev_poll(struct kvio_dev *dev, struct file *file,
-		       poll_table *wait)
+__poll_t kvio_dev_poll(struct file *file, poll_table *wait)
 {
+	struct kvio_dev *dev = file->private_data;
 	__poll_t mask = 0;
 
 	poll_wait(file, &dev->wait, wait);

@@ -129,20 +129,35 @@ static void kvio_vq_reconfigured(struct kvio_vq *vq)
 	vq->access_ready = false;
 }
 
-static long kvio_vring_set_num(struct kvio_vq *vq, void __user *argp)
+/*
+ * SET_VRING_NUM and SET_VRING_BASE, both refused under a running backend:
+ * changing the size or the indices would pull the ring away from it.
+ */
+static long kvio_vring_set_state(struct kvio_vq *vq, unsigned int cmd,
+				 void __user *argp)
 {
 	struct vhost_vring_state s;
 
-	/* Resizing under a running backend would pull the ring away. */
 	if (kvio_vq_get_backend(vq))
 		return -EBUSY;
 	if (copy_from_user(&s, argp, sizeof(s)))
 		return -EFAULT;
-	if (!s.num || s.num > KVIO_VRING_MAX || (s.num & (s.num - 1)))
+	if (cmd == VHOST_SET_VRING_NUM) {
+		if (!s.num || s.num > KVIO_VRING_MAX || (s.num & (s.num - 1)))
+			return -EINVAL;
+		vq->num = s.num;
+		kvio_vq_reconfigured(vq);
+		return 0;
+	}
+	/* Split rings only: the upper half would be packed-ring state. */
+	if (s.num > 0xffff)
 		return -EINVAL;
-	vq->num = s.num;
+	vq->last_avail_idx = s.num;
+	vq->avail_idx = s.num;
+	vq->broken = false;
 	kvio_vq_reconfigured(vq);
-	return 0;
+	/* Resume a ring GET_VRING_BASE stopped. */
+	return kvio_vq_start_kick(vq);
 }
 
 static long kvio_vring_set_addr(struct kvio_vq *vq, void __user *argp)
@@ -196,25 +211,6 @@ static long kvio_vring_set_addr(struct kvio_vq *vq, void __user *argp)
 	return 0;
 }
 
-static long kvio_vring_set_base(struct kvio_vq *vq, void __user *argp)
-{
-	struct vhost_vring_state s;
-
-	if (kvio_vq_get_backend(vq))
-		return -EBUSY;
-	if (copy_from_user(&s, argp, sizeof(s)))
-		return -EFAULT;
-	/* Split rings only: the upper half would be packed-ring state. */
-	if (s.num > 0xffff)
-		return -EINVAL;
-	vq->last_avail_idx = s.num;
-	vq->avail_idx = s.num;
-	vq->broken = false;
-	kvio_vq_reconfigured(vq);
-	/* Resume a ring GET_VRING_BASE stopped. */
-	return kvio_vq_start_kick(vq);
-}
-
 /*
  * Stops the ring (kick poll off, queued work run) so the index reported is
  * where the guest's next buffer is and stays so.  SET_VRING_BASE,
@@ -237,19 +233,27 @@ static long kvio_vring_get_base(struct kvio_vq *vq, u32 idx, void __user *argp)
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
-static long kvio_vring_set_kick(struct kvio_vq *vq, void __user *argp)
+/*
+ * The eventfd a vhost_vring_file argument names, referenced, or NULL for
+ * VHOST_FILE_UNBIND; -EBADF for a bad descriptor, -EINVAL for another file.
+ */
+static struct file *kvio_vring_eventfd_from_user(void __user *argp)
 {
-	struct file *file = NULL, *old;
 	struct vhost_vring_file f;
-	long ret = 0;
 
 	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	if (f.fd != VHOST_FILE_UNBIND) {
-		file = eventfd_fget(f.fd);
-		if (IS_ERR(file))
-			return PTR_ERR(file);
-	}
+		return ERR_PTR(-EFAULT);
+	return f.fd == VHOST_FILE_UNBIND ? NULL : eventfd_fget(f.fd);
+}
+
+static long kvio_vring_set_kick(struct kvio_vq *vq, void __user *argp)
+{
+	struct file *file, *old;
+	long ret = 0;
+
+	file = kvio_vring_eventfd_from_user(argp);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
 
 	mutex_lock(&vq->mutex);
 	if (file && file == vq->kick) {
@@ -285,12 +289,14 @@ static long kvio_vring_set_ctx(struct kvio_vq *vq, void __user *argp,
 			       struct eventfd_ctx **slot)
 {
 	struct eventfd_ctx *ctx = NULL;
-	struct vhost_vring_file f;
+	struct file *file;
 
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	if (f.fd != VHOST_FILE_UNBIND) {
-		ctx = eventfd_ctx_fdget(f.fd);
+	file = kvio_vring_eventfd_from_user(argp);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	if (file) {
+		ctx = eventfd_ctx_fileget(file);
+		fput(file);
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
 	}
@@ -346,13 +352,11 @@ long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int cmd,
 	mutex_lock(&vq->mutex);
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
-		ret = kvio_vring_set_num(vq, argp);
+	case VHOST_SET_VRING_BASE:
+		ret = kvio_vring_set_state(vq, cmd, argp);
 		break;
 	case VHOST_SET_VRING_ADDR:
 		ret = kvio_vring_set_addr(vq, argp);
-		break;
-	case VHOST_SET_VRING_BASE:
-		ret = kvio_vring_set_base(vq, argp);
 		break;
 	case VHOST_SET_VRING_CALL:
 		ret = kvio_vring_set_ctx(vq, argp, &vq->call_ctx);

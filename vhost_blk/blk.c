@@ -28,7 +28,8 @@
 
 /* GEOMETRY and TOPOLOGY are config space only: nothing for us to do. */
 #define KVIO_BLK_FEATURES					\
-	((1ULL << VIRTIO_BLK_F_SIZE_MAX) |			\
+	(KVIO_FEATURES |					\
+	 (1ULL << VIRTIO_BLK_F_SIZE_MAX) |			\
 	 (1ULL << VIRTIO_BLK_F_SEG_MAX) |			\
 	 (1ULL << VIRTIO_BLK_F_GEOMETRY) |			\
 	 (1ULL << VIRTIO_BLK_F_RO) |				\
@@ -38,37 +39,10 @@
 	 (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |			\
 	 (1ULL << VIRTIO_BLK_F_MQ) |				\
 	 (1ULL << VIRTIO_BLK_F_DISCARD) |			\
-	 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |			\
-	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |		\
-	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |			\
-	 (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) |			\
-	 (1ULL << VIRTIO_F_ANY_LAYOUT) |			\
-	 (1ULL << VIRTIO_F_VERSION_1) |				\
-	 (1ULL << VHOST_F_LOG_ALL) |				\
-	 (1ULL << VIRTIO_F_ACCESS_PLATFORM))
+	 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
 
 #define KVIO_BLK_CONFIG_FLAGS	(VHOST_BLK_CONFIG_F_RO |		\
 				 VHOST_BLK_CONFIG_F_WRITETHROUGH)
-
-/*
- * Every ring mutex, in index order, under dev->mutex.  (The engine has the
- * same helper, kvio_dev_lock_vqs(), but keeps it private: a local copy.)
- */
-static void kvio_blk_lock_vqs(struct kvio_blk *blk)
-{
-	int i;
-
-	for (i = 0; i < KVIO_BLK_VQ_MAX; i++)
-		mutex_lock_nest_lock(&blk->vqs[i].vq.mutex, &blk->dev.mutex);
-}
-
-static void kvio_blk_unlock_vqs(struct kvio_blk *blk)
-{
-	int i;
-
-	for (i = KVIO_BLK_VQ_MAX - 1; i >= 0; i--)
-		mutex_unlock(&blk->vqs[i].vq.mutex);
-}
 
 static u64 kvio_blk_backend_sectors(const struct kvio_blk_backend *be)
 {
@@ -109,9 +83,9 @@ static void kvio_blk_resolve(const struct vhost_blk_config *cfg,
 /* New params for every ring at once.  dev->mutex held. */
 static void kvio_blk_update_params(struct kvio_blk *blk)
 {
-	kvio_blk_lock_vqs(blk);
+	kvio_dev_lock_vqs(&blk->dev);
 	kvio_blk_resolve(&blk->cfg, blk->backend, &blk->params);
-	kvio_blk_unlock_vqs(blk);
+	kvio_dev_unlock_vqs(&blk->dev);
 }
 
 static void kvio_blk_config_init(struct vhost_blk_config *cfg)
@@ -216,12 +190,12 @@ static void kvio_blk_detach(struct kvio_blk *blk)
 
 	if (!be)
 		return;
-	kvio_blk_lock_vqs(blk);
+	kvio_dev_lock_vqs(&blk->dev);
 	for (i = 0; i < KVIO_BLK_VQ_MAX; i++)
 		kvio_vq_set_backend(&blk->vqs[i].vq, NULL);
 	blk->backend = NULL;
 	kvio_blk_resolve(&blk->cfg, NULL, &blk->params);
-	kvio_blk_unlock_vqs(blk);
+	kvio_dev_unlock_vqs(&blk->dev);
 
 	/*
 	 * Handlers see no backend now; requests in flight still end on
@@ -247,11 +221,11 @@ static int kvio_blk_rings_ok(struct kvio_blk *blk)
 {
 	int i, ret = 0;
 
-	kvio_blk_lock_vqs(blk);
+	kvio_dev_lock_vqs(&blk->dev);
 	for (i = 0; i < KVIO_BLK_VQ_MAX && !ret; i++)
 		if (!kvio_vq_access_ok(&blk->vqs[i].vq))
 			ret = -EFAULT;
-	kvio_blk_unlock_vqs(blk);
+	kvio_dev_unlock_vqs(&blk->dev);
 	return ret;
 }
 
@@ -260,7 +234,7 @@ static int kvio_blk_attach(struct kvio_blk *blk, struct kvio_blk_backend *be)
 {
 	int i, ret = 0;
 
-	kvio_blk_lock_vqs(blk);
+	kvio_dev_lock_vqs(&blk->dev);
 	blk->backend = be;
 	kvio_blk_resolve(&blk->cfg, be, &blk->params);
 	for (i = 0; i < KVIO_BLK_VQ_MAX; i++)
@@ -290,7 +264,7 @@ static int kvio_blk_attach(struct kvio_blk *blk, struct kvio_blk_backend *be)
 			if (kvio_blk_ring_ready(&blk->vqs[i].vq))
 				kvio_poll_queue(&blk->vqs[i].vq.poll);
 	}
-	kvio_blk_unlock_vqs(blk);
+	kvio_dev_unlock_vqs(&blk->dev);
 	return ret;
 }
 
@@ -307,13 +281,10 @@ static long kvio_blk_set_backend(struct kvio_blk *blk, unsigned int index,
 	long ret;
 
 	mutex_lock(&dev->mutex);
-	ret = kvio_dev_check_owner(dev);
-	if (ret)
+	ret = kvio_dev_check_vq_index(dev, index);
+	if (ret < 0)
 		goto out;
-	if (index >= KVIO_BLK_VQ_MAX) {
-		ret = -ENOBUFS;
-		goto out;
-	}
+	ret = 0;
 	if (fd == -1) {
 		kvio_blk_detach(blk);
 		goto out;
@@ -467,10 +438,10 @@ static long kvio_blk_get_vring_base(struct kvio_blk *blk, unsigned int cmd,
 static long kvio_blk_ioctl(struct file *f, unsigned int cmd,
 			   unsigned long arg)
 {
-	struct kvio_blk *blk = f->private_data;
+	struct kvio_blk *blk = container_of(f->private_data, struct kvio_blk,
+					   dev);
 	void __user *argp = (void __user *)arg;
 	struct vhost_vring_file backend;
-	long r;
 
 	switch (cmd) {
 	case VHOST_BLK_SET_BACKEND:
@@ -484,8 +455,7 @@ static long kvio_blk_ioctl(struct file *f, unsigned int cmd,
 	case VHOST_GET_VRING_BASE:
 		return kvio_blk_get_vring_base(blk, cmd, argp);
 	default:
-		r = kvio_dev_ioctl(&blk->dev, cmd, argp);
-		return r == -ENOIOCTLCMD ? -ENOTTY : r;
+		return kvio_dev_ioctl(&blk->dev, cmd, argp);
 	}
 }
 
@@ -518,13 +488,14 @@ static int kvio_blk_open(struct inode *inode, struct file *f)
 		kvfree(blk);
 		return r;
 	}
-	f->private_data = blk;
+	f->private_data = &blk->dev;
 	return 0;
 }
 
 static int kvio_blk_release(struct inode *inode, struct file *f)
 {
-	struct kvio_blk *blk = f->private_data;
+	struct kvio_blk *blk = container_of(f->private_data, struct kvio_blk,
+					   dev);
 
 	mutex_lock(&blk->dev.mutex);
 	kvio_blk_detach(blk);
@@ -534,38 +505,11 @@ static int kvio_blk_release(struct inode *inode, struct file *f)
 	return 0;
 }
 
-static ssize_t kvio_blk_read_iter(struct kiocb *iocb, struct iov_iter *to)
-{
-	struct file *f = iocb->ki_filp;
-	struct kvio_blk *blk = f->private_data;
-
-	return kvio_dev_read_iter(&blk->dev, to, f->f_flags & O_NONBLOCK);
-}
-
-static ssize_t kvio_blk_write_iter(struct kiocb *iocb, struct iov_iter *from)
-{
-	struct kvio_blk *blk = iocb->ki_filp->private_data;
-
-	return kvio_dev_write_iter(&blk->dev, from);
-}
-
-static __poll_t kvio_blk_poll(struct file *f, poll_table *wait)
-{
-	struct kvio_blk *blk = f->private_data;
-
-	return kvio_dev_poll(&blk->dev, f, wait);
-}
-
 static const struct file_operations kvio_blk_fops = {
-	.owner		= THIS_MODULE,
+	KVIO_DEV_FOPS,
 	.open		= kvio_blk_open,
 	.release	= kvio_blk_release,
-	.read_iter	= kvio_blk_read_iter,
-	.write_iter	= kvio_blk_write_iter,
-	.poll		= kvio_blk_poll,
 	.unlocked_ioctl	= kvio_blk_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= noop_llseek,
 };
 
 static struct miscdevice kvio_blk_misc = {

@@ -10,11 +10,9 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
@@ -22,15 +20,9 @@
 #include "net.h"
 
 #define KVIO_NET_FEATURES					\
-	((1ULL << VHOST_NET_F_VIRTIO_NET_HDR) |			\
-	 (1ULL << VIRTIO_NET_F_MRG_RXBUF) |			\
-	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |		\
-	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |			\
-	 (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) |			\
-	 (1ULL << VIRTIO_F_ANY_LAYOUT) |			\
-	 (1ULL << VIRTIO_F_VERSION_1) |				\
-	 (1ULL << VHOST_F_LOG_ALL) |				\
-	 (1ULL << VIRTIO_F_ACCESS_PLATFORM))
+	(KVIO_FEATURES |					\
+	 (1ULL << VHOST_NET_F_VIRTIO_NET_HDR) |			\
+	 (1ULL << VIRTIO_NET_F_MRG_RXBUF))
 
 void kvio_net_signal_used(struct kvio_net_vq *nvq)
 {
@@ -41,34 +33,40 @@ void kvio_net_signal_used(struct kvio_net_vq *nvq)
 	nvq->done_idx = 0;
 }
 
-static void kvio_net_rx_kick(struct kvio_work *work)
+/* Ring @nvq has work: a kick or its socket. */
+static void kvio_net_handle(struct kvio_net_vq *nvq)
+{
+	struct kvio_net *net = to_net(&nvq->vq);
+	struct kvio_vq *vq = &nvq->vq;
+	bool rx = nvq == &net->vqs[KVIO_NET_VQ_RX];
+	struct socket *sock;
+
+	mutex_lock_nested(&vq->mutex, rx ? KVIO_NET_VQ_RX : KVIO_NET_VQ_TX);
+	sock = kvio_vq_get_backend(vq);
+	if (!sock || vq->broken)
+		goto out;
+
+	kvio_vq_disable_notify(vq);
+	/* Running now: a socket wake-up would only queue us again. */
+	kvio_net_disable_poll(nvq);
+	if (rx)
+		kvio_net_handle_rx(net, nvq, sock);
+	else
+		kvio_net_handle_tx(net, nvq, sock);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+static void kvio_net_kick(struct kvio_work *work)
 {
 	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
 
-	kvio_net_handle_rx(to_net(vq));
+	kvio_net_handle(to_net_vq(vq));
 }
 
-static void kvio_net_tx_kick(struct kvio_work *work)
+static void kvio_net_sock_ready(struct kvio_work *work)
 {
-	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
-
-	kvio_net_handle_tx(to_net(vq));
-}
-
-static void kvio_net_rx_sock_ready(struct kvio_work *work)
-{
-	struct kvio_net_vq *nvq = container_of(work, struct kvio_net_vq,
-					       sock_poll.work);
-
-	kvio_net_handle_rx(to_net(&nvq->vq));
-}
-
-static void kvio_net_tx_sock_ready(struct kvio_work *work)
-{
-	struct kvio_net_vq *nvq = container_of(work, struct kvio_net_vq,
-					       sock_poll.work);
-
-	kvio_net_handle_tx(to_net(&nvq->vq));
+	kvio_net_handle(container_of(work, struct kvio_net_vq, sock_poll.work));
 }
 
 /*
@@ -155,14 +153,10 @@ static long kvio_net_set_backend(struct kvio_net *net, unsigned int index,
 	long r;
 
 	mutex_lock(&dev->mutex);
-	r = kvio_dev_check_owner(dev);
-	if (r)
+	r = kvio_dev_check_vq_index(dev, index);
+	if (r < 0)
 		goto out_dev;
-	if (index >= KVIO_NET_VQ_MAX) {
-		r = -ENOBUFS;
-		goto out_dev;
-	}
-	index = array_index_nospec(index, KVIO_NET_VQ_MAX);
+	index = r;
 	nvq = &net->vqs[index];
 	vq = &nvq->vq;
 
@@ -235,10 +229,10 @@ out_dev:
 static long kvio_net_ioctl(struct file *f, unsigned int cmd,
 			   unsigned long arg)
 {
-	struct kvio_net *net = f->private_data;
+	struct kvio_net *net = container_of(f->private_data, struct kvio_net,
+					   dev);
 	void __user *argp = (void __user *)arg;
 	struct vhost_vring_file backend;
-	long r;
 
 	switch (cmd) {
 	case VHOST_NET_SET_BACKEND:
@@ -246,8 +240,7 @@ static long kvio_net_ioctl(struct file *f, unsigned int cmd,
 			return -EFAULT;
 		return kvio_net_set_backend(net, backend.index, backend.fd);
 	default:
-		r = kvio_dev_ioctl(&net->dev, cmd, argp);
-		return r == -ENOIOCTLCMD ? -ENOTTY : r;
+		return kvio_dev_ioctl(&net->dev, cmd, argp);
 	}
 }
 
@@ -260,10 +253,10 @@ static int kvio_net_open(struct inode *inode, struct file *f)
 	if (!net)
 		return -ENOMEM;
 
-	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
 		net->vq_ptrs[i] = &net->vqs[i].vq;
-	net->vqs[KVIO_NET_VQ_RX].vq.handle_kick = kvio_net_rx_kick;
-	net->vqs[KVIO_NET_VQ_TX].vq.handle_kick = kvio_net_tx_kick;
+		net->vqs[i].vq.handle_kick = kvio_net_kick;
+	}
 
 	r = kvio_dev_init(&net->dev, net->vq_ptrs, KVIO_NET_VQ_MAX,
 			  &kvio_net_ops, UIO_MAXIOV, KVIO_NET_PKT_WEIGHT,
@@ -275,26 +268,26 @@ static int kvio_net_open(struct inode *inode, struct file *f)
 
 	/* Socket wake-ups run the handler on the ring's own worker. */
 	kvio_poll_init(&net->vqs[KVIO_NET_VQ_RX].sock_poll,
-		       kvio_net_rx_sock_ready, EPOLLIN, &net->dev,
+		       kvio_net_sock_ready, EPOLLIN, &net->dev,
 		       &net->vqs[KVIO_NET_VQ_RX].vq);
 	kvio_poll_init(&net->vqs[KVIO_NET_VQ_TX].sock_poll,
-		       kvio_net_tx_sock_ready, EPOLLOUT, &net->dev,
+		       kvio_net_sock_ready, EPOLLOUT, &net->dev,
 		       &net->vqs[KVIO_NET_VQ_TX].vq);
 
-	f->private_data = net;
+	f->private_data = &net->dev;
 	return 0;
 }
 
 static int kvio_net_release(struct inode *inode, struct file *f)
 {
-	struct kvio_net *net = f->private_data;
+	struct kvio_net *net = container_of(f->private_data, struct kvio_net,
+					   dev);
 	struct socket *socks[KVIO_NET_VQ_MAX];
 	int i;
 
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
 		socks[i] = kvio_net_detach(net, i);
-	kvio_dev_stop(&net->dev);
-	kvio_dev_flush(&net->dev);
+	/* Stops the kick polls and flushes before the sockets go. */
 	kvio_dev_cleanup(&net->dev);
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
 		kvio_net_put_socket(socks[i]);
@@ -303,38 +296,11 @@ static int kvio_net_release(struct inode *inode, struct file *f)
 	return 0;
 }
 
-static ssize_t kvio_net_read_iter(struct kiocb *iocb, struct iov_iter *to)
-{
-	struct file *f = iocb->ki_filp;
-	struct kvio_net *net = f->private_data;
-
-	return kvio_dev_read_iter(&net->dev, to, f->f_flags & O_NONBLOCK);
-}
-
-static ssize_t kvio_net_write_iter(struct kiocb *iocb, struct iov_iter *from)
-{
-	struct kvio_net *net = iocb->ki_filp->private_data;
-
-	return kvio_dev_write_iter(&net->dev, from);
-}
-
-static __poll_t kvio_net_poll(struct file *f, poll_table *wait)
-{
-	struct kvio_net *net = f->private_data;
-
-	return kvio_dev_poll(&net->dev, f, wait);
-}
-
 static const struct file_operations kvio_net_fops = {
-	.owner		= THIS_MODULE,
+	KVIO_DEV_FOPS,
 	.open		= kvio_net_open,
 	.release	= kvio_net_release,
-	.read_iter	= kvio_net_read_iter,
-	.write_iter	= kvio_net_write_iter,
-	.poll		= kvio_net_poll,
 	.unlocked_ioctl	= kvio_net_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= noop_llseek,
 };
 
 static struct miscdevice kvio_net_misc = {

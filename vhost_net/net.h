@@ -121,9 +121,15 @@ bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx);
 /* Publish the batched used entries and signal the guest once. */
 void kvio_net_signal_used(struct kvio_net_vq *nvq);
 
-/* tx.c, rx.c: the handlers, run in the vq's worker. */
-void kvio_net_handle_tx(struct kvio_net *net);
+/*
+ * tx.c, rx.c: the handlers, run in the vq's worker with vq->mutex held, on a
+ * ring with socket @sock that is not broken, notifications and the socket
+ * poll off (net.c checks and sets that first).
+ */
+void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
+			struct socket *sock);
 void kvio_net_tx_free_frags(struct kvio_net_vq *nvq);
-void kvio_net_handle_rx(struct kvio_net *net);
+void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
+			struct socket *sock);
 
 #endif /* _KVIO_NET_H */

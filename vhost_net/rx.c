@@ -107,7 +107,7 @@ static void kvio_net_rx_drop(struct socket *sock, struct msghdr *msg,
 	pr_debug("RX packet of %zu bytes dropped: no room (%d)\n", len, err);
 }
 
-static void kvio_net_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
+void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			struct socket *sock)
 {
 	struct kvio_vq *vq = &nvq->vq;
@@ -231,23 +231,4 @@ bad_header:
 	kvio_vq_discard_desc(vq, headcount);
 	kvio_vq_set_broken(vq, "RX vnet header not writable");
 	kvio_net_signal_used(nvq);
-}
-
-void kvio_net_handle_rx(struct kvio_net *net)
-{
-	struct kvio_net_vq *nvq = &net->vqs[KVIO_NET_VQ_RX];
-	struct kvio_vq *vq = &nvq->vq;
-	struct socket *sock;
-
-	mutex_lock_nested(&vq->mutex, KVIO_NET_VQ_RX);
-	sock = kvio_vq_get_backend(vq);
-	if (!sock || vq->broken)
-		goto out;
-
-	kvio_vq_disable_notify(vq);
-	/* Running now: a socket wake-up would only queue us again. */
-	kvio_net_disable_poll(nvq);
-	kvio_net_rx(net, nvq, sock);
-out:
-	mutex_unlock(&vq->mutex);
 }

@@ -188,7 +188,7 @@ static bool kvio_net_tx_more(struct kvio_vq *vq, size_t total_len)
 	return total_len < KVIO_NET_BYTE_WEIGHT && !kvio_vq_avail_empty(vq);
 }
 
-static void kvio_net_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
+void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			struct socket *sock)
 {
 	struct kvio_vq *vq = &nvq->vq;
@@ -286,23 +286,4 @@ done:
 	} while (!kvio_vq_exceeds_weight(vq, ++sent_pkts, total_len));
 
 	kvio_net_tx_flush(nvq, sock);
-}
-
-void kvio_net_handle_tx(struct kvio_net *net)
-{
-	struct kvio_net_vq *nvq = &net->vqs[KVIO_NET_VQ_TX];
-	struct kvio_vq *vq = &nvq->vq;
-	struct socket *sock;
-
-	mutex_lock_nested(&vq->mutex, KVIO_NET_VQ_TX);
-	sock = kvio_vq_get_backend(vq);
-	if (!sock || vq->broken)
-		goto out;
-
-	kvio_vq_disable_notify(vq);
-	/* Running now: a socket wake-up would only queue us again. */
-	kvio_net_disable_poll(nvq);
-	kvio_net_tx(net, nvq, sock);
-out:
-	mutex_unlock(&vq->mutex);
 }

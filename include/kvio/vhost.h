@@ -4,8 +4,10 @@
  *
  * A backend (kvio_net, kvio_blk, ...) embeds a struct kvio_dev and an array of
  * struct kvio_vq, fills in each vq's handle_kick, calls kvio_dev_init() from
- * open(), routes every ioctl it does not own itself to kvio_dev_ioctl(), and on
- * release detaches its backends and calls kvio_dev_cleanup().
+ * open() and points file->private_data at its struct kvio_dev, builds its
+ * file_operations on KVIO_DEV_FOPS, routes every ioctl it does not own itself
+ * to kvio_dev_ioctl(), and on release detaches its backends and calls
+ * kvio_dev_cleanup().
  *
  * Lock order (outermost first):
  *   dev->mutex  ->  vq->mutex (ascending vq index)  ->  dev->iotlb_lock
@@ -24,7 +26,9 @@
 
 #include <linux/atomic.h>
 #include <linux/eventfd.h>
+#include <linux/fs.h>
 #include <linux/llist.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/uio.h>
@@ -134,9 +138,26 @@ struct kvio_vq {
 	u32 busyloop_timeout;	/* microseconds; backends that busy-poll */
 };
 
+/*
+ * The feature bits the engine implements for every device type (ring
+ * layout, notifications, dirty log, device IOTLB); a backend offers them
+ * with its own in kvio_dev_ops.features.
+ */
+#define KVIO_FEATURES					\
+	((1ULL << VIRTIO_RING_F_INDIRECT_DESC) |	\
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |		\
+	 (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) |		\
+	 (1ULL << VIRTIO_F_ANY_LAYOUT) |		\
+	 (1ULL << VIRTIO_F_VERSION_1) |			\
+	 (1ULL << VHOST_F_LOG_ALL) |			\
+	 (1ULL << VIRTIO_F_ACCESS_PLATFORM))
+
 /* Backend callbacks, all optional but features. */
 struct kvio_dev_ops {
-	/* Feature bits GET_FEATURES reports and SET_FEATURES accepts. */
+	/*
+	 * Feature bits GET_FEATURES reports and SET_FEATURES accepts:
+	 * KVIO_FEATURES and the device type's own.
+	 */
 	u64 features;
 	/*
 	 * Called for each vq with vq->mutex held after SET_FEATURES stored
@@ -186,14 +207,26 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 		  int byte_weight);
 /*
  * All shared ioctls (owner, features, memory table, log, vrings, backend
- * features, workers).  Takes dev->mutex itself.  -ENOIOCTLCMD for a
- * command it does not know, so the backend can map that to -ENOTTY.
+ * features, workers).  Takes dev->mutex itself.  -ENOTTY for a command it
+ * does not know: the backend's own commands come first.
  */
 long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int cmd,
 		    void __user *argp);
 /* -EPERM unless current is the owner; call with dev->mutex held. */
 int kvio_dev_check_owner(struct kvio_dev *dev);
+/*
+ * For a backend ioctl that names a ring (VHOST_NET_SET_BACKEND, ...), with
+ * dev->mutex held: -EPERM unless current is the owner, -ENOBUFS for an index
+ * past the last ring, else @index, clamped under speculation.
+ */
+int kvio_dev_check_vq_index(struct kvio_dev *dev, unsigned int index);
 bool kvio_dev_has_owner(struct kvio_dev *dev);
+/*
+ * Every vq->mutex, in index order, under dev->mutex (held), for a change
+ * every ring's data path must see at once.
+ */
+void kvio_dev_lock_vqs(struct kvio_dev *dev);
+void kvio_dev_unlock_vqs(struct kvio_dev *dev);
 /* Stop every kick poll (backend detached first). */
 void kvio_dev_stop(struct kvio_dev *dev);
 /*
@@ -204,12 +237,33 @@ void kvio_dev_flush(struct kvio_dev *dev);
 /* Free everything; backends must be detached and polls stopped. */
 void kvio_dev_cleanup(struct kvio_dev *dev);
 
-/* IOTLB messages (ACCESS_PLATFORM): the file operations of the device fd. */
-ssize_t kvio_dev_read_iter(struct kvio_dev *dev, struct iov_iter *to,
-			   int noblock);
-ssize_t kvio_dev_write_iter(struct kvio_dev *dev, struct iov_iter *from);
-__poll_t kvio_dev_poll(struct kvio_dev *dev, struct file *file,
-		       poll_table *wait);
+/*
+ * File operations of the device fd, whose private_data is the struct
+ * kvio_dev: read and write carry IOTLB messages (ACCESS_PLATFORM), poll
+ * reports a miss waiting to be read.
+ */
+ssize_t kvio_dev_read_iter(struct kiocb *iocb, struct iov_iter *to);
+ssize_t kvio_dev_write_iter(struct kiocb *iocb, struct iov_iter *from);
+__poll_t kvio_dev_poll(struct file *file, poll_table *wait);
+
+/*
+ * The file operations every device node shares; the backend adds its own
+ * open, release and unlocked_ioctl after them:
+ *
+ *	static const struct file_operations fops = {
+ *		KVIO_DEV_FOPS,
+ *		.open		= ...,
+ *		.release	= ...,
+ *		.unlocked_ioctl	= ...,
+ *	};
+ */
+#define KVIO_DEV_FOPS						\
+	.owner		= THIS_MODULE,				\
+	.read_iter	= kvio_dev_read_iter,			\
+	.write_iter	= kvio_dev_write_iter,			\
+	.poll		= kvio_dev_poll,			\
+	.compat_ioctl	= compat_ptr_ioctl,			\
+	.llseek		= noop_llseek
 
 /* Work and polls. */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
