@@ -40,29 +40,32 @@ static int owned(struct kt_dev *d, const struct kt_target *t, uint64_t feat)
 
 /* ------------------------------------------------- ownership (table) */
 
-struct owner_op {
+/* An ioctl a table-driven case issues (kt_case_data()). */
+struct ioctl_op {
 	const char *name;
 	unsigned long req;
 };
 
-static const struct owner_op owner_ops[] = {
-	{ "VHOST_SET_MEM_TABLE", VHOST_SET_MEM_TABLE },
-	{ "VHOST_SET_LOG_BASE", VHOST_SET_LOG_BASE },
-	{ "VHOST_SET_LOG_FD", VHOST_SET_LOG_FD },
-	{ "VHOST_SET_VRING_NUM", VHOST_SET_VRING_NUM },
-	{ "VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR },
-	{ "VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE },
-	{ "VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE },
-	{ "VHOST_SET_VRING_KICK", VHOST_SET_VRING_KICK },
-	{ "VHOST_SET_VRING_CALL", VHOST_SET_VRING_CALL },
-	{ "VHOST_SET_VRING_ERR", VHOST_SET_VRING_ERR },
-	{ "VHOST_SET_VRING_BUSYLOOP_TIMEOUT", VHOST_SET_VRING_BUSYLOOP_TIMEOUT },
-	{ "VHOST_NET_SET_BACKEND", VHOST_NET_SET_BACKEND },
-	{ "VHOST_RESET_OWNER", VHOST_RESET_OWNER },
+#define OP(req) { #req, req }
+
+/* The ring ioctls both tables hold, in this order. */
+#define RING_OPS							\
+	OP(VHOST_SET_VRING_NUM), OP(VHOST_SET_VRING_ADDR),		\
+	OP(VHOST_SET_VRING_BASE), OP(VHOST_GET_VRING_BASE),		\
+	OP(VHOST_SET_VRING_KICK), OP(VHOST_SET_VRING_CALL),		\
+	OP(VHOST_SET_VRING_ERR), OP(VHOST_SET_VRING_BUSYLOOP_TIMEOUT)
+
+static const struct ioctl_op owner_ops[] = {
+	OP(VHOST_SET_MEM_TABLE),
+	OP(VHOST_SET_LOG_BASE),
+	OP(VHOST_SET_LOG_FD),
+	RING_OPS,
+	OP(VHOST_NET_SET_BACKEND),
+	OP(VHOST_RESET_OWNER),
 };
 
 /* Issue op with an argument that would be valid for the owner. */
-static int issue(struct kt_dev *d, const struct owner_op *op)
+static int issue(struct kt_dev *d, const struct ioctl_op *op)
 {
 	static struct {
 		struct vhost_memory hdr;
@@ -121,7 +124,7 @@ static int issue(struct kt_dev *d, const struct owner_op *op)
 
 static int case_before_owner(const struct kt_target *t)
 {
-	const struct owner_op *op = kt_case_data();
+	const struct ioctl_op *op = kt_case_data();
 	struct kt_dev d;
 	int e;
 
@@ -136,7 +139,7 @@ static int case_before_owner(const struct kt_target *t)
 /* The owner is this process; a forked child (another mm) tries op. */
 static int case_other_process(const struct kt_target *t)
 {
-	const struct owner_op *op = kt_case_data();
+	const struct ioctl_op *op = kt_case_data();
 	struct kt_dev d;
 	int status, e;
 	pid_t pid;
@@ -551,29 +554,17 @@ static int case_mem_kernel_addr_live(const struct kt_target *t)
 
 /* ------------------------------------------------------------- rings */
 
-struct ring_op {
-	const char *name;
-	unsigned long req;
-};
-
-static const struct ring_op ring_ops[] = {
-	{ "VHOST_SET_VRING_NUM", VHOST_SET_VRING_NUM },
-	{ "VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR },
-	{ "VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE },
-	{ "VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE },
-	{ "VHOST_SET_VRING_KICK", VHOST_SET_VRING_KICK },
-	{ "VHOST_SET_VRING_CALL", VHOST_SET_VRING_CALL },
-	{ "VHOST_SET_VRING_ERR", VHOST_SET_VRING_ERR },
-	{ "VHOST_SET_VRING_BUSYLOOP_TIMEOUT", VHOST_SET_VRING_BUSYLOOP_TIMEOUT },
-	{ "VHOST_GET_VRING_BUSYLOOP_TIMEOUT", VHOST_GET_VRING_BUSYLOOP_TIMEOUT },
-	{ "VHOST_NET_SET_BACKEND", VHOST_NET_SET_BACKEND },
+static const struct ioctl_op ring_ops[] = {
+	RING_OPS,
+	OP(VHOST_GET_VRING_BUSYLOOP_TIMEOUT),
+	OP(VHOST_NET_SET_BACKEND),
 };
 
 static int case_ring_index(const struct kt_target *t)
 {
 	static const unsigned int bad[] = { 2, 3, 255, 0x10000, 0x7fffffff,
 					    0x80000000u, 0xffffffffu };
-	const struct ring_op *op = kt_case_data();
+	const struct ioctl_op *op = kt_case_data();
 	union {
 		struct vhost_vring_state s;
 		struct vhost_vring_file f;

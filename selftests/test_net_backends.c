@@ -204,18 +204,6 @@ static int link_del(int ifindex)
 	return nl_talk(req.h);
 }
 
-static int ifreq_ioctl(unsigned long request, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r;
-
-	if (s < 0)
-		return -errno;
-	r = ioctl(s, request, ifr) < 0 ? -errno : 0;
-	close(s);
-	return r;
-}
-
 static int link_up(const char *name)
 {
 	struct ifreq ifr;
@@ -223,11 +211,11 @@ static int link_up(const char *name)
 
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	r = ifreq_ioctl(SIOCGIFFLAGS, &ifr);
+	r = kt_ifreq_ioctl(SIOCGIFFLAGS, &ifr);
 	if (r)
 		return r;
 	ifr.ifr_flags |= IFF_UP;
-	return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+	return kt_ifreq_ioctl(SIOCSIFFLAGS, &ifr);
 }
 
 static int link_mac(const char *name, uint8_t mac[6])
@@ -237,7 +225,7 @@ static int link_mac(const char *name, uint8_t mac[6])
 
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	r = ifreq_ioctl(SIOCGIFHWADDR, &ifr);
+	r = kt_ifreq_ioctl(SIOCGIFHWADDR, &ifr);
 	if (!r)
 		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
 	return r;
@@ -612,86 +600,13 @@ static uint32_t rx_frame_seed(const uint8_t *frame, size_t len)
 	return seed;
 }
 
-/* The next test frame on the link's socket must be want. */
-static int expect_on_link(const struct link *l, const uint8_t *want,
-			  size_t len, const char *where)
-{
-	uint8_t got[2048];
-	ssize_t r;
-
-	r = kt_packet_recv(l->psock, got, sizeof(got), KT_ETH_P_TEST, WAIT_MS);
-	if (r < 0)
-		return kt_fail("packet socket on %s: %s", where,
-			       strerror((int)-r));
-	if (r == 0)
-		return kt_fail("the %zu-byte frame did not appear on %s within %d ms",
-			       len, where, WAIT_MS);
-	if (!kt_bytes_equal(got, r, want, len, "transmitted frame"))
-		return kt_fail("frame on %s differs from the one posted", where);
-	return KT_PASS;
-}
-
-/* The next packet of the RX ring must be want, with a plain header. */
-static int expect_rx(struct kt_net *n, const uint8_t *want, size_t len,
-		     unsigned int *bufs)
-{
-	struct virtio_net_hdr_mrg_rxbuf hdr;
-	unsigned int nbufs = 0;
-	uint8_t got[2048];
-	ssize_t r;
-
-	r = kt_net_rx_recv(n, &hdr, got, sizeof(got), &nbufs, WAIT_MS);
-	if (r < 0)
-		return kt_fail("RX ring: %s", kt_errname((int)-r));
-	if (r == 0)
-		return kt_fail("the %zu-byte frame did not reach the RX ring within %d ms",
-			       len, WAIT_MS);
-	if (!kt_bytes_equal(got, r, want, len, "received frame"))
-		return kt_fail("received frame (used length %zd + header) differs from the one injected",
-			       r);
-	if (hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-	    (hdr.hdr.flags & ~VIRTIO_NET_HDR_F_DATA_VALID))
-		return kt_fail("virtio-net header flags 0x%x gso_type %u",
-			       hdr.hdr.flags, hdr.hdr.gso_type);
-	/* Without MRG_RXBUF upstream leaves num_buffers to the socket. */
-	if (kt_has_feature(&n->dev, VIRTIO_NET_F_MRG_RXBUF) &&
-	    hdr.num_buffers != nbufs)
-		return kt_fail("num_buffers %u but the packet used %u heads",
-			       hdr.num_buffers, nbufs);
-	if (bufs)
-		*bufs = nbufs;
-	return KT_PASS;
-}
-
-/*
- * Send a frame out of ifindex without blocking: 0, -EAGAIN, -errno.  A veth
- * in one namespace does not orphan the skb, so frames a detached backend
- * (a macvtap queue) holds stay charged to our socket: a blocking send
- * would wait for them forever.
- */
-static int send_nowait(int psock, int ifindex, const void *frame, size_t len)
-{
-	struct sockaddr_ll sll;
-	ssize_t n;
-
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_ifindex = ifindex;
-	sll.sll_halen = 6;
-	memcpy(sll.sll_addr, frame, 6);
-	n = sendto(psock, frame, len, MSG_DONTWAIT, (struct sockaddr *)&sll,
-		   sizeof(sll));
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return n == (ssize_t)len ? 0 : -EMSGSIZE;
-}
-
 static int inject(const struct link *l, const uint8_t *frame, size_t len)
 {
 	long deadline = kt_deadline(WAIT_MS);
 	int r;
 
-	while ((r = send_nowait(l->psock, l->ifindex, frame, len)) == -EAGAIN &&
+	while ((r = kt_packet_send_nowait(l->psock, l->ifindex, frame,
+					  len)) == -EAGAIN &&
 	       kt_now_ms() < deadline)
 		kt_sleep_ms(2);
 	if (r)
@@ -722,7 +637,7 @@ static int traffic_both_ways(struct kt_net *n, const struct link *l,
 		if (r < 0)
 			return kt_fail("posting TX frame %u: %s", i,
 				       kt_errname(-r));
-		KT_TRY(expect_on_link(l, frame, len, where));
+		KT_TRY(kt_expect_packet(l->psock, frame, len, WAIT_MS, where));
 		KT_TRY(kt_net_tx_reap(n, 1, WAIT_MS));
 	}
 	for (i = 0; i < 32; i++) {
@@ -734,7 +649,7 @@ static int traffic_both_ways(struct kt_net *n, const struct link *l,
 	}
 	for (i = 0; i < 32; i++) {
 		len = tx_frame(frame, l->to_peer, 100 + i);
-		KT_TRY(expect_on_link(l, frame, len, where));
+		KT_TRY(kt_expect_packet(l->psock, frame, len, WAIT_MS, where));
 	}
 	KT_TRY(kt_net_tx_reap(n, 32, WAIT_MS));
 
@@ -745,7 +660,7 @@ static int traffic_both_ways(struct kt_net *n, const struct link *l,
 		len = kt_frame_test(frame, l->to_dev, l->to_peer,
 				    frame_sizes[i] - 14, 50 + i);
 		KT_TRY(inject(l, frame, len));
-		KT_TRY(expect_rx(n, frame, len, &bufs));
+		KT_TRY(kt_net_expect_rx(n, frame, len, WAIT_MS, 0, &bufs));
 		KT_ASSERT(kt_net_rx_post(n, bufs, false) == 0, "repost");
 	}
 	for (i = 0; i < 32; i++) {
@@ -756,7 +671,7 @@ static int traffic_both_ways(struct kt_net *n, const struct link *l,
 	for (i = 0; i < 32; i++) {
 		len = kt_frame_test(frame, l->to_dev, l->to_peer, 46 + i * 13,
 				    200 + i);
-		KT_TRY(expect_rx(n, frame, len, &bufs));
+		KT_TRY(kt_net_expect_rx(n, frame, len, WAIT_MS, 0, &bufs));
 		KT_ASSERT(kt_net_rx_post(n, bufs, false) == 0, "repost");
 	}
 	kt_sleep_ms(QUIET_MS);
@@ -1023,7 +938,8 @@ static int case_multiqueue(const struct kt_target *t)
 		for (i = 0; i < 8 && injected < nrx && injected - total < 128;
 		     i++) {
 			len = rx_frame(frame, kt_guest_mac, injected);
-			if (send_nowait(psock, mt.ifindex, frame, len))
+			if (kt_packet_send_nowait(psock, mt.ifindex, frame,
+						  len))
 				break;
 			injected++;
 		}
@@ -1110,89 +1026,19 @@ static int case_multiqueue(const struct kt_target *t)
 
 /* ---------------------------------------- 4. backend swap, traffic */
 
-/* Run fn(arg) on a thread; fail if it does not return within CALL_MS. */
-struct timed {
-	long (*fn)(void *arg);
-	void *arg;
-	long ret;
-	int err;
-	int done;
-};
-
-static void *timed_thread(void *arg)
-{
-	struct timed *c = arg;
-
-	errno = 0;
-	c->ret = c->fn(c->arg);
-	c->err = errno;
-	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-static int timed_call(const char *what, long (*fn)(void *), void *arg,
-		      long *ret)
-{
-	struct timed *c = calloc(1, sizeof(*c));
-	long deadline = kt_deadline(CALL_MS), t0 = kt_now_ms();
-	pthread_t th;
-
-	if (!c)
-		return kt_fail("calloc");
-	c->fn = fn;
-	c->arg = arg;
-	if (pthread_create(&th, NULL, timed_thread, c))
-		return kt_fail("pthread_create");
-	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
-		/* Leaked on purpose: the thread may still write to it. */
-		if (kt_now_ms() > deadline)
-			return kt_fail("%s did not return within %d ms", what,
-				       CALL_MS);
-		kt_sleep_ms(2);
-	}
-	pthread_join(th, NULL);
-	if (kt_now_ms() - t0 > 1000)
-		kt_diag("%s took %ld ms", what, kt_now_ms() - t0);
-	*ret = c->ret;
-	errno = c->err;
-	free(c);
-	return KT_PASS;
-}
-
-struct backend_call {
-	int devfd;
-	struct vhost_vring_file f;
-};
-
-static long do_set_backend(void *arg)
-{
-	struct backend_call *b = arg;
-
-	return ioctl(b->devfd, VHOST_NET_SET_BACKEND, &b->f);
-}
-
 /* NET_SET_BACKEND(ring, fd) on a thread, bounded; must succeed. */
 static int set_backend(struct kt_net *n, unsigned int ring, int fd,
 		       const char *what)
 {
-	struct backend_call b = { n->dev.fd, { ring, fd } };
+	struct vhost_vring_file f = { ring, fd };
 	long ret;
 
-	KT_TRY(timed_call(what, do_set_backend, &b, &ret));
+	KT_TRY(kt_ioctl_timed(what, CALL_MS, n->dev.fd, VHOST_NET_SET_BACKEND,
+			      &f, &ret));
 	if (ret < 0)
 		return kt_fail("%s: NET_SET_BACKEND ring %u fd %d: %s", what,
 			       ring, fd, kt_errname(errno));
 	return KT_PASS;
-}
-
-static long do_close(void *arg)
-{
-	return close(*(int *)arg);
-}
-
-static long do_reset_owner(void *arg)
-{
-	return ioctl(*(int *)arg, VHOST_RESET_OWNER);
 }
 
 /* A thread that keeps the TX ring full of frames with increasing seeds. */
@@ -1577,7 +1423,8 @@ static void pump_round(struct pump *p)
 		if (refill)
 			kt_net_rx_post(n, refill, false);
 		len = rx_frame(frame, p->l->to_dev, p->rx_injected);
-		if (send_nowait(p->l->psock, p->l->ifindex, frame, len) == 0)
+		if (kt_packet_send_nowait(p->l->psock, p->l->ifindex, frame,
+					  len) == 0)
 			p->rx_injected++;
 	}
 }
@@ -1745,7 +1592,7 @@ static int close_during(const struct kt_target *t, bool packet)
 	kt_sleep_ms(RUN_MS);
 	fd = n.dev.fd;
 	n.dev.fd = -1;
-	KT_TRY(timed_call("close() of the device", do_close, &fd, &ret));
+	KT_TRY(kt_close_timed("close() of the device", CALL_MS, fd, &ret));
 	KT_ASSERT(ret == 0, "close: %s", kt_errname(errno));
 	kt_sleep_ms(100);
 	KT_TRY(pump_stop(&p, "pump"));
@@ -1796,7 +1643,8 @@ static int case_reset_owner_packet(const struct kt_target *t)
 	KT_TRY(dev_attach(&n, t, tbackend_features(&b), NUM, 1536, b.fd));
 	KT_TRY(pump_start(&p, &n, &b.l, PUMP_TX | PUMP_RX));
 	kt_sleep_ms(RUN_MS);
-	KT_TRY(timed_call("RESET_OWNER", do_reset_owner, &n.dev.fd, &ret));
+	KT_TRY(kt_ioctl_timed("RESET_OWNER", CALL_MS, n.dev.fd,
+			      VHOST_RESET_OWNER, NULL, &ret));
 	KT_ASSERT(ret == 0, "RESET_OWNER: %s", kt_errname(errno));
 	kt_sleep_ms(100);
 	KT_TRY(pump_stop(&p, "pump"));
@@ -1907,7 +1755,8 @@ static int case_mq_close_one(const struct kt_target *t)
 	kt_sleep_ms(RUN_MS * 2);
 	fd = n[0].dev.fd;
 	n[0].dev.fd = -1;
-	KT_TRY(timed_call("close() of queue 0's device", do_close, &fd, &ret));
+	KT_TRY(kt_close_timed("close() of queue 0's device", CALL_MS, fd,
+			      &ret));
 	KT_ASSERT(ret == 0, "close: %s", kt_errname(errno));
 	kt_sleep_ms(RUN_MS);
 	for (q = 1; q < nq; q++) {

@@ -338,23 +338,6 @@ static int close_device(struct kt_dev *d)
 	return KT_PASS;
 }
 
-/* After the device and the test let go of the tap, the interface goes: the
- * device held no reference beyond its life. */
-static int tap_released(struct kt_net *n)
-{
-	long deadline = kt_deadline(WAIT_MS);
-
-	close(n->psock);
-	n->psock = -1;
-	kt_tap_close(&n->tap);
-	while (if_nametoindex("kttap0")) {
-		if (kt_now_ms() > deadline)
-			return kt_fail("kttap0 still exists after every fd was closed: the device leaked its socket");
-		kt_sleep_ms(10);
-	}
-	return KT_PASS;
-}
-
 static int case_hostile(const struct kt_target *t)
 {
 	const struct hostile *h = kt_case_data();
@@ -392,7 +375,7 @@ static int case_hostile(const struct kt_target *t)
 		KT_ASSERT(id == 0 && ulen == 0, "used entry {%u, %u}", id, ulen);
 		kt_diag("no error signalled: the chain was completed (used len 0)");
 		KT_TRY(close_device(&n.dev));
-		KT_TRY(tap_released(&n));
+		KT_TRY(kt_net_tap_gone(&n, WAIT_MS));
 		kt_net_close(&n);
 		return KT_PASS;
 	}
@@ -416,7 +399,7 @@ static int case_hostile(const struct kt_target *t)
 			  "TX ring stalled by the hostile RX ring");
 	}
 	KT_TRY(close_device(&n.dev));
-	KT_TRY(tap_released(&n));
+	KT_TRY(kt_net_tap_gone(&n, WAIT_MS));
 	kt_net_close(&n);
 	return KT_PASS;
 }

@@ -245,6 +245,14 @@ static int expect_log_signal(struct logt *L, const char *when)
 	return KT_PASS;
 }
 
+/* The bitmap holds exactly want, and the log eventfd fired. */
+static int expect_logged(struct logt *L, const struct pageset *want,
+			 const char *when)
+{
+	KT_TRY(expect_bits(L, want, when));
+	return expect_log_signal(L, when);
+}
+
 static int expect_log_quiet(struct logt *L, const char *when)
 {
 	if (kt_wait_readable(L->efd, QUIET_MS) != 0)
@@ -355,8 +363,6 @@ static int log_open(struct logt *L, const struct kt_target *t,
 	n->dev.mem.fd = -1;
 	L->efd = -1;
 	L->features = features;
-	n->hdr_len = kt_net_hdr_len(features);
-	n->vhost_hdr = features & F_VHOST_HDR;
 
 	L->map_len = (LOG_BYTES + PG - 1) & ~(PG - 1);
 	L->bitmap = mmap(NULL, L->map_len, PROT_READ |
@@ -370,22 +376,10 @@ static int log_open(struct logt *L, const struct kt_target *t,
 	if (L->efd < 0)
 		return kt_fail("eventfd: %m");
 
-	r = kt_tap_create(&n->tap, "kttap0",
-			  n->vhost_hdr ? 0 : (int)n->hdr_len, "192.0.2.1");
+	r = kt_net_open_dev(n, t, features,
+			    flags & LOG_AT_START ? F_LOG_ALL : 0);
 	if (r != KT_PASS)
 		return r;
-	n->psock = kt_packet_socket(n->tap.ifindex);
-	if (n->psock < 0)
-		return kt_fail("packet socket: %s", strerror(-n->psock));
-
-	r = kt_dev_open(&n->dev, t->path);
-	if (r)
-		return kt_fail("open %s: %s", t->path, strerror(-r));
-	r = kt_dev_setup(&n->dev, features |
-			 (flags & LOG_AT_START ? F_LOG_ALL : 0));
-	if (r)
-		return kt_fail("device setup failed: %s", kt_errname(-r));
-	n->dev.features = features;
 	if (flags & LOG_AT_START) {
 		r = set_log_base(L, (uintptr_t)L->bitmap);
 		if (r)
@@ -418,14 +412,8 @@ static int log_open(struct logt *L, const struct kt_target *t,
 	    kt_pool_init(&n->rxpool, &n->dev.mem, 1, 64))
 		return kt_fail("buffer pools do not fit in guest RAM");
 	add_region(L, n->txpool.gpa, (uint64_t)NUM * KT_TX_BUF, "TX buffers");
-	if (!(flags & LOG_NO_BACKEND)) {
-		for (i = 0; i < 2; i++) {
-			r = kt_net_backend(&n->dev, i, n->tap.fd);
-			if (r)
-				return kt_fail("VHOST_NET_SET_BACKEND ring %d: %s",
-					       i, kt_errname(-r));
-		}
-	}
+	if (!(flags & LOG_NO_BACKEND))
+		KT_TRY(kt_net_attach(n));
 	/* Attaching may log the used flags it wrote: the VMM's problem. */
 	if (!(flags & LOG_BITMAP_RO))
 		log_clear(L);
@@ -441,6 +429,15 @@ static void log_close(struct logt *L)
 		close(L->efd);
 	L->bitmap = NULL;
 	L->efd = -1;
+}
+
+/* The end of a case: no ring signalled an error; the device goes. */
+static int log_done(struct logt *L)
+{
+	int r = expect_no_error(L);
+
+	log_close(L);
+	return r;
 }
 
 /*
@@ -585,19 +582,15 @@ static int case_rx_log(const struct kt_target *t)
 	KT_TRY(rx_expect(&L, 100, 1, ha, &a, 1));
 	ps_add(&want, a.gpa, L.n.hdr_len + 100, "RX buffer A, bytes written");
 	ps_add_used(&want, rx, 0, 1, "RX used ring, entry 0");
-	KT_TRY(expect_bits(&L, &want, "after frame 1"));
-	KT_TRY(expect_log_signal(&L, "after frame 1"));
+	KT_TRY(expect_logged(&L, &want, "after frame 1"));
 
 	/* header + 300 bytes from offset 4000: two pages of B's four. */
 	KT_TRY(rx_expect(&L, 300, 2, hb, &b, 1));
 	ps_add(&want, b.gpa, L.n.hdr_len + 300, "RX buffer B, bytes written");
 	ps_add_used(&want, rx, 1, 1, "RX used ring, entry 1");
 	KT_ASSERT(want.n == 5, "test layout: %u pages expected, not 5", want.n);
-	KT_TRY(expect_bits(&L, &want, "after frame 2"));
-	KT_TRY(expect_log_signal(&L, "after frame 2"));
-	KT_TRY(expect_no_error(&L));
-	log_close(&L);
-	return KT_PASS;
+	KT_TRY(expect_logged(&L, &want, "after frame 2"));
+	return log_done(&L);
 }
 
 /*
@@ -652,11 +645,8 @@ static int case_rx_log_mrg(const struct kt_target *t)
 	ps_add(&want, b[2].gpa, 34, "RX buffer 2, first 34 bytes");
 	ps_add_used(&want, rx, 0, 3, "RX used ring, entries 0-2");
 	KT_ASSERT(want.n == 5, "test layout: %u pages expected, not 5", want.n);
-	KT_TRY(expect_bits(&L, &want, "after a 3-buffer packet"));
-	KT_TRY(expect_log_signal(&L, "after a 3-buffer packet"));
-	KT_TRY(expect_no_error(&L));
-	log_close(&L);
-	return KT_PASS;
+	KT_TRY(expect_logged(&L, &want, "after a 3-buffer packet"));
+	return log_done(&L);
 }
 
 /*
@@ -688,11 +678,8 @@ static int case_rx_log_live(const struct kt_target *t)
 	KT_TRY(rx_expect(&L, 1000, 4, hb, &b, 1));
 	ps_add(&want, b.gpa, L.n.hdr_len + 1000, "RX buffer B, bytes written");
 	ps_add_used(&want, &L.n.dev.vq[KT_RXQ], 1, 1, "RX used ring, entry 1");
-	KT_TRY(expect_bits(&L, &want, "after logging was switched on"));
-	KT_TRY(expect_log_signal(&L, "after logging was switched on"));
-	KT_TRY(expect_no_error(&L));
-	log_close(&L);
-	return KT_PASS;
+	KT_TRY(expect_logged(&L, &want, "after logging was switched on"));
+	return log_done(&L);
 }
 
 /*
@@ -710,11 +697,8 @@ static int case_tx_log(const struct kt_target *t)
 	for (i = 0; i < 4; i++)
 		KT_TRY(tx_one(&L, 200 + 300 * i, 20 + i, i >= 2));
 	ps_add_used(&want, &L.n.dev.vq[KT_TXQ], 0, 4, "TX used ring, entries 0-3");
-	KT_TRY(expect_bits(&L, &want, "after 4 TX frames"));
-	KT_TRY(expect_log_signal(&L, "after 4 TX frames"));
-	KT_TRY(expect_no_error(&L));
-	log_close(&L);
-	return KT_PASS;
+	KT_TRY(expect_logged(&L, &want, "after 4 TX frames"));
+	return log_done(&L);
 }
 
 /*
@@ -761,8 +745,8 @@ static int case_zero_len(const struct kt_target *t)
 	KT_TRY(rx_expect(&L, 100, 5, h, b, 3));
 	ps_add(&want, b[1].gpa, L.n.hdr_len + 100, "RX buffer A, bytes written");
 	ps_add_used(&want, rx, 0, 1, "RX used ring, entry 0");
-	KT_TRY(expect_bits(&L, &want, "zero-length descriptor and unwritten B"));
-	KT_TRY(expect_log_signal(&L, "zero-length descriptor and unwritten B"));
+	KT_TRY(expect_logged(&L, &want,
+			     "zero-length descriptor and unwritten B"));
 
 	/*
 	 * Posted through the driver as a one-entry indirect chain (so its
@@ -788,11 +772,8 @@ static int case_zero_len(const struct kt_target *t)
 	KT_TRY(rx_expect(&L, 400, 6, h, &c, 1));
 	ps_add(&want, c.gpa, L.n.hdr_len + 400, "RX buffer C, bytes written");
 	ps_add_used(&want, rx, 1, 1, "RX used ring, entry 1");
-	KT_TRY(expect_bits(&L, &want, "1100 zero-length descriptors"));
-	KT_TRY(expect_log_signal(&L, "1100 zero-length descriptors"));
-	KT_TRY(expect_no_error(&L));
-	log_close(&L);
-	return KT_PASS;
+	KT_TRY(expect_logged(&L, &want, "1100 zero-length descriptors"));
+	return log_done(&L);
 }
 
 /*
@@ -815,16 +796,12 @@ static int case_ring_nolog(const struct kt_target *t)
 	KT_ASSERT(h >= 0, "posting");
 	KT_TRY(rx_expect(&L, 100, 7, h, &a, 1));
 	ps_add(&want, a.gpa, L.n.hdr_len + 100, "RX buffer A, bytes written");
-	KT_TRY(expect_bits(&L, &want, "RX on a ring without the log flag"));
-	KT_TRY(expect_log_signal(&L, "RX on a ring without the log flag"));
+	KT_TRY(expect_logged(&L, &want, "RX on a ring without the log flag"));
 
 	KT_TRY(tx_one(&L, 100, 8, false));
 	ps_add_used(&want, &L.n.dev.vq[KT_TXQ], 0, 1, "TX used ring, entry 0");
-	KT_TRY(expect_bits(&L, &want, "TX on a ring with the log flag"));
-	KT_TRY(expect_log_signal(&L, "TX on a ring with the log flag"));
-	KT_TRY(expect_no_error(&L));
-	log_close(&L);
-	return KT_PASS;
+	KT_TRY(expect_logged(&L, &want, "TX on a ring with the log flag"));
+	return log_done(&L);
 }
 
 /*
@@ -891,17 +868,14 @@ static int case_log_off(const struct kt_target *t)
 	KT_TRY(log_live(&L, true));
 	log_clear(&L);
 	KT_TRY(some_traffic(&L, 40, &want));
-	KT_TRY(expect_bits(&L, &want, "logging"));
-	KT_TRY(expect_log_signal(&L, "logging"));
+	KT_TRY(expect_logged(&L, &want, "logging"));
 
 	KT_TRY(log_live(&L, false));
 	log_clear(&L);
 	KT_TRY(some_traffic(&L, 50, NULL));
 	KT_TRY(expect_bits(&L, &none, "logging switched off"));
 	KT_TRY(expect_log_quiet(&L, "logging switched off"));
-	KT_TRY(expect_no_error(&L));
-	log_close(&L);
-	return KT_PASS;
+	return log_done(&L);
 }
 
 /*

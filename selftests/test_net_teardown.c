@@ -134,87 +134,6 @@ static int pump_stop(struct pump *p)
 	return KT_PASS;
 }
 
-/* Run fn(arg) on a thread; fail if it does not return within CALL_MS. */
-struct timed {
-	long (*fn)(void *arg);
-	void *arg;
-	long ret;
-	int err;
-	int done;
-};
-
-static void *timed_thread(void *arg)
-{
-	struct timed *t = arg;
-
-	errno = 0;
-	t->ret = t->fn(t->arg);
-	t->err = errno;
-	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-static int timed_call(const char *what, long (*fn)(void *), void *arg,
-		      long *ret)
-{
-	struct timed *t = calloc(1, sizeof(*t));
-	long deadline = kt_deadline(CALL_MS), t0 = kt_now_ms();
-	pthread_t th;
-
-	t->fn = fn;
-	t->arg = arg;
-	if (pthread_create(&th, NULL, timed_thread, t))
-		return kt_fail("pthread_create");
-	while (!__atomic_load_n(&t->done, __ATOMIC_ACQUIRE)) {
-		if (kt_now_ms() > deadline)
-			return kt_fail("%s did not return within %d ms", what,
-				       CALL_MS);
-		kt_sleep_ms(2);
-	}
-	pthread_join(th, NULL);
-	if (kt_now_ms() - t0 > 1000)
-		kt_diag("%s took %ld ms", what, kt_now_ms() - t0);
-	*ret = t->ret;
-	errno = t->err;
-	free(t);
-	return KT_PASS;
-}
-
-static long do_close(void *arg)
-{
-	return close(*(int *)arg);
-}
-
-struct dev_ioctl {
-	int fd;
-	unsigned long req;
-	void *arg;
-};
-
-static long do_ioctl(void *arg)
-{
-	struct dev_ioctl *a = arg;
-
-	return ioctl(a->fd, a->req, a->arg);
-}
-
-/* The tap goes away once nothing holds it: the device kept no reference. */
-static int tap_gone(struct kt_net *n)
-{
-	long deadline = kt_deadline(WAIT_MS);
-
-	if (n->psock >= 0)
-		close(n->psock);
-	n->psock = -1;
-	kt_tap_close(&n->tap);
-	while (if_nametoindex("kttap0")) {
-		if (kt_now_ms() > deadline)
-			return kt_fail("kttap0 still exists after every fd was closed: the device leaked its socket");
-		kt_sleep_ms(10);
-	}
-	return KT_PASS;
-}
-
 static int close_during(const struct kt_target *t, int dirs)
 {
 	struct kt_net n;
@@ -228,14 +147,14 @@ static int close_during(const struct kt_target *t, int dirs)
 	KT_TRY(pump_start(&p, &n, dirs));
 	fd = n.dev.fd;
 	n.dev.fd = -1;
-	KT_TRY(timed_call("close() of the device", do_close, &fd, &ret));
+	KT_TRY(kt_close_timed("close() of the device", CALL_MS, fd, &ret));
 	KT_ASSERT(ret == 0, "close: %m");
 	/* The pump keeps kicking a device that is gone: harmless. */
 	kt_sleep_ms(100);
 	KT_TRY(pump_stop(&p));
 	KT_ASSERT(dirs != PUMP_TX || p.tx_done > 0, "no TX traffic before the close");
 	KT_ASSERT(dirs != PUMP_RX || p.rx_done > 0, "no RX traffic before the close");
-	KT_TRY(tap_gone(&n));
+	KT_TRY(kt_net_tap_gone(&n, WAIT_MS));
 	kt_net_close(&n);
 	return KT_PASS;
 }
@@ -339,7 +258,6 @@ static int reconfigure(struct kt_net *n)
 
 static int case_reset_owner_during(const struct kt_target *t)
 {
-	struct dev_ioctl a;
 	struct kt_net n;
 	struct pump p;
 	long ret;
@@ -349,10 +267,8 @@ static int case_reset_owner_during(const struct kt_target *t)
 	if (r != KT_PASS)
 		return r;
 	KT_TRY(pump_start(&p, &n, PUMP_TX | PUMP_RX));
-	a.fd = n.dev.fd;
-	a.req = VHOST_RESET_OWNER;
-	a.arg = NULL;
-	KT_TRY(timed_call("RESET_OWNER", do_ioctl, &a, &ret));
+	KT_TRY(kt_ioctl_timed("RESET_OWNER", CALL_MS, n.dev.fd,
+			      VHOST_RESET_OWNER, NULL, &ret));
 	KT_ASSERT(ret == 0, "RESET_OWNER: %s", kt_errname(errno));
 	kt_sleep_ms(100);
 	KT_TRY(pump_stop(&p));
@@ -360,7 +276,7 @@ static int case_reset_owner_during(const struct kt_target *t)
 	KT_TRY(reconfigure(&n));
 	KT_TRY(send_check(&n, 1000));
 	kt_dev_close(&n.dev);
-	KT_TRY(tap_gone(&n));
+	KT_TRY(kt_net_tap_gone(&n, WAIT_MS));
 	kt_net_close(&n);
 	return KT_PASS;
 }
@@ -374,7 +290,6 @@ static int detach_during(const struct kt_target *t, int q)
 {
 	struct vhost_vring_state st;
 	struct vhost_vring_file f;
-	struct dev_ioctl a;
 	struct kt_net n;
 	struct kt_vq *vq;
 	struct pump p;
@@ -389,10 +304,8 @@ static int detach_during(const struct kt_target *t, int q)
 	KT_TRY(pump_start(&p, &n, q == KT_TXQ ? PUMP_TX : PUMP_RX));
 	f.index = q;
 	f.fd = -1;
-	a.fd = n.dev.fd;
-	a.req = VHOST_NET_SET_BACKEND;
-	a.arg = &f;
-	KT_TRY(timed_call("NET_SET_BACKEND fd -1", do_ioctl, &a, &ret));
+	KT_TRY(kt_ioctl_timed("NET_SET_BACKEND fd -1", CALL_MS, n.dev.fd,
+			      VHOST_NET_SET_BACKEND, &f, &ret));
 	KT_ASSERT(ret == 0, "detach: %s", kt_errname(errno));
 	used1 = kt_vq_used_idx(vq);
 	kt_sleep_ms(200);
@@ -435,7 +348,7 @@ static int detach_during(const struct kt_target *t, int q)
 		}
 	}
 	kt_dev_close(&n.dev);
-	KT_TRY(tap_gone(&n));
+	KT_TRY(kt_net_tap_gone(&n, WAIT_MS));
 	kt_net_close(&n);
 	return KT_PASS;
 }
@@ -471,7 +384,7 @@ static int case_tap_closed_first(const struct kt_target *t)
 	KT_TRY(pump_stop(&p));
 	KT_TRY(send_check(&n, 4000));
 	kt_dev_close(&n.dev);
-	KT_TRY(tap_gone(&n));
+	KT_TRY(kt_net_tap_gone(&n, WAIT_MS));
 	kt_net_close(&n);
 	return KT_PASS;
 }
@@ -557,8 +470,8 @@ static int case_close_iotlb_miss(const struct kt_target *t)
 	kt_vq_kick(vq);
 	fd = d.fd;
 	d.fd = -1;
-	KT_TRY(timed_call("close() with IOTLB misses pending", do_close, &fd,
-			  &ret));
+	KT_TRY(kt_close_timed("close() with IOTLB misses pending", CALL_MS, fd,
+			      &ret));
 	KT_ASSERT(ret == 0, "close");
 	kt_dev_close(&d);
 	kt_tap_close(&tap);

@@ -34,22 +34,13 @@
 static const size_t frame_sizes[] = { 60, 61, 100, 511, 1000, 1514 };
 #define NSIZES (sizeof(frame_sizes) / sizeof(frame_sizes[0]))
 
-/* Read the frame the device sent, from the packet socket, and compare. */
-static int expect_on_tap(struct kt_net *n, const uint8_t *want, size_t len)
-{
-	uint8_t got[2048];
-	ssize_t r;
+/* A case's parameters (kt_case_data()): features, and a flag or a ring. */
+struct variant {
+	uint64_t features;
+	int arg;
+};
 
-	r = kt_packet_recv(n->psock, got, sizeof(got), KT_ETH_P_TEST, WAIT_MS);
-	if (r < 0)
-		return kt_fail("packet socket: %s", strerror((int)-r));
-	if (r == 0)
-		return kt_fail("the %zu-byte frame did not appear on the tap within %d ms",
-			       len, WAIT_MS);
-	if (!kt_bytes_equal(got, r, want, len, "frame on the tap"))
-		return kt_fail("frame on the tap differs from the one posted");
-	return KT_PASS;
-}
+#define VARIANT(f, a) (&(const struct variant){ (f), (a) })
 
 static int tx_frames(const struct kt_target *t, uint64_t features,
 		     bool indirect)
@@ -68,31 +59,19 @@ static int tx_frames(const struct kt_target *t, uint64_t features,
 		r = kt_net_tx(&n, frame, len, indirect);
 		if (r < 0)
 			return kt_fail("posting frame %zu: %s", i, kt_errname(-r));
-		KT_TRY(expect_on_tap(&n, frame, len));
+		KT_TRY(kt_expect_packet(n.psock, frame, len, WAIT_MS,
+				       "the tap"));
 		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
 	}
 	kt_net_close(&n);
 	return KT_PASS;
 }
 
-static int case_tx_hdr10_tap(const struct kt_target *t)
+static int case_tx_frames(const struct kt_target *t)
 {
-	return tx_frames(t, 0, false);
-}
+	const struct variant *v = kt_case_data();
 
-static int case_tx_hdr10_vhost(const struct kt_target *t)
-{
-	return tx_frames(t, F_VHOST_HDR, false);
-}
-
-static int case_tx_hdr12_tap(const struct kt_target *t)
-{
-	return tx_frames(t, F_V1, false);
-}
-
-static int case_tx_hdr12_vhost(const struct kt_target *t)
-{
-	return tx_frames(t, F_V1 | F_VHOST_HDR, false);
+	return tx_frames(t, v->features, v->arg);
 }
 
 static int case_tx_indirect(const struct kt_target *t)
@@ -137,7 +116,7 @@ static int case_tx_chain(const struct kt_target *t)
 	r = kt_vq_add(vq, b, 8, NULL, 0, false, 0);
 	KT_ASSERT(r >= 0, "add: %s", kt_errname(-r));
 	kt_vq_kick(vq);
-	KT_TRY(expect_on_tap(&n, frame, len));
+	KT_TRY(kt_expect_packet(n.psock, frame, len, WAIT_MS, "the tap"));
 	r = kt_vq_wait_used(vq, NULL, NULL, NULL, WAIT_MS);
 	KT_ASSERT(r == 1, "no used entry for the chain (%d)", r);
 	kt_net_close(&n);
@@ -182,37 +161,6 @@ static int case_tx_udp_stack(const struct kt_target *t)
 	return KT_PASS;
 }
 
-/* Receive one packet and compare it with want; checks the header too. */
-static int expect_rx(struct kt_net *n, const uint8_t *want, size_t len,
-		     unsigned int want_bufs)
-{
-	struct virtio_net_hdr_mrg_rxbuf hdr;
-	uint8_t got[4096];
-	unsigned int nbufs = 0;
-	ssize_t r;
-
-	r = kt_net_rx_recv(n, &hdr, got, sizeof(got), &nbufs, WAIT_MS);
-	if (r < 0)
-		return kt_fail("RX ring: %s", kt_errname((int)-r));
-	if (r == 0)
-		return kt_fail("the %zu-byte frame did not reach the RX ring within %d ms",
-			       len, WAIT_MS);
-	if (!kt_bytes_equal(got, r, want, len, "received frame"))
-		return kt_fail("received frame differs from the one injected");
-	if (hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-	    (hdr.hdr.flags & ~VIRTIO_NET_HDR_F_DATA_VALID))
-		return kt_fail("virtio-net header flags 0x%x gso_type %u",
-			       hdr.hdr.flags, hdr.hdr.gso_type);
-	if (kt_has_feature(&n->dev, VIRTIO_NET_F_MRG_RXBUF) &&
-	    hdr.num_buffers != nbufs)
-		return kt_fail("num_buffers %u but the packet used %u heads",
-			       hdr.num_buffers, nbufs);
-	if (want_bufs && nbufs != want_bufs)
-		return kt_fail("packet spans %u buffers, want %u", nbufs,
-			       want_bufs);
-	return KT_PASS;
-}
-
 static int inject(struct kt_net *n, const uint8_t *frame, size_t len)
 {
 	int r = kt_packet_send(n->psock, n->tap.ifindex, frame, len);
@@ -223,9 +171,11 @@ static int inject(struct kt_net *n, const uint8_t *frame, size_t len)
 	return KT_PASS;
 }
 
-static int rx_frames(const struct kt_target *t, uint64_t features,
-		     bool indirect)
+static int case_rx_frames(const struct kt_target *t)
 {
+	const struct variant *v = kt_case_data();
+	uint64_t features = v->features;
+	bool indirect = v->arg;
 	struct kt_net n;
 	uint8_t frame[2048];
 	size_t i, len;
@@ -240,35 +190,10 @@ static int rx_frames(const struct kt_target *t, uint64_t features,
 		len = kt_frame_test(frame, kt_guest_mac, n.tap.mac,
 				    frame_sizes[i] - 14, (uint32_t)i + 10);
 		KT_TRY(inject(&n, frame, len));
-		KT_TRY(expect_rx(&n, frame, len, 1));
+		KT_TRY(kt_net_expect_rx(&n, frame, len, WAIT_MS, 1, NULL));
 	}
 	kt_net_close(&n);
 	return KT_PASS;
-}
-
-static int case_rx_hdr10_tap(const struct kt_target *t)
-{
-	return rx_frames(t, 0, false);
-}
-
-static int case_rx_hdr10_vhost(const struct kt_target *t)
-{
-	return rx_frames(t, F_VHOST_HDR, false);
-}
-
-static int case_rx_hdr12_tap(const struct kt_target *t)
-{
-	return rx_frames(t, F_V1, false);
-}
-
-static int case_rx_hdr12_vhost(const struct kt_target *t)
-{
-	return rx_frames(t, F_V1 | F_VHOST_HDR, false);
-}
-
-static int case_rx_indirect(const struct kt_target *t)
-{
-	return rx_frames(t, F_V1 | F_INDIRECT, true);
 }
 
 /* The namespace's stack sends UDP to 192.0.2.2 (the guest, by a static
@@ -314,8 +239,10 @@ static int case_rx_udp_stack(const struct kt_target *t)
 }
 
 /* Mergeable RX buffers: small buffers, packets spanning several heads. */
-static int rx_mergeable(const struct kt_target *t, uint64_t features)
+static int case_rx_mrg(const struct kt_target *t)
 {
+	const struct variant *v = kt_case_data();
+	uint64_t features = v->features;
 	static const size_t sizes[] = { 60, 116, 117, 500, 1000, 1514 };
 	const uint32_t bufsz = 128;
 	struct kt_net n;
@@ -335,7 +262,7 @@ static int rx_mergeable(const struct kt_target *t, uint64_t features)
 				    sizes[i] - 14, (uint32_t)i + 20);
 		want = (len + n.hdr_len + bufsz - 1) / bufsz;
 		KT_TRY(inject(&n, frame, len));
-		KT_TRY(expect_rx(&n, frame, len, want));
+		KT_TRY(kt_net_expect_rx(&n, frame, len, WAIT_MS, want, NULL));
 		/* Give the buffers back so the ring never runs dry. */
 		KT_ASSERT(kt_net_rx_post(&n, want, false) == 0, "repost");
 	}
@@ -343,20 +270,12 @@ static int rx_mergeable(const struct kt_target *t, uint64_t features)
 	return KT_PASS;
 }
 
-static int case_rx_mrg_tap(const struct kt_target *t)
-{
-	return rx_mergeable(t, 0);
-}
-
-static int case_rx_mrg_vhost(const struct kt_target *t)
-{
-	return rx_mergeable(t, F_V1 | F_VHOST_HDR);
-}
-
 /* Without MRG_RXBUF a frame larger than the buffer is dropped, the buffer is
  * not consumed, and the next frame still arrives. */
-static int rx_oversize(const struct kt_target *t, uint64_t features)
+static int case_rx_oversize(const struct kt_target *t)
 {
+	const struct variant *v = kt_case_data();
+	uint64_t features = v->features;
 	struct kt_net n;
 	uint8_t big[1514], small[256];
 	size_t blen, slen;
@@ -370,7 +289,7 @@ static int rx_oversize(const struct kt_target *t, uint64_t features)
 	slen = kt_frame_test(small, kt_guest_mac, n.tap.mac, 186, 32);
 	KT_TRY(inject(&n, big, blen));
 	KT_TRY(inject(&n, small, slen));
-	KT_TRY(expect_rx(&n, small, slen, 1));
+	KT_TRY(kt_net_expect_rx(&n, small, slen, WAIT_MS, 1, NULL));
 	kt_sleep_ms(QUIET_MS);
 	KT_ASSERT(kt_vq_used_pending(&n.dev.vq[KT_RXQ]) == 0,
 		  "%u more used entries after the small frame",
@@ -379,19 +298,9 @@ static int rx_oversize(const struct kt_target *t, uint64_t features)
 	slen = kt_frame_test(small, kt_guest_mac, n.tap.mac,
 			     256 - n.hdr_len - 14, 33);
 	KT_TRY(inject(&n, small, slen));
-	KT_TRY(expect_rx(&n, small, slen, 1));
+	KT_TRY(kt_net_expect_rx(&n, small, slen, WAIT_MS, 1, NULL));
 	kt_net_close(&n);
 	return KT_PASS;
-}
-
-static int case_rx_oversize_tap(const struct kt_target *t)
-{
-	return rx_oversize(t, 0);
-}
-
-static int case_rx_oversize_vhost(const struct kt_target *t)
-{
-	return rx_oversize(t, F_V1 | F_VHOST_HDR);
 }
 
 /* Wait until the device has published `count` more used entries than the
@@ -504,7 +413,7 @@ static int send_tx(struct kt_net *n, uint32_t seed)
 
 	if (r < 0)
 		return kt_fail("tx: %s", kt_errname(-r));
-	return expect_on_tap(n, frame, len);
+	return kt_expect_packet(n->psock, frame, len, WAIT_MS, "the tap");
 }
 
 static int send_rx(struct kt_net *n, uint32_t seed)
@@ -515,8 +424,11 @@ static int send_rx(struct kt_net *n, uint32_t seed)
 	return inject(n, frame, len);
 }
 
-static int notify_case(const struct kt_target *t, uint64_t features, int q)
+static int case_notify(const struct kt_target *t)
 {
+	const struct variant *v = kt_case_data();
+	uint64_t features = v->features;
+	int q = v->arg;
 	struct kt_net n;
 	int r;
 
@@ -530,33 +442,15 @@ static int notify_case(const struct kt_target *t, uint64_t features, int q)
 	return KT_PASS;
 }
 
-static int case_event_idx_tx(const struct kt_target *t)
-{
-	return notify_case(t, F_V1 | F_EVENT_IDX, KT_TXQ);
-}
-
-static int case_event_idx_rx(const struct kt_target *t)
-{
-	return notify_case(t, F_V1 | F_EVENT_IDX, KT_RXQ);
-}
-
-static int case_no_event_idx_tx(const struct kt_target *t)
-{
-	return notify_case(t, F_V1, KT_TXQ);
-}
-
-static int case_no_event_idx_rx(const struct kt_target *t)
-{
-	return notify_case(t, F_V1, KT_RXQ);
-}
-
 /*
  * A frame arriving while the RX ring is empty waits in the tap; the device
  * then asks for a kick (avail_event or NO_NOTIFY clear), and the kick after
  * the driver posts a buffer delivers it.
  */
-static int rx_empty(const struct kt_target *t, uint64_t features)
+static int case_rx_empty(const struct kt_target *t)
 {
+	const struct variant *v = kt_case_data();
+	uint64_t features = v->features;
 	struct kt_net n;
 	struct kt_vq *vq;
 	struct kt_buf b;
@@ -585,19 +479,9 @@ static int rx_empty(const struct kt_target *t, uint64_t features)
 		  "device out of RX buffers does not ask for a kick (%s)",
 		  vq->event_idx ? "avail_event" : "VRING_USED_F_NO_NOTIFY");
 	kt_vq_kick(vq);
-	KT_TRY(expect_rx(&n, frame, len, 1));
+	KT_TRY(kt_net_expect_rx(&n, frame, len, WAIT_MS, 1, NULL));
 	kt_net_close(&n);
 	return KT_PASS;
-}
-
-static int case_rx_empty_event_idx(const struct kt_target *t)
-{
-	return rx_empty(t, F_V1 | F_EVENT_IDX);
-}
-
-static int case_rx_empty(const struct kt_target *t)
-{
-	return rx_empty(t, F_V1);
 }
 
 /* Ring indices that wrap from 65535 to 0 (rings restored at 65500). */
@@ -617,12 +501,13 @@ static int case_index_wrap(const struct kt_target *t)
 		len = kt_frame_test(frame, n.tap.mac, kt_guest_mac, 60 + i, i);
 		r = kt_net_tx(&n, frame, len, false);
 		KT_ASSERT(r >= 0, "tx %d: %s", i, kt_errname(-r));
-		KT_TRY(expect_on_tap(&n, frame, len));
+		KT_TRY(kt_expect_packet(n.psock, frame, len, WAIT_MS,
+				       "the tap"));
 		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
 		len = kt_frame_test(frame, kt_guest_mac, n.tap.mac, 60 + i,
 				    1000 + i);
 		KT_TRY(inject(&n, frame, len));
-		KT_TRY(expect_rx(&n, frame, len, 1));
+		KT_TRY(kt_net_expect_rx(&n, frame, len, WAIT_MS, 1, NULL));
 		KT_ASSERT(kt_net_rx_post(&n, 1, false) == 0, "repost");
 	}
 	KT_ASSERT(n.dev.vq[KT_TXQ].used->idx == (uint16_t)(65500 + 100),
@@ -709,7 +594,7 @@ static int case_bidir(const struct kt_target *t)
 		KT_ASSERT(r2 > 0 && kt_bytes_equal(got, r2, tx, tlen, "tx frame"),
 			  "TX frame %u", i);
 		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
-		KT_TRY(expect_rx(&n, rx, rlen, 1));
+		KT_TRY(kt_net_expect_rx(&n, rx, rlen, WAIT_MS, 1, NULL));
 		recvd_rx++;
 		KT_ASSERT(kt_net_rx_post(&n, 1, false) == 0, "repost");
 	}
@@ -730,45 +615,53 @@ static int case_bidir(const struct kt_target *t)
 	"device owns the vnet header"
 
 static const struct kt_case cases[] = {
-	{ "TX 10-byte header from the tap (IFF_VNET_HDR)", case_tx_hdr10_tap },
+	{ "TX 10-byte header from the tap (IFF_VNET_HDR)", case_tx_frames,
+	  .data = VARIANT(0, false) },
 	{ "TX 10-byte header stripped by the device (VHOST_NET_F_VIRTIO_NET_HDR)",
-	  case_tx_hdr10_vhost, .upstream_bug = UPSTREAM_XDP_GSO_BUG },
-	{ "TX 12-byte header (VERSION_1) from the tap", case_tx_hdr12_tap },
+	  case_tx_frames, .data = VARIANT(F_VHOST_HDR, false),
+	  .upstream_bug = UPSTREAM_XDP_GSO_BUG },
+	{ "TX 12-byte header (VERSION_1) from the tap", case_tx_frames,
+	  .data = VARIANT(F_V1, false) },
 	{ "TX 12-byte header (VERSION_1) stripped by the device",
-	  case_tx_hdr12_vhost, .upstream_bug = UPSTREAM_XDP_GSO_BUG },
+	  case_tx_frames, .data = VARIANT(F_V1 | F_VHOST_HDR, false),
+	  .upstream_bug = UPSTREAM_XDP_GSO_BUG },
 	{ "TX through indirect descriptors", case_tx_indirect },
 	{ "TX header and frame over an 8-descriptor chain", case_tx_chain },
 	{ "TX UDP datagram delivered to 192.0.2.1 by the stack",
 	  case_tx_udp_stack },
 	{ "TX burst of a full 256-entry ring with one kick, in order",
 	  case_tx_burst },
-	{ "RX 10-byte header from the tap", case_rx_hdr10_tap },
-	{ "RX 10-byte header written by the device", case_rx_hdr10_vhost },
-	{ "RX 12-byte header (VERSION_1) from the tap", case_rx_hdr12_tap },
+	{ "RX 10-byte header from the tap", case_rx_frames,
+	  .data = VARIANT(0, false) },
+	{ "RX 10-byte header written by the device", case_rx_frames,
+	  .data = VARIANT(F_VHOST_HDR, false) },
+	{ "RX 12-byte header (VERSION_1) from the tap", case_rx_frames,
+	  .data = VARIANT(F_V1, false) },
 	{ "RX 12-byte header (VERSION_1) written by the device",
-	  case_rx_hdr12_vhost },
-	{ "RX into indirect descriptors", case_rx_indirect },
+	  case_rx_frames, .data = VARIANT(F_V1 | F_VHOST_HDR, false) },
+	{ "RX into indirect descriptors", case_rx_frames,
+	  .data = VARIANT(F_V1 | F_INDIRECT, true) },
 	{ "RX UDP datagram from the stack to 192.0.2.2", case_rx_udp_stack },
 	{ "RX mergeable buffers (tap header): num_buffers and spans",
-	  case_rx_mrg_tap },
+	  case_rx_mrg, .data = VARIANT(0, 0) },
 	{ "RX mergeable buffers (device header): num_buffers and spans",
-	  case_rx_mrg_vhost },
+	  case_rx_mrg, .data = VARIANT(F_V1 | F_VHOST_HDR, 0) },
 	{ "RX frame larger than the buffer without MRG_RXBUF dropped (tap header)",
-	  case_rx_oversize_tap },
+	  case_rx_oversize, .data = VARIANT(0, 0) },
 	{ "RX frame larger than the buffer without MRG_RXBUF dropped (device header)",
-	  case_rx_oversize_vhost },
+	  case_rx_oversize, .data = VARIANT(F_V1 | F_VHOST_HDR, 0) },
 	{ "EVENT_IDX on TX: used_event suppresses calls, avail_event asks for kicks",
-	  case_event_idx_tx },
+	  case_notify, .data = VARIANT(F_V1 | F_EVENT_IDX, KT_TXQ) },
 	{ "EVENT_IDX on RX: used_event suppresses calls, avail_event asks for kicks",
-	  case_event_idx_rx },
+	  case_notify, .data = VARIANT(F_V1 | F_EVENT_IDX, KT_RXQ) },
 	{ "EVENT_IDX off on TX: NO_INTERRUPT suppresses calls, NO_NOTIFY clear when idle",
-	  case_no_event_idx_tx },
+	  case_notify, .data = VARIANT(F_V1, KT_TXQ) },
 	{ "EVENT_IDX off on RX: NO_INTERRUPT suppresses calls, NO_NOTIFY clear when idle",
-	  case_no_event_idx_rx },
+	  case_notify, .data = VARIANT(F_V1, KT_RXQ) },
 	{ "RX ring empty: frame waits, device asks for a kick (EVENT_IDX)",
-	  case_rx_empty_event_idx },
+	  case_rx_empty, .data = VARIANT(F_V1 | F_EVENT_IDX, 0) },
 	{ "RX ring empty: frame waits, device asks for a kick (no EVENT_IDX)",
-	  case_rx_empty },
+	  case_rx_empty, .data = VARIANT(F_V1, 0) },
 	{ "ring indices wrap 65535 -> 0 on both rings; GET_VRING_BASE after",
 	  case_index_wrap, 120 },
 	{ "300 frames each way at once (MRG_RXBUF, EVENT_IDX)", case_bidir, 180 },

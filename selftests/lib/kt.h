@@ -99,6 +99,16 @@ long kt_timeout_scale(void);		/* $KVIO_TIMEOUT_SCALE, default 1 */
 /* kt_now_ms() + timeout_ms stretched by kt_timeout_scale(). */
 long kt_deadline(long timeout_ms);
 void kt_sleep_ms(long ms);
+/*
+ * Bounded calls, for teardown cases: close(fd) or ioctl(fd, req, arg) on a
+ * thread, waited for up to timeout_ms (stretched by kt_timeout_scale()).
+ * KT_FAIL when it has not returned by then (the thread is left behind,
+ * hung), else KT_PASS with the call's return value in *ret and its errno in
+ * errno.  A call that took over a second is reported with kt_diag().
+ */
+int kt_close_timed(const char *what, long timeout_ms, int fd, long *ret);
+int kt_ioctl_timed(const char *what, long timeout_ms, int fd,
+		   unsigned long req, void *arg, long *ret);
 
 /* ------------------------------------------------------- guest memory */
 
@@ -182,6 +192,14 @@ bool kt_has_feature(const struct kt_dev *d, unsigned int bit);
  */
 int kt_vq_setup(struct kt_dev *d, unsigned int idx, unsigned int num,
 		uint16_t base);
+/*
+ * The same for a ring kept outside d->vq[] (a device with more rings than
+ * KT_MAX_VQ): vq is reset and set up as ring idx of d; num is not checked.
+ * kt_vq_release() gives back its eventfds and driver arrays (not guest RAM).
+ */
+int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
+	       unsigned int num, uint16_t base);
+void kt_vq_release(struct kt_vq *vq);
 /* VHOST_NET_SET_BACKEND on ring idx (fd -1 detaches). */
 int kt_net_backend(struct kt_dev *d, unsigned int idx, int fd);
 
@@ -284,6 +302,9 @@ int kt_netns_enter(void);
 int kt_tap_create(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
 		  const char *ipv4);
 void kt_tap_close(struct kt_tap *tap);
+/* ioctl(req, ifr) on a throwaway AF_INET socket: 0 or -errno. */
+struct ifreq;
+int kt_ifreq_ioctl(unsigned long req, struct ifreq *ifr);
 /* Static IPv4 neighbour entry on ifname. */
 int kt_neigh_add(const char *ifname, const char *ipv4, const uint8_t mac[6]);
 /* AF_PACKET SOCK_RAW socket bound to ifindex (all protocols). */
@@ -292,12 +313,26 @@ int kt_packet_socket(int ifindex);
  * device attached to the tap). */
 int kt_packet_send(int psock, int ifindex, const void *frame, size_t len);
 /*
+ * The same without blocking: 0, -EAGAIN, -errno.  A veth in one namespace
+ * does not orphan the skb, so frames a detached backend (a macvtap queue)
+ * holds stay charged to the socket: a blocking send would wait for them
+ * forever.
+ */
+int kt_packet_send_nowait(int psock, int ifindex, const void *frame,
+			  size_t len);
+/*
  * Receive one frame that entered the interface (not one sent from it) and
  * that has ethertype ethertype (0: any), within timeout_ms. Returns its
  * length, 0 on timeout, -errno.
  */
 ssize_t kt_packet_recv(int psock, void *buf, size_t len, uint16_t ethertype,
 		       int timeout_ms);
+/*
+ * The next KT_ETH_P_TEST frame on psock (within timeout_ms) must be want;
+ * where names the interface in failures.  KT_PASS or KT_FAIL.
+ */
+int kt_expect_packet(int psock, const void *want, size_t len, int timeout_ms,
+		     const char *where);
 
 /* Build an Ethernet frame of type KT_ETH_P_TEST with a payload of len bytes
  * (pattern from seed); returns the frame length (>= 60). */
@@ -343,7 +378,22 @@ struct kt_net {
 int kt_net_open(struct kt_net *n, const struct kt_target *t,
 		uint64_t features, unsigned int num, uint32_t rx_buf_size,
 		uint16_t base);
+/*
+ * kt_net_open() in steps, for tests that set the rings up their own way:
+ * kt_net_open_dev() clears n, creates the tap and its packet socket, opens
+ * t->path and sets it up (owner, features | extra, memory table) with
+ * n->dev.features recording features alone; no ring is set up.
+ * kt_net_attach() attaches the tap to both rings.  KT_PASS or KT_FAIL.
+ */
+int kt_net_open_dev(struct kt_net *n, const struct kt_target *t,
+		    uint64_t features, uint64_t extra);
+int kt_net_attach(struct kt_net *n);
 void kt_net_close(struct kt_net *n);
+/*
+ * Closes the packet socket and the tap, then waits up to timeout_ms for the
+ * interface to go: KT_FAIL if the device still holds its socket.
+ */
+int kt_net_tap_gone(struct kt_net *n, int timeout_ms);
 size_t kt_net_hdr_len(uint64_t features);
 
 /* Post hdr (zeroed, hdr_len bytes) + frame on the TX ring, as one buffer,
@@ -365,5 +415,14 @@ int kt_net_rx_post(struct kt_net *n, unsigned int count, bool indirect);
 ssize_t kt_net_rx_recv(struct kt_net *n, struct virtio_net_hdr_mrg_rxbuf *hdr,
 		       void *frame, size_t cap, unsigned int *nbufs,
 		       int timeout_ms);
+/*
+ * The next packet of the RX ring (within timeout_ms) must be want: same
+ * bytes, a header without GSO or flags other than DATA_VALID, num_buffers
+ * right with MRG_RXBUF, and want_bufs heads unless want_bufs is 0.  The
+ * heads it took go to *nbufs when nbufs is not NULL.  KT_PASS or KT_FAIL.
+ */
+int kt_net_expect_rx(struct kt_net *n, const void *want, size_t len,
+		     int timeout_ms, unsigned int want_bufs,
+		     unsigned int *nbufs);
 
 #endif /* KT_H */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -50,27 +49,7 @@ int kt_blk_main(int argc, char **argv, const struct kt_case *cases,
 
 void kt_blk_q_release(struct kt_blk_q *q)
 {
-	struct kt_vq *vq = &q->vq;
-
-	if (vq->kick >= 0)
-		close(vq->kick);
-	if (vq->call >= 0)
-		close(vq->call);
-	if (vq->err >= 0)
-		close(vq->err);
-	vq->kick = vq->call = vq->err = -1;
-	free(vq->chain_len);
-	free(vq->token);
-	vq->chain_len = NULL;
-	vq->token = NULL;
-}
-
-static int kt_blk_ioctl_state(struct kt_blk *b, unsigned long cmd,
-			      unsigned int idx, unsigned int num)
-{
-	struct vhost_vring_state s = { .index = idx, .num = num };
-
-	return ioctl(b->d.fd, cmd, &s) < 0 ? -errno : 0;
+	kt_vq_release(&q->vq);
 }
 
 static int kt_blk_ioctl_file(struct kt_blk *b, unsigned long cmd,
@@ -85,94 +64,21 @@ int kt_blk_q_setup(struct kt_blk *b, unsigned int qi, unsigned int num,
 		   uint32_t slot_size)
 {
 	struct kt_blk_q *q = &b->q[qi];
-	struct kt_vq *vq = &q->vq;
 	struct kt_mem *m = &b->d.mem;
-	struct vhost_vring_addr addr;
-	const char *step;
-	unsigned int i;
 	int r;
 
-	kt_blk_q_release(q);
-	memset(q, 0, sizeof(*q));
-	vq->kick = vq->call = vq->err = -1;
-	vq->dev = &b->d;
-	vq->index = qi;
-	vq->num = num;
-	vq->desc_gpa = kt_mem_alloc(m, 16 * num, KT_PAGE);
-	vq->avail_gpa = kt_mem_alloc(m, 6 + 2 * num, KT_PAGE);
-	vq->used_gpa = kt_mem_alloc(m, 6 + 8 * num, KT_PAGE);
-	vq->indirect_gpa = kt_mem_alloc(m, (size_t)num * KT_INDIRECT_MAX *
-					sizeof(struct vring_desc), KT_PAGE);
+	/* The ring first: guest RAM is laid out rings, headers, data. */
+	r = kt_vq_init(&b->d, &q->vq, qi, num, 0);
+	if (r)
+		return r;
 	q->slots = num;
 	q->slot_size = slot_size;
 	q->hdr_gpa = kt_mem_alloc(m, 16 * num, 16);
 	q->status_gpa = kt_mem_alloc(m, num, 1);
 	q->data_gpa = kt_mem_alloc(m, (size_t)num * slot_size, KT_PAGE);
-	if (!vq->desc_gpa || !vq->avail_gpa || !vq->used_gpa ||
-	    !vq->indirect_gpa || !q->hdr_gpa || !q->status_gpa ||
-	    !q->data_gpa)
+	if (!q->hdr_gpa || !q->status_gpa || !q->data_gpa)
 		return -ENOMEM;
-	vq->desc = kt_gpa(m, vq->desc_gpa);
-	vq->avail = kt_gpa(m, vq->avail_gpa);
-	vq->used = kt_gpa(m, vq->used_gpa);
-	vq->chain_len = calloc(num, sizeof(*vq->chain_len) * 2);
-	vq->token = calloc(num, sizeof(*vq->token));
-	if (!vq->chain_len || !vq->token)
-		return -ENOMEM;
-	for (i = 0; i < num; i++)
-		vq->chain_len[num + i] = i + 1;
-	vq->free_head = 0;
-	vq->num_free = num;
-	vq->event_idx = kt_has_feature(&b->d, VIRTIO_RING_F_EVENT_IDX);
-
-	step = "VHOST_SET_VRING_NUM";
-	r = kt_blk_ioctl_state(b, VHOST_SET_VRING_NUM, qi, num);
-	if (r)
-		goto err;
-	step = "VHOST_SET_VRING_BASE";
-	r = kt_blk_ioctl_state(b, VHOST_SET_VRING_BASE, qi, 0);
-	if (r)
-		goto err;
-	step = "VHOST_SET_VRING_ADDR";
-	memset(&addr, 0, sizeof(addr));
-	addr.index = qi;
-	if (kt_has_feature(&b->d, VIRTIO_F_ACCESS_PLATFORM)) {
-		addr.desc_user_addr = vq->desc_gpa;
-		addr.avail_user_addr = vq->avail_gpa;
-		addr.used_user_addr = vq->used_gpa;
-	} else {
-		addr.desc_user_addr = (uintptr_t)vq->desc;
-		addr.avail_user_addr = (uintptr_t)vq->avail;
-		addr.used_user_addr = (uintptr_t)vq->used;
-	}
-	if (ioctl(b->d.fd, VHOST_SET_VRING_ADDR, &addr) < 0) {
-		r = -errno;
-		goto err;
-	}
-	step = "eventfd";
-	vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vq->kick < 0 || vq->call < 0 || vq->err < 0) {
-		r = -errno;
-		goto err;
-	}
-	step = "VHOST_SET_VRING_KICK";
-	r = kt_blk_ioctl_file(b, VHOST_SET_VRING_KICK, qi, vq->kick);
-	if (r)
-		goto err;
-	step = "VHOST_SET_VRING_CALL";
-	r = kt_blk_ioctl_file(b, VHOST_SET_VRING_CALL, qi, vq->call);
-	if (r)
-		goto err;
-	step = "VHOST_SET_VRING_ERR";
-	r = kt_blk_ioctl_file(b, VHOST_SET_VRING_ERR, qi, vq->err);
-	if (r)
-		goto err;
 	return 0;
-err:
-	kt_diag("ring %u: %s: %s", qi, step, kt_errname(-r));
-	return r;
 }
 
 static int kt_blk_new_worker(struct kt_blk *b, unsigned int qi)

@@ -121,7 +121,7 @@ int kt_dev_open(struct kt_dev *d, const char *path)
 	return r;
 }
 
-static void kt_vq_release(struct kt_vq *vq)
+void kt_vq_release(struct kt_vq *vq)
 {
 	if (vq->kick >= 0)
 		close(vq->kick);
@@ -220,17 +220,25 @@ static uint16_t *kt_avail_event_ptr(struct kt_vq *vq)
 int kt_vq_setup(struct kt_dev *d, unsigned int idx, unsigned int num,
 		uint16_t base)
 {
-	struct kt_vq *vq;
+	if (idx >= KT_MAX_VQ || !num || num > 32768 || (num & (num - 1)))
+		return -EINVAL;
+	return kt_vq_init(d, &d->vq[idx], idx, num, base);
+}
+
+int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
+	       unsigned int num, uint16_t base)
+{
 	struct vhost_vring_state state;
 	struct vhost_vring_addr addr;
 	struct vhost_vring_file file;
 	const char *step;
 	unsigned int i;
 
-	if (idx >= KT_MAX_VQ || !num || num > 32768 || (num & (num - 1)))
-		return -EINVAL;
-	vq = &d->vq[idx];
 	kt_vq_release(vq);
+	memset(vq, 0, sizeof(*vq));
+	vq->kick = vq->call = vq->err = -1;
+	vq->dev = d;
+	vq->index = idx;
 	vq->num = num;
 	vq->desc_gpa = kt_mem_alloc(&d->mem, 16 * num, KT_PAGE);
 	vq->avail_gpa = kt_mem_alloc(&d->mem, 6 + 2 * num, KT_PAGE);

@@ -62,7 +62,7 @@ int kt_netns_enter(void)
 	return 0;
 }
 
-static int kt_ifreq_ioctl(unsigned long req, struct ifreq *ifr)
+int kt_ifreq_ioctl(unsigned long req, struct ifreq *ifr)
 {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int r;
@@ -197,7 +197,8 @@ int kt_packet_socket(int ifindex)
 	return s;
 }
 
-int kt_packet_send(int psock, int ifindex, const void *frame, size_t len)
+static int kt_packet_sendto(int psock, int ifindex, const void *frame,
+			    size_t len, int flags)
 {
 	struct sockaddr_ll sll;
 	ssize_t n;
@@ -207,10 +208,22 @@ int kt_packet_send(int psock, int ifindex, const void *frame, size_t len)
 	sll.sll_ifindex = ifindex;
 	sll.sll_halen = 6;
 	memcpy(sll.sll_addr, frame, 6);
-	n = sendto(psock, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll));
+	n = sendto(psock, frame, len, flags, (struct sockaddr *)&sll,
+		   sizeof(sll));
 	if (n < 0)
 		return -errno;
 	return n == (ssize_t)len ? 0 : -EMSGSIZE;
+}
+
+int kt_packet_send(int psock, int ifindex, const void *frame, size_t len)
+{
+	return kt_packet_sendto(psock, ifindex, frame, len, 0);
+}
+
+int kt_packet_send_nowait(int psock, int ifindex, const void *frame,
+			  size_t len)
+{
+	return kt_packet_sendto(psock, ifindex, frame, len, MSG_DONTWAIT);
 }
 
 ssize_t kt_packet_recv(int psock, void *buf, size_t len, uint16_t ethertype,
@@ -243,6 +256,24 @@ ssize_t kt_packet_recv(int psock, void *buf, size_t len, uint16_t ethertype,
 		if (r == 0)
 			return 0;
 	}
+}
+
+int kt_expect_packet(int psock, const void *want, size_t len, int timeout_ms,
+		     const char *where)
+{
+	uint8_t got[2048];
+	ssize_t r;
+
+	r = kt_packet_recv(psock, got, sizeof(got), KT_ETH_P_TEST, timeout_ms);
+	if (r < 0)
+		return kt_fail("packet socket on %s: %s", where,
+			       strerror((int)-r));
+	if (r == 0)
+		return kt_fail("the %zu-byte frame did not appear on %s within %d ms",
+			       len, where, timeout_ms);
+	if (!kt_bytes_equal(got, r, want, len, "transmitted frame"))
+		return kt_fail("frame on %s differs from the one posted", where);
+	return KT_PASS;
 }
 
 void kt_fill_pattern(uint8_t *buf, size_t len, uint32_t seed)

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,15 +21,16 @@ size_t kt_net_hdr_len(uint64_t features)
 	return sizeof(struct virtio_net_hdr);
 }
 
-int kt_net_open(struct kt_net *n, const struct kt_target *t,
-		uint64_t features, unsigned int num, uint32_t rx_buf_size,
-		uint16_t base)
+int kt_net_open_dev(struct kt_net *n, const struct kt_target *t,
+		    uint64_t features, uint64_t extra)
 {
-	int r, i;
+	int r;
 
 	memset(n, 0, sizeof(*n));
 	n->psock = -1;
 	n->tap.fd = -1;
+	n->dev.fd = -1;
+	n->dev.mem.fd = -1;
 	n->hdr_len = kt_net_hdr_len(features);
 	n->vhost_hdr = features & (1ULL << VHOST_NET_F_VIRTIO_NET_HDR);
 
@@ -43,9 +45,35 @@ int kt_net_open(struct kt_net *n, const struct kt_target *t,
 	r = kt_dev_open(&n->dev, t->path);
 	if (r)
 		return kt_fail("open %s: %s", t->path, strerror(-r));
-	r = kt_dev_setup(&n->dev, features);
+	r = kt_dev_setup(&n->dev, features | extra);
 	if (r)
 		return kt_fail("device setup failed: %s", kt_errname(-r));
+	n->dev.features = features;
+	return KT_PASS;
+}
+
+int kt_net_attach(struct kt_net *n)
+{
+	int r, i;
+
+	for (i = 0; i < 2; i++) {
+		r = kt_net_backend(&n->dev, i, n->tap.fd);
+		if (r)
+			return kt_fail("VHOST_NET_SET_BACKEND ring %d: %s", i,
+				       kt_errname(-r));
+	}
+	return KT_PASS;
+}
+
+int kt_net_open(struct kt_net *n, const struct kt_target *t,
+		uint64_t features, unsigned int num, uint32_t rx_buf_size,
+		uint16_t base)
+{
+	int r, i;
+
+	r = kt_net_open_dev(n, t, features, 0);
+	if (r != KT_PASS)
+		return r;
 	for (i = 0; i < 2; i++) {
 		r = kt_vq_setup(&n->dev, i, num, base);
 		if (r)
@@ -54,13 +82,7 @@ int kt_net_open(struct kt_net *n, const struct kt_target *t,
 	if (kt_pool_init(&n->txpool, &n->dev.mem, num, KT_TX_BUF) ||
 	    kt_pool_init(&n->rxpool, &n->dev.mem, num, rx_buf_size))
 		return kt_fail("buffer pools do not fit in guest RAM");
-	for (i = 0; i < 2; i++) {
-		r = kt_net_backend(&n->dev, i, n->tap.fd);
-		if (r)
-			return kt_fail("VHOST_NET_SET_BACKEND ring %d: %s", i,
-				       kt_errname(-r));
-	}
-	return KT_PASS;
+	return kt_net_attach(n);
 }
 
 void kt_net_close(struct kt_net *n)
@@ -72,6 +94,22 @@ void kt_net_close(struct kt_net *n)
 		close(n->psock);
 	n->psock = -1;
 	kt_tap_close(&n->tap);
+}
+
+int kt_net_tap_gone(struct kt_net *n, int timeout_ms)
+{
+	long deadline = kt_deadline(timeout_ms);
+
+	if (n->psock >= 0)
+		close(n->psock);
+	n->psock = -1;
+	kt_tap_close(&n->tap);
+	while (if_nametoindex("kttap0")) {
+		if (kt_now_ms() > deadline)
+			return kt_fail("kttap0 still exists after every fd was closed: the device leaked its socket");
+		kt_sleep_ms(10);
+	}
+	return KT_PASS;
 }
 
 int kt_net_tx(struct kt_net *n, const void *frame, size_t len, bool indirect)
@@ -242,4 +280,39 @@ ssize_t kt_net_rx_recv(struct kt_net *n, struct virtio_net_hdr_mrg_rxbuf *hdr,
 		return -EMSGSIZE;
 	}
 	return (ssize_t)total;
+}
+
+int kt_net_expect_rx(struct kt_net *n, const void *want, size_t len,
+		     int timeout_ms, unsigned int want_bufs,
+		     unsigned int *nbufs)
+{
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	unsigned int bufs = 0;
+	uint8_t got[4096];
+	ssize_t r;
+
+	r = kt_net_rx_recv(n, &hdr, got, sizeof(got), &bufs, timeout_ms);
+	if (r < 0)
+		return kt_fail("RX ring: %s", kt_errname((int)-r));
+	if (r == 0)
+		return kt_fail("the %zu-byte frame did not reach the RX ring within %d ms",
+			       len, timeout_ms);
+	if (!kt_bytes_equal(got, r, want, len, "received frame"))
+		return kt_fail("received frame (used length %zd + header) differs from the one injected",
+			       r);
+	if (hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+	    (hdr.hdr.flags & ~VIRTIO_NET_HDR_F_DATA_VALID))
+		return kt_fail("virtio-net header flags 0x%x gso_type %u",
+			       hdr.hdr.flags, hdr.hdr.gso_type);
+	/* Without MRG_RXBUF upstream leaves num_buffers to the socket. */
+	if (kt_has_feature(&n->dev, VIRTIO_NET_F_MRG_RXBUF) &&
+	    hdr.num_buffers != bufs)
+		return kt_fail("num_buffers %u but the packet used %u heads",
+			       hdr.num_buffers, bufs);
+	if (want_bufs && bufs != want_bufs)
+		return kt_fail("packet spans %u buffers, want %u", bufs,
+			       want_bufs);
+	if (nbufs)
+		*nbufs = bufs;
+	return KT_PASS;
 }

@@ -6,11 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -68,6 +70,85 @@ void kt_sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* A bounded call; heap-allocated: a hung call's thread keeps using it. */
+struct kt_timed {
+	long (*run)(struct kt_timed *c);
+	int fd;
+	unsigned long req;	/* ioctl only */
+	void *arg;
+	long ret;
+	int err;
+	int done;
+};
+
+static long kt_timed_close(struct kt_timed *c)
+{
+	return close(c->fd);
+}
+
+static long kt_timed_ioctl(struct kt_timed *c)
+{
+	return ioctl(c->fd, c->req, c->arg);
+}
+
+static void *kt_timed_thread(void *arg)
+{
+	struct kt_timed *c = arg;
+
+	errno = 0;
+	c->ret = c->run(c);
+	c->err = errno;
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int kt_timed_run(const struct kt_timed *call, const char *what,
+			long timeout_ms, long *ret)
+{
+	long deadline = kt_deadline(timeout_ms), t0 = kt_now_ms();
+	struct kt_timed *c = malloc(sizeof(*c));
+	pthread_t th;
+
+	if (!c)
+		return kt_fail("malloc");
+	*c = *call;
+	if (pthread_create(&th, NULL, kt_timed_thread, c)) {
+		free(c);
+		return kt_fail("pthread_create");
+	}
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
+		/* c is leaked on purpose: the thread may still write to it. */
+		if (kt_now_ms() > deadline)
+			return kt_fail("%s did not return within %ld ms", what,
+				       timeout_ms);
+		kt_sleep_ms(2);
+	}
+	pthread_join(th, NULL);
+	if (kt_now_ms() - t0 > 1000)
+		kt_diag("%s took %ld ms", what, kt_now_ms() - t0);
+	*ret = c->ret;
+	errno = c->err;
+	free(c);
+	return KT_PASS;
+}
+
+int kt_close_timed(const char *what, long timeout_ms, int fd, long *ret)
+{
+	struct kt_timed c = { .run = kt_timed_close, .fd = fd };
+
+	return kt_timed_run(&c, what, timeout_ms, ret);
+}
+
+int kt_ioctl_timed(const char *what, long timeout_ms, int fd,
+		   unsigned long req, void *arg, long *ret)
+{
+	struct kt_timed c = {
+		.run = kt_timed_ioctl, .fd = fd, .req = req, .arg = arg,
+	};
+
+	return kt_timed_run(&c, what, timeout_ms, ret);
 }
 
 int kt_errno_of(long ret)
