@@ -32,6 +32,9 @@
 
 #include <kvio/vhost.h>
 
+/* struct kvio_blk_params, KVIO_BLK_MAX_REQ_BYTES, the request parser. */
+#include "parse.h"
+
 /* Request queues per device: the VMM uses as many as it sets up. */
 #define KVIO_BLK_VQ_MAX		16
 
@@ -39,8 +42,6 @@
 #define KVIO_BLK_IOV_LIMIT	UIO_MAXIOV
 /* Data segments per request: what is left of the iovecs. */
 #define KVIO_BLK_SEG_MAX	(KVIO_BLK_IOV_LIMIT - 2)
-/* Data bytes per request (also keeps every length far from 2 GiB). */
-#define KVIO_BLK_MAX_REQ_BYTES	SZ_1G
 
 /*
  * DISCARD and WRITE_ZEROES run in the worker: at most this many sectors per
@@ -67,21 +68,6 @@ struct kvio_blk_backend {
 	unsigned int dio_align;	/* buffer alignment O_DIRECT needs */
 	bool is_bdev;
 	bool ro;		/* not open for writing, or a read-only bdev */
-};
-
-/* The configuration in force (blk->cfg resolved against the backend). */
-struct kvio_blk_params {
-	u64 capacity;		/* sectors */
-	u32 lbs;		/* bytes, power of two >= 512 */
-	u32 seg_max;
-	u32 size_max;		/* 0: no limit */
-	u32 max_discard_sectors;
-	u32 max_discard_seg;
-	u32 max_wz_sectors;
-	u32 max_wz_seg;
-	bool ro;
-	bool writethrough;	/* VMM's choice; no FLUSH acked also means it */
-	u8 serial[VIRTIO_BLK_ID_BYTES];
 };
 
 struct kvio_blk_vq {

@@ -3,20 +3,9 @@
  * kvio_blk data path: virtio-blk requests (virtio 1.2, 5.2.6) read from a
  * ring, checked, and served from the backend file.
  *
- * Every chain is checked the way QEMU's virtio-blk checks it before a byte
- * reaches the backend:
- *  - the status byte is the last byte of the device-writable part; a chain
- *    without one cannot be answered and breaks the ring;
- *  - the 16-byte header is copied out of the device-readable part, wherever
- *    the descriptors split it, and read once;
- *  - data goes where its direction says: IN data in writable buffers and
- *    nothing but the header readable, OUT data readable and nothing but the
- *    status writable; a layout that does not match its type is IOERR;
- *  - lengths are non-zero multiples of the logical block size, sectors are
- *    aligned to it, and ranges are checked in sectors before anything is
- *    shifted (sector > capacity || count > capacity - sector);
- *  - an unknown type, or flags unknown to DISCARD/WRITE_ZEROES, is UNSUPP;
- *    every request with a status byte gets exactly one used entry.
+ * Every chain is checked by the request parser (parse.c, the way QEMU's
+ * virtio-blk checks it) before a byte reaches the backend: it breaks the
+ * ring, is answered at once, or is served as the parser worked it out.
  *
  * Reads and writes are kiocbs on the backend file, asynchronous when the file
  * is open with O_DIRECT (many in flight per ring); the completion only queues
@@ -66,16 +55,10 @@ struct kvio_blk_chain {
 	struct kvio_blk_backend *be;
 	const struct kvio_blk_params *p;
 	unsigned int head;
-	unsigned int out, in;	/* iovecs in vq->iov: readable, writable */
 	unsigned int log_num;	/* entries in vq->log */
-	u64 out_len, in_len;	/* bytes */
-	u8 __user *status;
-	struct iov_iter out_iter;	/* the readable bytes after the header */
-	u32 type;
-	u64 sector;
+	/* The chain (iovecs in vq->iov) and what the parser made of it. */
+	struct kvio_blk_parse r;
 };
-
-#define KVIO_BLK_HDR_LEN	sizeof(struct virtio_blk_outhdr)
 
 static struct kmem_cache *kvio_blk_req_cache;
 
@@ -134,8 +117,8 @@ static void kvio_blk_complete(struct kvio_blk_vq *bvq, unsigned int head,
 /* Answer the chain now; the handler goes on with the next one. */
 static int kvio_blk_answer(struct kvio_blk_chain *c, u8 status, u32 used_len)
 {
-	kvio_blk_complete(c->bvq, c->head, c->status, status, used_len,
-			  c->bvq->vq.log, c->log_num, c->in_len);
+	kvio_blk_complete(c->bvq, c->head, c->r.status, status, used_len,
+			  c->bvq->vq.log, c->log_num, c->r.in_len);
 	return 0;
 }
 
@@ -153,17 +136,6 @@ static bool kvio_blk_writethrough(struct kvio_blk_chain *c)
 static bool kvio_blk_ro(struct kvio_blk_chain *c)
 {
 	return c->p->ro || kvio_vq_has_feature(&c->bvq->vq, VIRTIO_BLK_F_RO);
-}
-
-/* Is [sector, sector + count) inside the device?  Nothing shifted yet. */
-static bool kvio_blk_range_ok(const struct kvio_blk_params *p, u64 sector,
-			      u64 count)
-{
-	u64 lbs_sectors = p->lbs >> SECTOR_SHIFT;
-
-	if ((sector | count) & (lbs_sectors - 1))
-		return false;
-	return sector <= p->capacity && count <= p->capacity - sector;
 }
 
 /* Requests in flight. */
@@ -338,77 +310,31 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 }
 
 /*
- * IN and OUT.  Returns 0 (answered or submitted) or -ENOMEM (the chain
- * goes back to the ring).
+ * IN and OUT, as the parser laid them out.  Returns 0 (submitted) or -ENOMEM
+ * (the chain goes back to the ring).
  */
-static int kvio_blk_rw(struct kvio_blk_chain *c, bool write, u64 *bytes)
+static int kvio_blk_rw(struct kvio_blk_chain *c, u64 *bytes)
 {
-	const struct kvio_blk_params *p = c->p;
+	const struct kvio_blk_parse *r = &c->r;
 	struct kvio_vq *vq = &c->bvq->vq;
-	const struct iovec *iov = vq->iov;
-	unsigned int first, nr_segs, i;
 	struct kvio_blk_req *req;
-	u64 data_len, len;
-	size_t skip;
 
-	if (write) {
-		/* Header then data, readable; only the status writable. */
-		if (c->in_len != 1)
-			return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-		data_len = c->out_len - KVIO_BLK_HDR_LEN;
-		skip = KVIO_BLK_HDR_LEN;
-		for (first = 0; first < c->out && skip >= iov[first].iov_len;
-		     first++)
-			skip -= iov[first].iov_len;
-		nr_segs = c->out - first;
-	} else {
-		/* Nothing readable but the header: data and status writable. */
-		if (c->out_len != KVIO_BLK_HDR_LEN)
-			return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-		data_len = c->in_len - 1;
-		skip = 0;
-		first = c->out;
-		nr_segs = c->in;
-		/* The status byte alone in the last iovec is no segment. */
-		if (iov[c->out + c->in - 1].iov_len == 1)
-			nr_segs--;
-	}
-
-	if (!data_len || data_len > KVIO_BLK_MAX_REQ_BYTES ||
-	    data_len & (p->lbs - 1) || nr_segs > p->seg_max)
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-	if (p->size_max) {
-		for (i = 0; i < nr_segs; i++) {
-			len = iov[first + i].iov_len - (i ? 0 : skip);
-			if (!write && i == c->in - 1)
-				len--;	/* the status byte */
-			if (len > p->size_max)
-				return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR,
-						       1);
-		}
-	}
-	if (write && kvio_blk_ro(c))
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-	if (!kvio_blk_range_ok(p, c->sector, data_len >> SECTOR_SHIFT))
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-
-	req = kvio_blk_req_alloc(c->bvq, nr_segs, c->log_num);
+	req = kvio_blk_req_alloc(c->bvq, r->nr_segs, c->log_num);
 	if (!req)
 		return -ENOMEM;
-	memcpy(req->iov, iov + first, nr_segs * sizeof(*iov));
-	req->iov[0].iov_base += skip;
-	req->iov[0].iov_len -= skip;
+	memcpy(req->iov, r->iov + r->first, r->nr_segs * sizeof(*r->iov));
+	req->iov[0].iov_base += r->skip;
+	req->iov[0].iov_len -= r->skip;
 	/* (For IN the iter's count leaves the status byte out.) */
 	memcpy(req->log, vq->log, c->log_num * sizeof(*req->log));
-	req->status = c->status;
-	req->data_len = data_len;
-	/* A failed read may have written part of the data: log it all. */
-	req->used_len = write ? 1 : data_len + 1;
+	req->status = r->status;
+	req->data_len = r->data_len;
+	req->used_len = r->used_len;
 	req->head = c->head;
-	req->write = write;
-	*bytes += data_len;
+	req->write = r->type == VIRTIO_BLK_T_OUT;
+	*bytes += r->data_len;
 	/* In range: sector < 2^55, the shift cannot overflow. */
-	kvio_blk_submit(c, req, c->sector << SECTOR_SHIFT);
+	kvio_blk_submit(c, req, r->sector << SECTOR_SHIFT);
 	return 0;
 }
 
@@ -416,8 +342,6 @@ static int kvio_blk_flush(struct kvio_blk_chain *c)
 {
 	int ret;
 
-	if (c->out_len != KVIO_BLK_HDR_LEN || c->in_len != 1)
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
 	/*
 	 * Everything the guest saw complete is stable after this: the page
 	 * cache is written back and the device cache flushed (for a block
@@ -430,19 +354,16 @@ static int kvio_blk_flush(struct kvio_blk_chain *c)
 
 static int kvio_blk_get_id(struct kvio_blk_chain *c)
 {
+	const struct kvio_blk_parse *r = &c->r;
 	struct kvio_vq *vq = &c->bvq->vq;
 	struct iov_iter iter;
-	size_t n;
+	size_t n = r->id_len;
 
-	if (c->out_len != KVIO_BLK_HDR_LEN)
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-	/* As QEMU: as much of the 20 bytes as the buffer holds. */
-	n = min_t(u64, c->in_len - 1, VIRTIO_BLK_ID_BYTES);
-	iov_iter_init(&iter, ITER_DEST, vq->iov + c->out, c->in,
-		      c->in_len - 1);
+	iov_iter_init(&iter, ITER_DEST, vq->iov + r->out, r->in,
+		      r->in_len - 1);
 	if (copy_to_iter(c->p->serial, n, &iter) != n)
 		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-	return kvio_blk_answer(c, VIRTIO_BLK_S_OK, n + 1);
+	return kvio_blk_answer(c, VIRTIO_BLK_S_OK, r->used_len);
 }
 
 /* Zeroes written as data: the fallback of every other way. */
@@ -527,63 +448,26 @@ static int kvio_blk_write_zeroes(struct kvio_blk_backend *be, loff_t pos,
 	return ret;
 }
 
-/* Checks every segment before any is acted on. */
-static u8 kvio_blk_dwz_check(struct kvio_blk_chain *c,
-			     const struct virtio_blk_discard_write_zeroes *segs,
-			     unsigned int nr_segs, bool wz)
-{
-	const struct kvio_blk_params *p = c->p;
-	u32 max = wz ? p->max_wz_sectors : p->max_discard_sectors;
-	unsigned int i;
-	u32 flags;
-
-	/* 5.2.6.2: unknown flags, or unmap on a discard, are UNSUPP. */
-	for (i = 0; i < nr_segs; i++) {
-		flags = le32_to_cpu(segs[i].flags);
-		if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-			return VIRTIO_BLK_S_UNSUPP;
-		if (!wz && (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
-			return VIRTIO_BLK_S_UNSUPP;
-	}
-	for (i = 0; i < nr_segs; i++) {
-		u32 count = le32_to_cpu(segs[i].num_sectors);
-
-		/* The count is bounded before anything is shifted. */
-		if (!count || count > max ||
-		    !kvio_blk_range_ok(p, le64_to_cpu(segs[i].sector), count))
-			return VIRTIO_BLK_S_IOERR;
-	}
-	return VIRTIO_BLK_S_OK;
-}
-
 /* DISCARD and WRITE_ZEROES, run here in the worker, bounded by the limits. */
-static int kvio_blk_dwz(struct kvio_blk_chain *c, bool wz, u64 *bytes)
+static int kvio_blk_dwz(struct kvio_blk_chain *c, u64 *bytes)
 {
-	const struct kvio_blk_params *p = c->p;
+	struct kvio_blk_parse *r = &c->r;
 	struct virtio_blk_discard_write_zeroes *segs;
-	unsigned int nr_segs, max_segs, i;
-	u64 len = c->out_len - KVIO_BLK_HDR_LEN;
+	unsigned int nr_segs = r->dwz_segs, i;
+	bool wz = r->type == VIRTIO_BLK_T_WRITE_ZEROES;
 	u8 status;
 	int ret = 0;
-
-	if (!kvio_vq_has_feature(&c->bvq->vq, wz ? VIRTIO_BLK_F_WRITE_ZEROES :
-						   VIRTIO_BLK_F_DISCARD))
-		return kvio_blk_answer(c, VIRTIO_BLK_S_UNSUPP, 1);
-	max_segs = wz ? p->max_wz_seg : p->max_discard_seg;
-	if (c->in_len != 1 || !len || len % sizeof(*segs) ||
-	    len / sizeof(*segs) > max_segs || kvio_blk_ro(c))
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-	nr_segs = len / sizeof(*segs);
 
 	/* Copied once: the guest may rewrite them while we work. */
 	segs = kmalloc_array(nr_segs, sizeof(*segs), GFP_KERNEL_ACCOUNT);
 	if (!segs)
 		return -ENOMEM;
-	if (copy_from_iter(segs, len, &c->out_iter) != len) {
+	if (kvio_blk_parse_copy(r, KVIO_BLK_HDR_LEN, segs,
+				nr_segs * sizeof(*segs))) {
 		status = VIRTIO_BLK_S_IOERR;
 		goto out;
 	}
-	status = kvio_blk_dwz_check(c, segs, nr_segs, wz);
+	status = kvio_blk_dwz_check(c->p, segs, nr_segs, wz);
 	for (i = 0; status == VIRTIO_BLK_S_OK && i < nr_segs; i++) {
 		/* Checked: sector + count <= capacity < 2^55. */
 		loff_t pos = le64_to_cpu(segs[i].sector) << SECTOR_SHIFT;
@@ -606,50 +490,53 @@ out:
 	return kvio_blk_answer(c, status, 1);
 }
 
+/* The parser's read op: the header and segments from the owner's memory. */
+static int kvio_blk_read_user(struct kvio_blk_parse *r, void *buf,
+			      const void __user *src, size_t len)
+{
+	return copy_from_user(buf, src, len) ? -EFAULT : 0;
+}
+
 /*
- * One chain: 0 when answered or submitted, -ENOMEM to retry it later, -EIO
- * when the ring broke.
+ * One chain, its iovecs in vq->iov and c->r.out, c->r.in set: 0 when
+ * answered or submitted, -ENOMEM to retry it later, -EIO when the ring broke.
  */
 static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 {
 	struct kvio_vq *vq = &c->bvq->vq;
-	struct virtio_blk_outhdr hdr;
-	unsigned int last;
+	struct kvio_blk_parse *r = &c->r;
 
-	c->in_len = iov_length(vq->iov + c->out, c->in);
-	if (!c->in_len) {
+	r->p = c->p;
+	r->iov = vq->iov;
+	r->little_endian = kvio_vq_is_little_endian(vq);
+	r->ro = kvio_blk_ro(c);
+	r->discard = kvio_vq_has_feature(vq, VIRTIO_BLK_F_DISCARD);
+	r->write_zeroes = kvio_vq_has_feature(vq, VIRTIO_BLK_F_WRITE_ZEROES);
+	r->read = kvio_blk_read_user;
+
+	switch (kvio_blk_parse_req(r)) {
+	case KVIO_BLK_BROKEN:
 		kvio_vq_set_broken(vq, "request without a status byte");
 		return -EIO;
+	case KVIO_BLK_ANSWER:
+		return kvio_blk_answer(c, r->answer, 1);
+	case KVIO_BLK_SERVE:
+		break;
 	}
-	/* The engine makes no empty iovecs; be safe anyway. */
-	for (last = c->out + c->in - 1; !vq->iov[last].iov_len; last--)
-		;
-	c->status = (u8 __user *)vq->iov[last].iov_base +
-		    vq->iov[last].iov_len - 1;
 
-	c->out_len = iov_length(vq->iov, c->out);
-	iov_iter_init(&c->out_iter, ITER_SOURCE, vq->iov, c->out, c->out_len);
-	if (c->out_len < sizeof(hdr) ||
-	    copy_from_iter(&hdr, sizeof(hdr), &c->out_iter) != sizeof(hdr))
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-	c->type = kvio32_to_cpu(vq, hdr.type);
-	c->sector = kvio64_to_cpu(vq, hdr.sector);
-
-	switch (c->type) {
+	switch (r->type) {
 	case VIRTIO_BLK_T_IN:
-		return kvio_blk_rw(c, false, bytes);
 	case VIRTIO_BLK_T_OUT:
-		return kvio_blk_rw(c, true, bytes);
+		return kvio_blk_rw(c, bytes);
 	case VIRTIO_BLK_T_FLUSH:
 		return kvio_blk_flush(c);
 	case VIRTIO_BLK_T_GET_ID:
 		return kvio_blk_get_id(c);
 	case VIRTIO_BLK_T_DISCARD:
-		return kvio_blk_dwz(c, false, bytes);
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return kvio_blk_dwz(c, true, bytes);
+		return kvio_blk_dwz(c, bytes);
 	default:
-		/* Completed all the same: a request never answered is a hang. */
+		/* The parser serves nothing else. */
 		return kvio_blk_answer(c, VIRTIO_BLK_S_UNSUPP, 1);
 	}
 }
@@ -675,8 +562,8 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 
 	kvio_vq_disable_notify(vq);
 	do {
-		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.out,
-					&c.in, vq->log, &c.log_num);
+		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
+					&c.r.in, vq->log, &c.log_num);
 		/* Malformed (the ring is broken now) or an IOTLB miss. */
 		if (head < 0)
 			break;
