@@ -141,6 +141,116 @@ def log_bits_seeds():
     }
 
 
+T_IN, T_OUT, T_FLUSH, T_GET_ID, T_DISCARD, T_WZ = 0, 1, 4, 8, 11, 13
+
+
+def blk_hdr(typ, sector=0, le=True):
+    return struct.pack("<IIQ" if le else ">IIQ", typ, 0, sector)
+
+
+def dwz_seg(sector, count, flags=0):
+    return struct.pack("<QII", sector, count, flags)
+
+
+def blk_seed(readable, writable, le=True, ro=False, discard=True, wz=True,
+             lbs_shift=0, capacity=2048, seg_max=1022, size_max=0,
+             max_sectors=4194304, max_seg=1, arena_cut=None):
+    """readable: bytes, or (length, first bytes); writable: lengths.
+
+    Readable iovecs lie in the arena one after the other (no gaps but the
+    ones given as ("gap", n)); arena_cut truncates the arena.
+    """
+    cfg = (1 if le else 0) | (2 if ro else 0) | (4 if discard else 0)
+    cfg |= 8 if wz else 0
+    iovs = []
+    arena = b""
+    gap = 0
+    for r in readable:
+        if isinstance(r, tuple) and r[0] == "gap":
+            gap = r[1]
+            continue
+        length, head = (len(r), r) if isinstance(r, bytes) else r
+        arena += b"\0" * gap + head + b"\0" * (length - len(head))
+        iovs.append((length, gap))
+        gap = 0
+    if arena_cut is not None:
+        arena = arena[:arena_cut]
+    out = struct.pack("<BBQHIIIBBBB", cfg, lbs_shift, capacity, seg_max - 1,
+                      size_max, max_sectors - 1, max_sectors - 1,
+                      max_seg - 1, max_seg - 1, len(iovs), len(writable))
+    for length, g in iovs:
+        out += struct.pack("<IB", length, g)
+    for length in writable:
+        out += struct.pack("<I", length)
+    return out + arena
+
+
+def blk_req_seeds():
+    h = blk_hdr
+    sd = {}
+    # Well-formed requests of each type and layout.
+    sd["in"] = blk_seed([h(T_IN, 8)], [4096, 1])
+    sd["in-status-with-data"] = blk_seed([h(T_IN, 8)], [512, 1025])
+    sd["in-segments"] = blk_seed([h(T_IN)], [512] * 7 + [513])
+    sd["out"] = blk_seed([h(T_OUT, 16) + b"\xaa" * 4096], [1])
+    sd["out-split-header"] = blk_seed(
+        [h(T_OUT)[:5], ("gap", 3), h(T_OUT)[5:12],
+         h(T_OUT)[12:] + b"\1" * 512, b"\2" * 512], [1])
+    sd["out-big-endian"] = blk_seed([h(T_OUT, 24, le=False), (1024, b"")],
+                                    [1], le=False)
+    sd["in-4k-blocks"] = blk_seed([h(T_IN, 8)], [8192, 1], lbs_shift=3)
+    sd["flush"] = blk_seed([h(T_FLUSH)], [1])
+    sd["get-id"] = blk_seed([h(T_GET_ID)], [20, 1])
+    sd["get-id-short"] = blk_seed([h(T_GET_ID)], [8])
+    sd["get-id-long"] = blk_seed([h(T_GET_ID)], [511, 1])
+    sd["discard"] = blk_seed(
+        [h(T_DISCARD) + dwz_seg(0, 8) + dwz_seg(64, 64)], [1], max_seg=4)
+    sd["write-zeroes-unmap"] = blk_seed(
+        [h(T_WZ), dwz_seg(8, 8, 1)], [1])
+    sd["write-zeroes-split-seg"] = blk_seed(
+        [h(T_WZ) + dwz_seg(8, 8)[:6], dwz_seg(8, 8)[6:]], [1])
+    sd["dwz-last-sector"] = blk_seed(
+        [h(T_WZ) + dwz_seg(2047, 1)], [1])
+    # One request breaking each rule.
+    sd["bad-no-status"] = blk_seed([h(T_IN)], [])
+    sd["bad-short-header"] = blk_seed([h(T_IN)[:12]], [512, 1])
+    sd["bad-header-unreadable"] = blk_seed([h(T_IN)], [512, 1], arena_cut=10)
+    sd["bad-in-readable-data"] = blk_seed([h(T_IN) + b"\0" * 512], [512, 1])
+    sd["bad-out-writable-data"] = blk_seed([h(T_OUT) + b"\0" * 512],
+                                           [512, 1])
+    sd["bad-zero-length"] = blk_seed([h(T_OUT)], [1])
+    sd["bad-unaligned-length"] = blk_seed([h(T_IN)], [500, 1])
+    sd["bad-unaligned-sector"] = blk_seed([h(T_IN, 1)], [4096, 1],
+                                          lbs_shift=3)
+    sd["bad-past-capacity"] = blk_seed([h(T_IN, 2047)], [1024, 1])
+    sd["bad-sector-wraps"] = blk_seed([h(T_IN, 2**64 - 1)], [512, 1])
+    sd["bad-size-max"] = blk_seed([h(T_IN)], [1024, 1], size_max=512)
+    sd["bad-seg-max"] = blk_seed([h(T_IN)], [512, 512, 512, 1], seg_max=2)
+    sd["bad-over-1g"] = blk_seed([h(T_IN)], [2**30, 512, 1],
+                                 capacity=2**40)
+    sd["bad-read-only"] = blk_seed([h(T_OUT) + b"\0" * 512], [1], ro=True)
+    sd["bad-unknown-type"] = blk_seed([h(2)], [1])
+    sd["bad-flush-data"] = blk_seed([h(T_FLUSH) + b"\0" * 512], [1])
+    sd["bad-get-id-readable"] = blk_seed([h(T_GET_ID) + b"\0"], [20, 1])
+    sd["bad-discard-not-acked"] = blk_seed(
+        [h(T_DISCARD) + dwz_seg(0, 8)], [1], discard=False)
+    sd["bad-discard-unmap"] = blk_seed(
+        [h(T_DISCARD) + dwz_seg(0, 8, 1)], [1])
+    sd["bad-dwz-flags"] = blk_seed([h(T_WZ) + dwz_seg(0, 8, 2)], [1])
+    sd["bad-dwz-count-zero"] = blk_seed([h(T_WZ) + dwz_seg(0, 0)], [1])
+    sd["bad-dwz-count-max"] = blk_seed([h(T_WZ) + dwz_seg(0, 16)], [1],
+                                       max_sectors=8)
+    sd["bad-dwz-range"] = blk_seed([h(T_WZ) + dwz_seg(2**64 - 8, 16)], [1])
+    sd["bad-dwz-too-many"] = blk_seed(
+        [h(T_DISCARD) + dwz_seg(0, 8) * 3], [1], max_seg=2)
+    sd["bad-dwz-partial-seg"] = blk_seed([h(T_WZ) + dwz_seg(0, 8)[:8]], [1])
+    sd["bad-dwz-read-only"] = blk_seed([h(T_WZ) + dwz_seg(0, 8)], [1],
+                                       ro=True)
+    sd["bad-dwz-unreadable"] = blk_seed([h(T_WZ) + dwz_seg(0, 8)], [1],
+                                        arena_cut=20)
+    return sd
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -152,3 +262,4 @@ def write(name, seeds):
 if __name__ == "__main__":
     write("chain", chain_seeds())
     write("log_bits", log_bits_seeds())
+    write("blk_req", blk_req_seeds())

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Just enough of the kernel's headers to compile kvio's pure sources
- * (core/chain.c, core/log_bits.c) in userspace, for the fuzzers.  Included
- * first in every such file (clang -include); the headers in linux/ beside
- * it stand in for kernel-only headers those sources include.  Headers the
- * kernel exports to userspace (linux/types.h, linux/errno.h,
- * linux/virtio_ring.h) come from the system.
+ * (core/chain.c, core/log_bits.c, vhost_blk/parse.c) in userspace, for the
+ * fuzzers.  Included first in every such file (clang -include); the headers
+ * in linux/ beside it stand in for kernel-only headers those sources
+ * include.  Headers the kernel exports to userspace (linux/types.h,
+ * linux/errno.h, linux/virtio_ring.h, linux/virtio_blk.h, asm/byteorder.h)
+ * come from the system.
  */
 #ifndef _KVIO_FUZZ_SHIM_H
 #define _KVIO_FUZZ_SHIM_H
@@ -37,6 +38,16 @@ typedef __s64 s64;
 #define max(a, b)	((a) > (b) ? (a) : (b))
 
 #define u64_to_user_ptr(x)	((void *)(uintptr_t)(x))
+
+/* User pointers are plain pointers here (sparse's address space). */
+#define __user
+
+/* linux/sizes.h */
+#define SZ_1G			0x40000000
+
+/* On-disk and on-wire little-endian fields (asm/byteorder.h). */
+#define le32_to_cpu(x)		le32toh(x)
+#define le64_to_cpu(x)		le64toh(x)
 
 /* The dirty log's granule is 4 KiB guest pages; the bitmap's pages: */
 #define PAGE_SIZE		4096UL
