@@ -2,10 +2,12 @@
 /*
  * KUnit suite "kvio_iotlb": the range map behind the memory table (no
  * flags: overlaps refused) and the device IOTLB (KVIO_IOTLB_RETIRE: a new
- * range replaces what it overlaps), through kvio_core's exported API.
+ * range replaces what it overlaps), through kvio_core's exported API; and
+ * suite "kvio_memtable" (below): the memory table's lookups.
  */
 #include <kunit/test.h>
 #include <linux/list.h>
+#include <linux/overflow.h>
 
 #include <kvio/iotlb.h>
 
@@ -285,4 +287,174 @@ static struct kunit_suite kvio_iotlb_suite = {
 	.test_cases = kvio_iotlb_cases,
 };
 
-kunit_test_suite(kvio_iotlb_suite);
+/*
+ * Suite "kvio_memtable": the memory table as VHOST_SET_MEM_TABLE builds it
+ * (core/dev.c: a range map limited to max_mem_regions, 64 by default, no
+ * overlaps, each region [gpa, gpa + size - 1] -> its user address) and
+ * looked up as the engine does (core/vq.c: the map holding one address,
+ * then hva = map->addr + (gpa - map->start)).
+ */
+#define KT_MEM_REGIONS	64
+
+static struct kvio_iotlb *kt_memtable(struct kunit *test)
+{
+	return kt_alloc(test, KT_MEM_REGIONS, 0);
+}
+
+/* A region as SET_MEM_TABLE adds it: 0 or the range map's errno. */
+static int kt_region(struct kvio_iotlb *tlb, u64 gpa, u64 size, u64 hva)
+{
+	u64 last;
+
+	if (!size || check_add_overflow(gpa, size - 1, &last))
+		return -EFAULT;
+	return kvio_iotlb_add_range(tlb, gpa, last, hva, KVIO_PERM_RW);
+}
+
+/* The user address @gpa translates to, or 0 for a miss. */
+static u64 kt_hva(struct kvio_iotlb *tlb, u64 gpa)
+{
+	struct kvio_iotlb_map *map = kt_at(tlb, gpa);
+
+	return map ? map->addr + (gpa - map->start) : 0;
+}
+
+static void memtable_adjacent(struct kunit *test)
+{
+	struct kvio_iotlb *tlb = kt_memtable(test);
+	struct kvio_iotlb_map *lo, *hi;
+
+	/* Two regions touching in guest memory, far apart in user memory. */
+	KUNIT_ASSERT_EQ(test, kt_region(tlb, 0, 0xa0000, 0x7f0000000000), 0);
+	KUNIT_ASSERT_EQ(test, kt_region(tlb, 0xa0000, 0x20000, 0x7e0000000000),
+			0);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0x9ffff), 0x7f000009ffffULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0xa0000), 0x7e0000000000ULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0xbffff), 0x7e000001ffffULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0xc0000), 0ULL);
+	/* A buffer across the seam is found in two pieces, in order. */
+	lo = kvio_iotlb_itree_first(tlb, 0x9ff00, 0xa00ff);
+	KUNIT_ASSERT_NOT_NULL(test, lo);
+	KUNIT_EXPECT_EQ(test, lo->start, 0ULL);
+	KUNIT_EXPECT_EQ(test, lo->last, 0x9ffffULL);
+	hi = kvio_iotlb_itree_next(lo, 0x9ff00, 0xa00ff);
+	KUNIT_ASSERT_NOT_NULL(test, hi);
+	KUNIT_EXPECT_EQ(test, hi->start, 0xa0000ULL);
+	KUNIT_EXPECT_NULL(test, kvio_iotlb_itree_next(hi, 0x9ff00, 0xa00ff));
+}
+
+static void memtable_boundaries(struct kunit *test)
+{
+	struct kvio_iotlb *tlb = kt_memtable(test);
+
+	KUNIT_ASSERT_EQ(test, kt_region(tlb, 0x100000, 0x1000, 0x10000000),
+			0);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0xfffff), 0ULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0x100000), 0x10000000ULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0x100fff), 0x10000fffULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0x101000), 0ULL);
+	/* One byte. */
+	KUNIT_ASSERT_EQ(test, kt_region(tlb, 0x200000, 1, 0x20000000), 0);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0x200000), 0x20000000ULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0x200001), 0ULL);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, 0x1fffff), 0ULL);
+}
+
+static void memtable_overflow(struct kunit *test)
+{
+	struct kvio_iotlb *tlb = kt_memtable(test);
+
+	/* Size 0; guest end past 2^64; user end past 2^64. */
+	KUNIT_EXPECT_EQ(test, kt_region(tlb, 0x1000, 0, 0x10000), -EFAULT);
+	KUNIT_EXPECT_EQ(test, kt_region(tlb, U64_MAX - 0xffe, 0x1000, 0x10000),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, kt_region(tlb, 0x1000, 0x1000, U64_MAX - 0xffe),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, tlb->nmaps, 0u);
+	/* Ending at 2^64 - 1 exactly, in both address spaces. */
+	KUNIT_ASSERT_EQ(test, kt_region(tlb, U64_MAX - 0xfff, 0x1000,
+					U64_MAX - 0xfff), 0);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, U64_MAX), U64_MAX);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, U64_MAX - 0xfff), U64_MAX - 0xfff);
+	KUNIT_EXPECT_EQ(test, kt_hva(tlb, U64_MAX - 0x1000), 0ULL);
+	/* Overlapping it is refused (SET_MEM_TABLE: EINVAL). */
+	KUNIT_EXPECT_EQ(test, kt_region(tlb, U64_MAX - 0x1fff, 0x1001, 0x1000),
+			-EEXIST);
+}
+
+static void memtable_64_regions(struct kunit *test)
+{
+	struct kvio_iotlb *tlb = kt_memtable(test);
+	unsigned int i, k;
+
+	/*
+	 * 1 MiB regions 2 MiB apart, added in a scrambled order; user
+	 * addresses in reverse order, so no lookup can be right by accident.
+	 */
+	for (k = 0; k < KT_MEM_REGIONS; k++) {
+		i = (k * 37) % KT_MEM_REGIONS;
+		KUNIT_ASSERT_EQ(test, kt_region(tlb, (u64)i << 21, 1 << 20,
+						0x7f0000000000ULL -
+						((u64)i << 20)), 0);
+	}
+	KUNIT_EXPECT_EQ(test, tlb->nmaps, (unsigned int)KT_MEM_REGIONS);
+	/* A 65th is one too many, and leaves the table as it was. */
+	KUNIT_EXPECT_EQ(test, kt_region(tlb, 1ULL << 40, 0x1000, 0x1000),
+			-ENOSPC);
+	KUNIT_EXPECT_EQ(test, tlb->nmaps, (unsigned int)KT_MEM_REGIONS);
+	for (i = 0; i < KT_MEM_REGIONS; i++) {
+		u64 gpa = (u64)i << 21, hva = 0x7f0000000000ULL - ((u64)i << 20);
+
+		KUNIT_EXPECT_EQ(test, kt_hva(tlb, gpa), hva);
+		KUNIT_EXPECT_EQ(test, kt_hva(tlb, gpa + 0x12345),
+				hva + 0x12345);
+		KUNIT_EXPECT_EQ(test, kt_hva(tlb, gpa + (1 << 20) - 1),
+				hva + (1 << 20) - 1);
+		/* The gap after it. */
+		KUNIT_EXPECT_EQ(test, kt_hva(tlb, gpa + (1 << 20)), 0ULL);
+		KUNIT_EXPECT_EQ(test, kt_hva(tlb, gpa + (2 << 20) - 1), 0ULL);
+	}
+}
+
+static void memtable_miss(struct kunit *test)
+{
+	struct kvio_iotlb *tlb = kt_memtable(test);
+	struct kvio_iotlb_map *map;
+
+	/* An empty table (no SET_MEM_TABLE yet) holds nothing. */
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, 0));
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, U64_MAX));
+	KUNIT_EXPECT_NULL(test, kvio_iotlb_itree_first(tlb, 0, U64_MAX));
+	KUNIT_ASSERT_EQ(test, kt_region(tlb, 0x10000, 0x10000, 0x1000000), 0);
+	KUNIT_ASSERT_EQ(test, kt_region(tlb, 0x40000, 0x10000, 0x2000000), 0);
+	/* Below, between, above; address 0 and 2^64 - 1. */
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, 0));
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, 0xffff));
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, 0x20000));
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, 0x3ffff));
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, 0x50000));
+	KUNIT_EXPECT_NULL(test, kt_at(tlb, U64_MAX));
+	KUNIT_EXPECT_NULL(test, kvio_iotlb_itree_first(tlb, 0x20000, 0x3ffff));
+	/* A range query that covers a gap finds the next region. */
+	map = kvio_iotlb_itree_first(tlb, 0x20000, 0x40000);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	KUNIT_EXPECT_EQ(test, map->start, 0x40000ULL);
+}
+
+static struct kunit_case kvio_memtable_cases[] = {
+	KUNIT_CASE(memtable_adjacent),
+	KUNIT_CASE(memtable_boundaries),
+	KUNIT_CASE(memtable_overflow),
+	KUNIT_CASE(memtable_64_regions),
+	KUNIT_CASE(memtable_miss),
+	{}
+};
+
+static struct kunit_suite kvio_memtable_suite = {
+	.name = "kvio_memtable",
+	.init = kt_iotlb_init,
+	.exit = kt_iotlb_exit,
+	.test_cases = kvio_memtable_cases,
+};
+
+kunit_test_suites(&kvio_iotlb_suite, &kvio_memtable_suite);
