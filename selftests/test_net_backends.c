@@ -1902,15 +1902,6 @@ static int case_many_backends(const struct kt_target *t)
 	return KT_PASS;
 }
 
-/*
- * Upstream 6.1 vhost_net_build_xdp() reads the tun_xdp_hdr's gso header it
- * never wrote when the device owns the vnet header (see test_net_traffic):
- * with an unlimited sndbuf, frames may be dropped as -EINVAL.
- */
-#define UPSTREAM_XDP_GSO_BUG \
-	"vhost_net_build_xdp() reads an uninitialised gso header when the " \
-	"device owns the vnet header"
-
 static const struct kt_case cases[] = {
 	{ "macvtap bridge: both ways, 12-byte header from the macvtap",
 	  case_macvtap, .data = &mvt_bridge },
@@ -1918,7 +1909,7 @@ static const struct kt_case cases[] = {
 	  case_macvtap, .data = &mvt_bridge_batch },
 	{ "macvtap bridge: both ways, header added/stripped by the device, unlimited sndbuf",
 	  case_macvtap, .data = &mvt_bridge_vhost_hdr,
-	  .upstream_bug = UPSTREAM_XDP_GSO_BUG },
+	  .upstream_bug = KT_UPSTREAM_XDP_GSO_BUG },
 	{ "macvtap passthru: both ways, legacy 10-byte header",
 	  case_macvtap, .data = &mvt_passthru },
 	{ "macvtap passthru: both ways, mergeable 256-byte RX buffers",

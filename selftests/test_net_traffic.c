@@ -604,27 +604,17 @@ static int case_bidir(const struct kt_target *t)
 	return KT_PASS;
 }
 
-/*
- * Upstream 6.1 vhost_net_build_xdp() copies sock_hlen (0 here: the kernel
- * owns the header) bytes into the tun_xdp_hdr's gso header and then reads
- * that header: it is whatever the page frag held.  On a kernel that poisons
- * or reuses the memory (our debug kernel) tun drops the frame.
- */
-#define UPSTREAM_XDP_GSO_BUG \
-	"vhost_net_build_xdp() reads an uninitialised gso header when the " \
-	"device owns the vnet header"
-
 static const struct kt_case cases[] = {
 	{ "TX 10-byte header from the tap (IFF_VNET_HDR)", case_tx_frames,
 	  .data = VARIANT(0, false) },
 	{ "TX 10-byte header stripped by the device (VHOST_NET_F_VIRTIO_NET_HDR)",
 	  case_tx_frames, .data = VARIANT(F_VHOST_HDR, false),
-	  .upstream_bug = UPSTREAM_XDP_GSO_BUG },
+	  .upstream_bug = KT_UPSTREAM_XDP_GSO_BUG },
 	{ "TX 12-byte header (VERSION_1) from the tap", case_tx_frames,
 	  .data = VARIANT(F_V1, false) },
 	{ "TX 12-byte header (VERSION_1) stripped by the device",
 	  case_tx_frames, .data = VARIANT(F_V1 | F_VHOST_HDR, false),
-	  .upstream_bug = UPSTREAM_XDP_GSO_BUG },
+	  .upstream_bug = KT_UPSTREAM_XDP_GSO_BUG },
 	{ "TX through indirect descriptors", case_tx_indirect },
 	{ "TX header and frame over an 8-descriptor chain", case_tx_chain },
 	{ "TX UDP datagram delivered to 192.0.2.1 by the stack",
