@@ -939,6 +939,15 @@ static double nb_get_guest_wait(const struct nb_result *r)
 	return r->guest_wait * 100;
 }
 
+/*
+ * The worker's CPU time per frame (microseconds): what the device costs,
+ * whether or not it was the bottleneck of the run.
+ */
+static double nb_get_worker_us(const struct nb_result *r)
+{
+	return r->frames ? r->worker_cpu * r->secs * 1e6 / r->frames : 0;
+}
+
 static double nb_get_sleeps(const struct nb_result *r)
 {
 	return r->frames ? 1000.0 * r->worker_sleeps / r->frames : 0;
@@ -1141,19 +1150,21 @@ static void nb_print_tables(const struct nb_dev *devs, unsigned int ndevs,
 		printf("\n");
 	}
 
-	printf("\nWhere the time went (medians).  CPU: %% of one CPU (%ld in all) running, and\n+wait: runnable but not running.  Per 1000 frames: guest calls, guest kicks,\nworker sleeps.  RX offered: frames the generator got to tun, drop: tun's\nqueue was full (the generator was ahead).\n\n",
+	printf("\nWhere the time went (medians).  CPU: %% of one CPU (%ld in all) running, and\n+wait: runnable but not running.  us/fr: the worker's CPU time per frame in\nmicroseconds.  Per 1000 frames: guest calls, guest kicks,\nworker sleeps.  RX offered: frames the generator got to tun, drop: tun's\nqueue was full (the generator was ahead).\n\n",
 	       sysconf(_SC_NPROCESSORS_ONLN));
-	printf("%-6s %-10s %6s %5s %5s %5s %5s %6s %6s %6s %9s %9s\n",
-	       "cell", "device", "worker", "+wait", "guest", "+wait", "gen",
+	printf("%-6s %-10s %6s %5s %5s %5s %5s %5s %6s %6s %6s %9s %9s\n",
+	       "cell", "device", "worker", "+wait", "us/fr", "guest", "+wait",
+	       "gen",
 	       "calls", "kicks", "sleeps", "offered/s", "drop/s");
 	for (c = 0; c < NB_NCELLS; c++) {
 		if (!opts.cells[c])
 			continue;
 		for (k = 0; k < ndevs; k++) {
-			printf("%-6s %-10s %6.0f %5.0f %5.0f %5.0f %5.0f %6.1f %6.1f %6.1f",
+			printf("%-6s %-10s %6.0f %5.0f %5.2f %5.0f %5.0f %5.0f %6.1f %6.1f %6.1f",
 			       nb_cells[c].name, devs[k].name,
 			       nb_median(res[c][k], n, nb_get_worker),
 			       nb_median(res[c][k], n, nb_get_worker_wait),
+			       nb_median(res[c][k], n, nb_get_worker_us),
 			       nb_median(res[c][k], n, nb_get_guest),
 			       nb_median(res[c][k], n, nb_get_guest_wait),
 			       nb_median(res[c][k], n, nb_get_gen),
@@ -1167,8 +1178,8 @@ static void nb_print_tables(const struct nb_dev *devs, unsigned int ndevs,
 			printf("\n");
 		}
 		if (nb_cells[c].dir == NB_RX && gen[c].ok)
-			printf("%-6s %-10s %6s %5s %5s %5s %5.0f %6s %6s %6s %9.0f\n",
-			       nb_cells[c].name, "gen alone", "", "", "", "",
+			printf("%-6s %-10s %6s %5s %5s %5s %5s %5.0f %6s %6s %6s %9.0f\n",
+			       nb_cells[c].name, "gen alone", "", "", "", "", "",
 			       nb_get_gen(&gen[c]), "", "", "", nb_pps(&gen[c]));
 	}
 }
