@@ -356,6 +356,53 @@ static int body_get_base(struct rig *g, const struct kt_target *t)
 	return data_landed(g, 0, 4, 900);
 }
 
+/*
+ * GET_VRING_BASE at any moment, 30 times, requests ending every millisecond:
+ * when it returns, the used index equals the index it returned (every
+ * request taken is in the used ring) and stays there (nothing is answered
+ * after it).  Then the ring restarts and answers the rest.
+ */
+static int body_get_base_rounds(struct rig *g, const struct kt_target *t)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	struct vhost_vring_file f = { .index = 0 };
+	struct kt_blk_q *q;
+	unsigned int round, i, slot;
+	uint16_t used;
+	uint8_t status;
+	int r;
+
+	KT_TRY(rig_dev(g, t, 1, false));
+	q = &g->b.q[0];
+	f.fd = q->vq.kick;
+	for (round = 0; round < 30; round++) {
+		KT_TRY(post_writes(&g->b, 0, NUM, 2000 + round));
+		kt_sleep_ms(round % 4);
+		r = ioctl(g->b.d.fd, VHOST_GET_VRING_BASE, &s);
+		KT_ASSERT(!r, "round %u: GET_VRING_BASE: %s", round,
+			  kt_errname(errno));
+		used = kt_vq_used_idx(&q->vq);
+		KT_ASSERT(used == (uint16_t)s.num,
+			  "round %u: used index %u, base %u", round, used,
+			  s.num);
+		kt_sleep_ms(20);
+		KT_ASSERT(kt_vq_used_idx(&q->vq) == used,
+			  "round %u: used index moved from %u to %u after GET_VRING_BASE",
+			  round, used, kt_vq_used_idx(&q->vq));
+		KT_ERRNO(0, ioctl(g->b.d.fd, VHOST_SET_VRING_KICK, &f));
+		kt_vq_kick(&q->vq);
+		for (i = 0; i < NUM; i++) {
+			r = kt_blk_reap(&g->b, 0, &slot, &status, NULL,
+					CALL_MS);
+			KT_ASSERT(r == 1 && status == VIRTIO_BLK_S_OK,
+				  "round %u: request %u: %d, status %u", round,
+				  i, r, status);
+		}
+	}
+	KT_ASSERT(kt_vq_used_pending(&q->vq) == 0, "extra used entries");
+	return data_landed(g, 0, NUM, 2000 + round - 1);
+}
+
 /* Four rings on their own workers, all busy, then close. */
 static int body_close_mq(struct rig *g, const struct kt_target *t)
 {
@@ -548,6 +595,7 @@ CASE(body_reset_owner, SLOW_NSEC)
 CASE(body_detach, SLOW_NSEC)
 CASE(body_replace, SLOW_NSEC)
 CASE(body_get_base, SLOW_NSEC)
+CASE(body_get_base_rounds, 1000000)
 CASE(body_close_mq, SLOW_NSEC)
 CASE(body_owner_killed, SLOW_NSEC)
 CASE(body_cycles, 2000000)
@@ -559,6 +607,7 @@ static const struct kt_case cases[] = {
 	{ "detach with 64 requests in flight, reattach", case_body_detach },
 	{ "backend replaced with 64 requests in flight", case_body_replace },
 	{ "GET_VRING_BASE with 64 requests in flight, restart", case_body_get_base },
+	{ "GET_VRING_BASE 30 times at any moment: used index final", case_body_get_base_rounds },
 	{ "close with 4 busy rings on 4 workers", case_body_close_mq },
 	{ "owner killed with 128 requests in flight", case_body_owner_killed },
 	{ "100 open/use/close cycles, 100 bare open/close", case_body_cycles, 120 },

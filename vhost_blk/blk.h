@@ -17,9 +17,11 @@
  * I/O) or submits a kiocb.  The kiocb's completion (any context, often an
  * interrupt) only puts the request on @done and queues @done_work; that work
  * runs on the ring's worker, writes status bytes and used entries and frees
- * the requests.  @inflight counts requests taken from the ring and not yet
- * freed: detach, RESET_OWNER, release and GET_VRING_BASE wait for it to drop
- * to 0, so no request is lost or completed after the ring stopped.
+ * the requests.  @inflight counts requests taken from the ring whose used
+ * entries are not published yet (it drops only after they are): detach,
+ * RESET_OWNER, release and GET_VRING_BASE wait for it to drop to 0, so no
+ * request is lost or completed after the ring stopped, and the used index
+ * they leave behind is final.
  */
 #ifndef _KVIO_BLK_H
 #define _KVIO_BLK_H
@@ -82,6 +84,8 @@ struct kvio_blk_vq {
 
 	/* Used entries not yet published: heads[0 .. nr_heads). */
 	unsigned int nr_heads;
+	/* Requests freed whose used entries are not published yet. */
+	unsigned int nr_ended;
 	struct vring_used_elem heads[KVIO_BLK_BATCH];
 };
 

@@ -75,12 +75,27 @@ void kvio_blk_req_cache_exit(void)
 
 /* Used entries. */
 
+/*
+ * Used entries out, then the requests they answer stop counting as in flight:
+ * a drain (GET_VRING_BASE, detach) that sees none in flight also sees their
+ * used entries.
+ */
 static void kvio_blk_publish(struct kvio_blk_vq *bvq)
 {
-	if (!bvq->nr_heads)
-		return;
-	kvio_vq_add_used_and_signal_n(&bvq->vq, bvq->heads, bvq->nr_heads);
+	struct kvio_blk *blk = to_blk(&bvq->vq);
+	unsigned int ended = bvq->nr_ended;
+
+	if (bvq->nr_heads)
+		kvio_vq_add_used_and_signal_n(&bvq->vq, bvq->heads,
+					      bvq->nr_heads);
 	bvq->nr_heads = 0;
+	if (!ended)
+		return;
+	bvq->nr_ended = 0;
+	/* wq_has_sleeper() orders the decrement before its check. */
+	if (atomic_sub_and_test(ended, &bvq->inflight) &&
+	    wq_has_sleeper(&blk->idle))
+		wake_up(&blk->idle);
 }
 
 /*
@@ -173,17 +188,18 @@ static struct kvio_blk_req *kvio_blk_req_alloc(struct kvio_blk_vq *bvq,
 	return req;
 }
 
+/*
+ * The request stays in flight until its used entry is published
+ * (kvio_blk_publish()).  vq->mutex held.
+ */
 static void kvio_blk_req_free(struct kvio_blk_req *req)
 {
 	struct kvio_blk_vq *bvq = req->bvq;
-	struct kvio_blk *blk = to_blk(&bvq->vq);
 
 	if (req->iov != req->inline_iov)
 		kvfree(req->iov);
 	kmem_cache_free(kvio_blk_req_cache, req);
-	/* wq_has_sleeper() orders the decrement before its check. */
-	if (atomic_dec_and_test(&bvq->inflight) && wq_has_sleeper(&blk->idle))
-		wake_up(&blk->idle);
+	bvq->nr_ended++;
 }
 
 /* The request's I/O is over: give back what submission took. */
