@@ -819,6 +819,124 @@ static int case_burst(const struct kt_target *t)
 	return r;
 }
 
+/*
+ * A guest that posts the 16 heads of a 16-entry ring and, while they are in
+ * flight on a slow disk, posts the same heads again (its avail index 32
+ * ahead of the used index): the device keeps at most 16 requests in flight
+ * (the disk's inflight count says so), takes the second round only as the
+ * first ends, answers 32 times, no more, and serves requests afterwards.
+ */
+#define RP_NUM 16
+
+static int b_repost(struct kt_blk *b, struct kt_nullb *nb)
+{
+	struct kt_vq *vq = &b->q[0].vq;
+	uint16_t heads[RP_NUM], idx;
+	long n, most = 0, deadline;
+	uint8_t buf[4096], seen[RP_NUM] = { 0 };
+	unsigned int i;
+	uint8_t status;
+	int r;
+
+	for (i = 0; i < RP_NUM; i++) {
+		kt_fill_pattern(kt_blk_data(b, 0, i), 4096, SEED + i);
+		/* 64 KiB apart: no two requests merge in the block layer. */
+		r = kt_blk_post(b, 0, i, VIRTIO_BLK_T_OUT, i * 128ULL, 4096,
+				true);
+		KT_ASSERT(r >= 0, "post %u: %s", i, kt_errname(-r));
+		heads[i] = r;
+	}
+	kt_vq_kick(vq);
+	deadline = kt_deadline(WAIT_MS);
+	while (kt_nullb_inflight(nb) < RP_NUM) {
+		KT_ASSERT(kt_now_ms() < deadline, "%ld of %u in flight",
+			  kt_nullb_inflight(nb), RP_NUM);
+		kt_sleep_ms(1);
+	}
+	/* The same heads again, behind the driver library's back. */
+	idx = vq->avail_idx;
+	for (i = 0; i < RP_NUM; i++)
+		vq->avail->ring[(uint16_t)(idx + i) % vq->num] = heads[i];
+	__atomic_store_n(&vq->avail->idx, (uint16_t)(idx + RP_NUM),
+			 __ATOMIC_RELEASE);
+	vq->avail_idx = idx + RP_NUM;
+	kt_vq_kick(vq);
+	deadline = kt_deadline(WAIT_MS * 2);
+	while (kt_vq_used_idx(vq) != (uint16_t)(2 * RP_NUM)) {
+		n = kt_nullb_inflight(nb);
+		if (n > most)
+			most = n;
+		KT_ASSERT(n <= RP_NUM, "%ld requests in flight on a %u-entry ring",
+			  n, RP_NUM);
+		KT_ASSERT(kt_now_ms() < deadline, "used index %u, want %u",
+			  kt_vq_used_idx(vq), 2 * RP_NUM);
+		kt_sleep_ms(1);
+	}
+	kt_diag("at most %ld requests in flight seen", most);
+	kt_sleep_ms(50);
+	KT_ASSERT(kt_vq_used_idx(vq) == 2 * RP_NUM,
+		  "used index %u after 32 answers", kt_vq_used_idx(vq));
+	KT_ASSERT(kt_nullb_stat(nb, KT_STAT_WRITES) == 2 * RP_NUM,
+		  "%lld writes reached the disk, want %u",
+		  kt_nullb_stat(nb, KT_STAT_WRITES), 2 * RP_NUM);
+	/*
+	 * The first round, read raw (the driver library would refuse 32
+	 * entries on a 16-entry ring): each head once.  Then the second
+	 * round through the library, which frees the heads.
+	 */
+	for (i = 0; i < RP_NUM; i++) {
+		struct vring_used_elem *e =
+			&vq->used->ring[(uint16_t)(vq->last_used + i) %
+					vq->num];
+
+		KT_ASSERT(e->id < RP_NUM && !seen[e->id]++,
+			  "first round entry %u: id %u", i, e->id);
+	}
+	for (i = 0; i < RP_NUM; i++)
+		KT_ASSERT(seen[heads[i]] == 1, "head %u answered %u times",
+			  heads[i], seen[heads[i]]);
+	vq->last_used += RP_NUM;
+	for (i = 0; i < RP_NUM; i++) {
+		r = kt_blk_reap(b, 0, NULL, &status, NULL, 0);
+		KT_ASSERT(r == 1 && status == VIRTIO_BLK_S_OK,
+			  "second round %u: %d, status %u", i, r, status);
+	}
+	KT_ASSERT(kt_vq_used_pending(vq) == 0, "extra used entries");
+	/* Still serving. */
+	kt_fill_pattern(buf, sizeof(buf), SEED + 99);
+	KT_TRY(kt_blk_expect(b, 0, VIRTIO_BLK_T_OUT, 4096, buf, sizeof(buf),
+			     VIRTIO_BLK_S_OK, ~0U));
+	return kt_blk_expect(b, 0, VIRTIO_BLK_T_IN, 4096, buf, sizeof(buf),
+			     VIRTIO_BLK_S_OK, ~0U);
+}
+
+static int case_repost(const struct kt_target *t)
+{
+	struct kt_nullb_opts o = { .size_mb = 16, .irqmode = 2,
+				   .completion_nsec = 100000000UL *
+						      kt_timeout_scale(),
+				   .hw_queue_depth = 256 };
+	struct kt_nullb nb;
+	struct kt_blk b;
+	int fd, r;
+
+	KT_TRY(kt_nullb_create(&nb, &o));
+	fd = open(nb.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		kt_nullb_destroy(&nb);
+		return kt_fail("open %s: %s", nb.dev, kt_errname(errno));
+	}
+	r = kt_blk_open(&b, t, FEAT, 1, RP_NUM, 4096, false);
+	if (r == KT_PASS) {
+		r = kt_blk_backend(&b, fd) ? kt_fail("SET_BACKEND") :
+					     b_repost(&b, &nb);
+		kt_blk_close(&b);
+	}
+	close(fd);
+	kt_nullb_destroy(&nb);
+	return r;
+}
+
 static const struct kt_case cases[] = {
 	{ "header split over 3 descriptors: OK", case_hdr_split3 },
 	{ "header with data in one descriptor, status with data: OK", case_hdr_with_data },
@@ -840,6 +958,7 @@ static const struct kt_case cases[] = {
 	{ "only an empty writable descriptor: ring stops", case_no_status_empty },
 	{ "1100 segments in one chain: ring stops", case_too_many_iovecs },
 	{ "24 bad requests at once: each answered once", case_burst },
+	{ "same heads posted again while in flight: at most ring size in flight", case_repost },
 };
 
 int main(int argc, char **argv)

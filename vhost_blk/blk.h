@@ -86,6 +86,12 @@ struct kvio_blk_vq {
 	unsigned int nr_heads;
 	/* Requests freed whose used entries are not published yet. */
 	unsigned int nr_ended;
+	/*
+	 * The handler left chains on the ring (cap of vq->num requests in
+	 * flight reached): the next publish that ends requests queues it
+	 * again.
+	 */
+	bool held;
 	struct vring_used_elem heads[KVIO_BLK_BATCH];
 };
 

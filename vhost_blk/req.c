@@ -78,7 +78,7 @@ void kvio_blk_req_cache_exit(void)
 /*
  * Used entries out, then the requests they answer stop counting as in flight:
  * a drain (GET_VRING_BASE, detach) that sees none in flight also sees their
- * used entries.
+ * used entries, and a ring held back at its cap takes chains again.
  */
 static void kvio_blk_publish(struct kvio_blk_vq *bvq)
 {
@@ -96,6 +96,17 @@ static void kvio_blk_publish(struct kvio_blk_vq *bvq)
 	if (atomic_sub_and_test(ended, &bvq->inflight) &&
 	    wq_has_sleeper(&blk->idle))
 		wake_up(&blk->idle);
+	/* Room again: the handler takes the chains it left on the ring. */
+	if (bvq->held) {
+		bvq->held = false;
+		kvio_poll_queue(&bvq->vq.poll);
+	}
+}
+
+/* Requests of @bvq still waiting for their I/O.  vq->mutex held. */
+static unsigned int kvio_blk_outstanding(struct kvio_blk_vq *bvq)
+{
+	return atomic_read(&bvq->inflight) - bvq->nr_ended;
 }
 
 /*
@@ -578,6 +589,15 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 
 	kvio_vq_disable_notify(vq);
 	do {
+		/*
+		 * At most one request in flight per ring entry, whatever the
+		 * guest does with its avail index: a ring at its cap takes
+		 * chains again once completions are published.
+		 */
+		if (kvio_blk_outstanding(bvq) >= vq->num) {
+			bvq->held = true;
+			break;
+		}
 		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
 					&c.r.in, vq->log, &c.log_num);
 		/* Malformed (the ring is broken now) or an IOTLB miss. */
