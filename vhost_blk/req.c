@@ -213,13 +213,14 @@ static void kvio_blk_req_free(struct kvio_blk_req *req)
 	bvq->nr_ended++;
 }
 
-/* The request's I/O is over: give back what submission took. */
-static void kvio_blk_rw_end(struct kvio_blk_req *req, long res)
+/*
+ * The request's I/O is over: give back what submission took.  @queued: it
+ * ended in its completion (compat.h says who holds freeze protection).
+ */
+static void kvio_blk_rw_end(struct kvio_blk_req *req, long res, bool queued)
 {
-	struct kiocb *iocb = &req->iocb;
-
-	if (req->write && S_ISREG(file_inode(iocb->ki_filp)->i_mode))
-		kiocb_end_write(iocb);
+	if (req->write)
+		kvio_kiocb_end_write(&req->iocb, queued);
 	req->res = res;
 }
 
@@ -247,7 +248,7 @@ static void kvio_blk_rw_complete(struct kiocb *iocb, long res)
 						iocb);
 	struct kvio_blk_vq *bvq = req->bvq;
 
-	kvio_blk_rw_end(req, res);
+	kvio_blk_rw_end(req, res, true);
 	rcu_read_lock();
 	llist_add(&req->node, &bvq->done);
 	kvio_vq_work_queue(&bvq->vq, &bvq->done_work);
@@ -304,8 +305,7 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 		if (kvio_blk_writethrough(c))
 			iocb->ki_flags |= IOCB_DSYNC;
 		iocb->ki_flags |= IOCB_WRITE;
-		if (S_ISREG(file_inode(file)->i_mode))
-			kiocb_start_write(iocb);
+		kvio_kiocb_start_write(iocb);
 		ret = vfs_iocb_iter_write(file, iocb, &req->iter);
 		/*
 		 * A filesystem whose O_DIRECT alignment we could not learn
@@ -332,7 +332,7 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 		return;
 	}
 	/* Done (page cache) or refused: no completion will come. */
-	kvio_blk_rw_end(req, ret);
+	kvio_blk_rw_end(req, ret, false);
 	kvio_blk_req_finish(req);
 }
 
@@ -415,11 +415,9 @@ static int kvio_blk_write_zero_pages(struct file *file, loff_t pos, u64 len)
 		init_sync_kiocb(&kiocb, file);
 		kiocb.ki_pos = pos;
 		kiocb.ki_flags |= IOCB_WRITE;
-		if (S_ISREG(file_inode(file)->i_mode))
-			kiocb_start_write(&kiocb);
+		kvio_kiocb_start_write(&kiocb);
 		ret = vfs_iocb_iter_write(file, &kiocb, &iter);
-		if (S_ISREG(file_inode(file)->i_mode))
-			kiocb_end_write(&kiocb);
+		kvio_kiocb_end_write(&kiocb, false);
 		if (ret <= 0)
 			return ret ? ret : -EIO;
 		pos += ret;
