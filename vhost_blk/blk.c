@@ -64,6 +64,8 @@ static void kvio_blk_resolve(const struct vhost_blk_config *cfg,
 		p->capacity = be->nr_sectors;
 	if (cfg->capacity && cfg->capacity < p->capacity)
 		p->capacity = cfg->capacity;
+	/* Whole logical blocks only (lbs: a power of 2, 512 to 64 KiB). */
+	p->capacity = round_down(p->capacity, p->lbs >> SECTOR_SHIFT);
 	p->seg_max = cfg->seg_max ? cfg->seg_max : KVIO_BLK_SEG_MAX;
 	p->size_max = cfg->size_max;
 	p->max_discard_sectors = cfg->max_discard_sectors ?
