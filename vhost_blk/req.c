@@ -141,7 +141,7 @@ static void kvio_blk_complete(struct kvio_blk_vq *bvq, unsigned int head,
 }
 
 /* Answer the chain now; the handler goes on with the next one. */
-static int kvio_blk_answer(struct kvio_blk_chain *c, u8 status, u32 used_len)
+static int kvio_blk_reply(struct kvio_blk_chain *c, u8 status, u32 used_len)
 {
 	kvio_blk_complete(c->bvq, c->head, c->r.status, status, used_len,
 			  c->bvq->vq.log, c->log_num, c->r.in_len);
@@ -173,7 +173,8 @@ static struct kvio_blk_req *kvio_blk_req_alloc(struct kvio_blk_vq *bvq,
 	struct kvio_blk_req *req;
 	void *arrays;
 
-	req = kmem_cache_alloc(kvio_blk_req_cache, GFP_KERNEL_ACCOUNT);
+	/* The cache is SLAB_ACCOUNT: charged to the owner's memory cgroup. */
+	req = kmem_cache_alloc(kvio_blk_req_cache, GFP_KERNEL);
 	if (!req)
 		return NULL;
 	if (nr_segs <= KVIO_BLK_INLINE_SEGS &&
@@ -289,6 +290,11 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 	iov_iter_init(&req->iter, req->write ? ITER_SOURCE : ITER_DEST,
 		      req->iov, req->nr_segs, req->data_len);
 	init_sync_kiocb(iocb, file);
+	/*
+	 * Flags come from the file as the owner has it now (F_SETFL may have
+	 * set O_APPEND since attach): a disk writes where it is told.
+	 */
+	iocb->ki_flags &= ~IOCB_APPEND;
 	iocb->ki_pos = pos;
 	iocb->ki_complete = kvio_blk_rw_complete;
 	/*
@@ -375,8 +381,7 @@ static int kvio_blk_flush(struct kvio_blk_chain *c)
 	 * device blkdev_fsync() ends in blkdev_issue_flush()).
 	 */
 	ret = vfs_fsync(c->be->file, 1);
-	return kvio_blk_answer(c, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK,
-			       1);
+	return kvio_blk_reply(c, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, 1);
 }
 
 static int kvio_blk_get_id(struct kvio_blk_chain *c)
@@ -389,8 +394,8 @@ static int kvio_blk_get_id(struct kvio_blk_chain *c)
 	iov_iter_init(&iter, ITER_DEST, vq->iov + r->out, r->in,
 		      r->in_len - 1);
 	if (copy_to_iter(c->p->serial, n, &iter) != n)
-		return kvio_blk_answer(c, VIRTIO_BLK_S_IOERR, 1);
-	return kvio_blk_answer(c, VIRTIO_BLK_S_OK, r->used_len);
+		return kvio_blk_reply(c, VIRTIO_BLK_S_IOERR, 1);
+	return kvio_blk_reply(c, VIRTIO_BLK_S_OK, r->used_len);
 }
 
 /* Zeroes written as data: the fallback of every other way. */
@@ -413,6 +418,8 @@ static int kvio_blk_write_zero_pages(struct file *file, loff_t pos, u64 len)
 		iov_iter_bvec(&iter, ITER_SOURCE, bv,
 			      DIV_ROUND_UP(chunk, PAGE_SIZE), chunk);
 		init_sync_kiocb(&kiocb, file);
+		/* Through the page cache (synchronous), at @pos. */
+		kiocb.ki_flags &= ~(IOCB_DIRECT | IOCB_APPEND);
 		kiocb.ki_pos = pos;
 		kiocb.ki_flags |= IOCB_WRITE;
 		kvio_kiocb_start_write(&kiocb);
@@ -512,7 +519,7 @@ static int kvio_blk_dwz(struct kvio_blk_chain *c, u64 *bytes)
 	}
 out:
 	kfree(segs);
-	return kvio_blk_answer(c, status, 1);
+	return kvio_blk_reply(c, status, 1);
 }
 
 /* The parser's read op: the header and segments from the owner's memory. */
@@ -544,7 +551,7 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 		kvio_vq_set_broken(vq, "request without a status byte");
 		return -EIO;
 	case KVIO_BLK_ANSWER:
-		return kvio_blk_answer(c, r->answer, 1);
+		return kvio_blk_reply(c, r->answer, 1);
 	case KVIO_BLK_SERVE:
 		break;
 	}
@@ -562,7 +569,7 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 		return kvio_blk_dwz(c, bytes);
 	default:
 		/* The parser serves nothing else. */
-		return kvio_blk_answer(c, VIRTIO_BLK_S_UNSUPP, 1);
+		return kvio_blk_reply(c, VIRTIO_BLK_S_UNSUPP, 1);
 	}
 }
 
