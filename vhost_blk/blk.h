@@ -88,8 +88,8 @@ struct kvio_blk_vq {
 	unsigned int nr_ended;
 	/*
 	 * The handler left chains on the ring (cap of vq->num requests in
-	 * flight reached): the next publish that ends requests queues it
-	 * again.
+	 * flight reached, or an allocation failed with requests in flight):
+	 * the next publish that ends requests queues it again.
 	 */
 	bool held;
 	struct vring_used_elem heads[KVIO_BLK_BATCH];

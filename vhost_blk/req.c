@@ -618,9 +618,17 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 		c.head = head;
 		ret = kvio_blk_handle_req(&c, &bytes);
 		if (ret == -ENOMEM) {
-			/* Back on the ring; the next turn of the worker retries. */
+			/*
+			 * Back on the ring.  With requests in flight the retry
+			 * waits for one to end (no spinning while a memory
+			 * cgroup is at its limit); else the next turn of the
+			 * worker.
+			 */
 			kvio_vq_discard_desc(vq, 1);
-			kvio_poll_queue(&vq->poll);
+			if (kvio_blk_outstanding(bvq))
+				bvq->held = true;
+			else
+				kvio_poll_queue(&vq->poll);
 			break;
 		}
 		if (ret)
