@@ -1041,7 +1041,13 @@ static int set_backend(struct kt_net *n, unsigned int ring, int fd,
 	return KT_PASS;
 }
 
-/* A thread that keeps the TX ring full of frames with increasing seeds. */
+/*
+ * A thread that keeps the TX ring full of frames with increasing seeds.  With
+ * accounted set it runs at most SWAP_AHEAD frames ahead of what the checking
+ * side has accounted for (seen on a tap or dropped by a checking socket):
+ * a device faster than the checker would otherwise flood the checking
+ * sockets and turn the test into a race of the checker against the device.
+ */
 struct sender {
 	struct kt_net *n;
 	uint8_t dst[6];
@@ -1049,10 +1055,12 @@ struct sender {
 	int failed;
 	char why[160];
 	unsigned int posted, done;
+	const unsigned int *accounted;
 	pthread_t th;
 };
 
 #define SWAP_MAX_FRAMES (1u << 20)
+#define SWAP_AHEAD 1024
 
 static void *sender_thread(void *arg)
 {
@@ -1082,6 +1090,12 @@ static void *sender_thread(void *arg)
 		for (k = 0; k < 8 && s->posted < SWAP_MAX_FRAMES; k++) {
 			size_t flen = tx_frame(frame, s->dst, s->posted);
 
+			if (s->accounted &&
+			    s->posted - __atomic_load_n(s->accounted,
+							__ATOMIC_ACQUIRE) >=
+			    SWAP_AHEAD)
+				break;	/* let the checker catch up */
+
 			r = kt_net_tx(n, frame, flen, false);
 			if (r == -ENOSPC)
 				break;	/* ring full: wait for completions */
@@ -1106,14 +1120,38 @@ struct swap_seen {
 	uint8_t *seen;		/* [seed]: 1 tap A, 2 tap B */
 	unsigned int count[2];
 	unsigned int max_seed[2];
+	unsigned int drops;	/* by the checking sockets */
+	unsigned int accounted;	/* seen + drops, read by the sender */
 	int failed;
 };
 
-/* Read both taps' sockets for ms, accounting every test frame. */
-static void swap_collect(struct swap_seen *sw, const int psock[2],
-			 const uint8_t dst[6], long ms)
+static unsigned int packet_drops(int psock)
 {
-	long deadline = kt_now_ms() + ms;
+	struct tpacket_stats st;
+	socklen_t sl = sizeof(st);
+
+	/* Reading the statistics resets them. */
+	if (getsockopt(psock, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0)
+		return 0;
+	return st.tp_drops;
+}
+
+static void swap_account(struct swap_seen *sw)
+{
+	__atomic_store_n(&sw->accounted,
+			 sw->count[0] + sw->count[1] + sw->drops,
+			 __ATOMIC_RELEASE);
+}
+
+/*
+ * Read both taps' sockets for ms, accounting every test frame; with until_quiet,
+ * go on until neither has had a frame for ms (at most 30 s).
+ */
+static void swap_collect(struct swap_seen *sw, const int psock[2],
+			 const uint8_t dst[6], long ms, bool until_quiet)
+{
+	long now = kt_now_ms(), deadline = now + ms;
+	long limit = kt_deadline(30000);
 	uint8_t got[2048], want[2048];
 	ssize_t g;
 	size_t len;
@@ -1122,8 +1160,12 @@ static void swap_collect(struct swap_seen *sw, const int psock[2],
 
 	do {
 		for (i = 0; i < 2; i++) {
+			sw->drops += packet_drops(psock[i]);
+			swap_account(sw);
 			while ((g = kt_packet_recv(psock[i], got, sizeof(got),
 						   KT_ETH_P_TEST, 0)) > 0) {
+				if (until_quiet)
+					deadline = kt_now_ms() + ms;
 				memcpy(&seed, got + 14, 4);
 				if (seed >= SWAP_MAX_FRAMES) {
 					kt_diag("frame with seed %u on tap %c: never posted",
@@ -1148,20 +1190,14 @@ static void swap_collect(struct swap_seen *sw, const int psock[2],
 				sw->count[i]++;
 				if (seed > sw->max_seed[i])
 					sw->max_seed[i] = seed;
+				swap_account(sw);
+				if (!until_quiet && kt_now_ms() >= deadline)
+					break;
 			}
 		}
 		kt_sleep_ms(2);
-	} while (kt_now_ms() < deadline);
-}
-
-static unsigned int packet_drops(int psock)
-{
-	struct tpacket_stats st;
-	socklen_t sl = sizeof(st);
-
-	if (getsockopt(psock, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0)
-		return 0;
-	return st.tp_drops;
+		now = kt_now_ms();
+	} while (now < deadline && now < limit);
 }
 
 /*
@@ -1177,7 +1213,7 @@ static int case_swap_tx(const struct kt_target *t)
 	struct kt_net n;
 	struct sender s;
 	struct kt_vq *vq;
-	int psock[2], i, drops = 0;
+	int psock[2], i;
 	uint16_t used1, used2;
 	unsigned int missing = 0, first;
 
@@ -1193,33 +1229,34 @@ static int case_swap_tx(const struct kt_target *t)
 
 	memset(&s, 0, sizeof(s));
 	s.n = &n;
+	s.accounted = &sw.accounted;
 	memcpy(s.dst, kt_bcast_mac, 6);
 	KT_ASSERT(!pthread_create(&s.th, NULL, sender_thread, &s),
 		  "pthread_create");
 
-	swap_collect(&sw, psock, s.dst, RUN_MS);
+	swap_collect(&sw, psock, s.dst, RUN_MS, false);
 	for (i = 0; i < 3 && !sw.failed; i++) {
 		KT_TRY(set_backend(&n, KT_TXQ, tb.fd, "swap TX A -> B"));
-		swap_collect(&sw, psock, s.dst, RUN_MS);
+		swap_collect(&sw, psock, s.dst, RUN_MS, false);
 		KT_TRY(set_backend(&n, KT_TXQ, ta.fd, "swap TX B -> A"));
-		swap_collect(&sw, psock, s.dst, RUN_MS);
+		swap_collect(&sw, psock, s.dst, RUN_MS, false);
 	}
 	/* The same socket again: a no-op that must not disturb anything. */
 	KT_TRY(set_backend(&n, KT_TXQ, ta.fd, "attach TX A again"));
-	swap_collect(&sw, psock, s.dst, RUN_MS / 2);
+	swap_collect(&sw, psock, s.dst, RUN_MS / 2, false);
 	KT_TRY(set_backend(&n, KT_TXQ, -1, "detach TX"));
 	/* Detached: nothing is consumed or completed any more. */
 	used1 = kt_vq_used_idx(vq);
-	swap_collect(&sw, psock, s.dst, RUN_MS);
+	swap_collect(&sw, psock, s.dst, RUN_MS, false);
 	used2 = kt_vq_used_idx(vq);
 	KT_ASSERT(used1 == used2,
 		  "TX used->idx moved from %u to %u with no backend attached",
 		  used1, used2);
 	first = __atomic_load_n(&s.posted, __ATOMIC_ACQUIRE);
 	KT_TRY(set_backend(&n, KT_TXQ, tb.fd, "reattach TX to B"));
-	swap_collect(&sw, psock, s.dst, RUN_MS);
+	swap_collect(&sw, psock, s.dst, RUN_MS, false);
 	KT_TRY(set_backend(&n, KT_TXQ, ta.fd, "swap TX B -> A"));
-	swap_collect(&sw, psock, s.dst, RUN_MS);
+	swap_collect(&sw, psock, s.dst, RUN_MS, false);
 
 	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(s.th, NULL);
@@ -1227,7 +1264,7 @@ static int case_swap_tx(const struct kt_target *t)
 	/* Whatever is still outstanding completes: the ring keeps going. */
 	kt_vq_kick(vq);
 	KT_TRY(kt_net_tx_reap(&n, vq->num - vq->num_free, WAIT_MS * 2));
-	swap_collect(&sw, psock, s.dst, QUIET_MS);
+	swap_collect(&sw, psock, s.dst, QUIET_MS, true);
 	kt_diag("%u frames posted and completed; %u on tap A, %u on tap B",
 		s.posted, sw.count[0], sw.count[1]);
 	KT_ASSERT(!sw.failed, "see above");
@@ -1235,16 +1272,16 @@ static int case_swap_tx(const struct kt_target *t)
 	KT_ASSERT(sw.max_seed[0] >= first,
 		  "no frame posted after the reattach reached tap A");
 	for (i = 0; i < 2; i++)
-		drops += packet_drops(psock[i]);
+		sw.drops += packet_drops(psock[i]);
 	for (i = 0; i < (int)s.posted; i++)
 		missing += !sw.seen[i];
 	if (missing) {
 		for (i = 0; i < (int)s.posted && sw.seen[i]; i++)
 			;
-		kt_diag("%u frames completed but never seen, the first %d; %d dropped by the checking sockets",
-			missing, i, drops);
+		kt_diag("%u frames completed but never seen, the first %d; %u dropped by the checking sockets",
+			missing, i, sw.drops);
 	}
-	KT_ASSERT(missing <= (unsigned int)drops,
+	KT_ASSERT(missing <= sw.drops,
 		  "%u frames the device completed never reached a tap", missing);
 	kt_net_close(&n);
 	close(psock[0]);
