@@ -225,6 +225,8 @@ static long kvio_vring_get_base(struct kvio_vq *vq, u32 idx, void __user *argp)
 	kvio_poll_stop(&vq->poll);
 	mutex_unlock(&vq->mutex);
 	kvio_vq_flush(vq);
+	if (vq->dev->ops->vring_stopped)
+		vq->dev->ops->vring_stopped(vq);
 
 	mutex_lock(&vq->mutex);
 	s.num = vq->last_avail_idx;

@@ -260,7 +260,6 @@ static void model_rw(const struct input *in, u64 out_len, u64 in_len,
 	e->v = KVIO_BLK_SERVE;
 	e->data_len = data;
 	e->segs = segs;
-	e->used_len = write ? 1 : data + 1;
 }
 
 static void model(const struct input *in, struct expect *e)
@@ -279,6 +278,8 @@ static void model(const struct input *in, struct expect *e)
 		e->v = KVIO_BLK_BROKEN;
 		return;
 	}
+	/* Any answer: the whole writable part. */
+	e->used_len = in_len < 0xffffffffULL ? in_len : 0xffffffffULL;
 	e->v = KVIO_BLK_ANSWER;
 	e->answer = VIRTIO_BLK_S_IOERR;
 	if (!model_gather(in, 0, hdr, sizeof(hdr)))
@@ -292,16 +293,13 @@ static void model(const struct input *in, struct expect *e)
 		model_rw(in, out_len, in_len, e->type == VIRTIO_BLK_T_OUT, e);
 		return;
 	case VIRTIO_BLK_T_FLUSH:
-		if (out_len == KVIO_BLK_HDR_LEN && in_len == 1) {
+		if (out_len == KVIO_BLK_HDR_LEN && in_len == 1)
 			e->v = KVIO_BLK_SERVE;
-			e->used_len = 1;
-		}
 		return;
 	case VIRTIO_BLK_T_GET_ID:
 		if (out_len == KVIO_BLK_HDR_LEN) {
 			e->v = KVIO_BLK_SERVE;
 			e->id_len = in_len - 1 < 20 ? in_len - 1 : 20;
-			e->used_len = e->id_len + 1;
 		}
 		return;
 	case VIRTIO_BLK_T_DISCARD:
@@ -317,7 +315,6 @@ static void model(const struct input *in, struct expect *e)
 			return;
 		e->v = KVIO_BLK_SERVE;
 		e->dwz_segs = len / 16;
-		e->used_len = 1;
 		return;
 	default:
 		e->answer = VIRTIO_BLK_S_UNSUPP;
@@ -421,7 +418,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	      (u64)(uintptr_t)iov[n - 1].iov_base + iov[n - 1].iov_len - 1);
 	if (v == KVIO_BLK_ANSWER) {
 		check(r.answer == e.answer);
-		check(r.used_len == 1);
+		check(r.used_len == e.used_len);
 		goto out;
 	}
 	check(r.type == e.type);

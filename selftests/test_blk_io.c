@@ -429,10 +429,13 @@ static int body_get_id(struct env *e)
 
 	memcpy(cfg.serial, serial, 20);
 	KT_ASSERT(!kt_blk_set_config(&e->b, &cfg), "SET_CONFIG");
-	/* A longer buffer: 20 bytes written, the used length says so. */
+	/*
+	 * A longer buffer: 20 bytes written, and the used length reaches the
+	 * status byte at its end (the whole buffer, as QEMU reports it).
+	 */
 	memset(kt_blk_data(&e->b, 0, 0), 0xaa, 512);
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_GET_ID, 0, NULL, 512, S_OK,
-			     21));
+			     513));
 	memcpy(buf, kt_blk_data(&e->b, 0, 0), 512);
 	KT_ASSERT(!memcmp(buf, serial, 20) && buf[20] == 0xaa,
 		  "GET_ID into 512 bytes");
@@ -819,13 +822,13 @@ static int body_capacity(struct env *e)
 			  "last sector content");
 		free(mib);
 	}
-	/* One past, straddling, far past: IOERR, used length 1. */
+	/* One past, straddling, far past: IOERR, the whole buffer's length. */
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, cap, buf, 512, S_IOERR,
-			     1));
+			     513));
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, cap - 1, buf, 1024,
-			     S_IOERR, 1));
+			     S_IOERR, 1025));
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, ~0ULL, buf, 512,
-			     S_IOERR, 1));
+			     S_IOERR, 513));
 	/* Writes whose sector * 512 overflows 64 bits: nothing written. */
 	kt_fill_pattern(buf, 4096, 1234);
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, ~0ULL, buf, 512,
@@ -871,7 +874,7 @@ static int body_capacity_config(struct env *e)
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, 999, buf, 512, S_OK,
 			     513));
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, 1000, buf, 512, S_IOERR,
-			     1));
+			     513));
 	/* Larger than the backend: the backend's size. */
 	cfg.capacity = 1ULL << 40;
 	KT_ASSERT(!kt_blk_set_config(&e->b, &cfg), "SET_CONFIG");
@@ -879,7 +882,7 @@ static int body_capacity_config(struct env *e)
 	KT_ASSERT(cfg.capacity == e->size / 512, "capacity %llu",
 		  (unsigned long long)cfg.capacity);
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, e->size / 512, buf, 512,
-			     S_IOERR, 1));
+			     S_IOERR, 513));
 	return KT_PASS;
 }
 
@@ -903,7 +906,7 @@ static int body_blk_size(struct env *e)
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, 9, buf, 4096, S_IOERR,
 			     1));
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, 4, buf, 4096, S_IOERR,
-			     1));
+			     4097));
 	KT_TRY(unchanged(e, 7));
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, 8, buf, 8192, S_OK, 1));
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_IN, 16, buf, 4096, S_OK,
@@ -1042,7 +1045,7 @@ static int case_ro_fd_nullb(const struct kt_target *t)
 	return r;
 }
 
-/* Unknown types: UNSUPP, answered, used length 1 (only the status). */
+/* Unknown types: UNSUPP, answered, the used length up to the status byte. */
 static int body_unknown(struct env *e)
 {
 	static const uint32_t types[] = {
@@ -1075,7 +1078,7 @@ static int body_unknown(struct env *e)
 				  0, "add");
 			KT_ASSERT(!kt_blk_wait_one(&e->b, 0, &status, &used,
 						   5000), "wait");
-			KT_ASSERT(status == S_UNSUPP && used == 1,
+			KT_ASSERT(status == S_UNSUPP && used == 513,
 				  "type 0x%x with data: status %u used %u",
 				  types[i], status, used);
 			memcpy(buf, kt_blk_data(&e->b, 0, 0), 512);
@@ -1172,13 +1175,16 @@ static int case_config_abi(const struct kt_target *t)
 	KT_TRY(kt_blk_open(&b, t, FEAT, 1, 8, 4096, false));
 	r = kt_blk_get_config(&b, &got);
 	KT_ASSERT(!r, "GET_CONFIG: %s", kt_errname(-r));
-	/* Defaults: nothing attached, every limit at kvio's maximum. */
+	/*
+	 * Defaults: nothing attached, 254 segments (room for iovec splits),
+	 * one DISCARD/WRITE_ZEROES segment of kvio's 256 MiB per request.
+	 */
 	KT_ASSERT(got.version == VHOST_BLK_CONFIG_VERSION && got.flags == 0 &&
 		  got.capacity == 0 && got.blk_size == 512 &&
-		  got.seg_max == 1022 && got.size_max == 0 &&
-		  got.max_discard_sectors == 1U << 22 &&
+		  got.seg_max == 254 && got.size_max == 0 &&
+		  got.max_discard_sectors == 1U << 19 &&
 		  got.max_discard_seg == 1 &&
-		  got.max_write_zeroes_sectors == 1U << 22 &&
+		  got.max_write_zeroes_sectors == 1U << 19 &&
 		  got.max_write_zeroes_seg == 1,
 		  "defaults: v%u flags 0x%x cap %llu bs %u seg %u size %u dsec %u dseg %u wsec %u wseg %u",
 		  got.version, got.flags, (unsigned long long)got.capacity,
@@ -1220,10 +1226,30 @@ static int case_config_abi(const struct kt_target *t)
 	BAD(blk_size, 1000);
 	BAD(blk_size, 1U << 17);
 	BAD(seg_max, 1023);
-	BAD(max_discard_sectors, (1U << 22) + 1);
+	BAD(max_discard_sectors, (1U << 19) + 1);
 	BAD(max_write_zeroes_sectors, 0xffffffff);
 	BAD(max_discard_seg, 257);
 	BAD(max_write_zeroes_seg, 1000);
+	/* 16 segments of 8192 sectors is fine, of 32769 is over 256 MiB. */
+	BAD(max_discard_sectors, 32769);
+	/* As are 2 segments of 256 MiB, and 256 of the default size. */
+	{
+		struct vhost_blk_config c_ = cfg;
+
+		c_.max_write_zeroes_sectors = 1U << 19;
+		KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &c_));
+		c_.max_write_zeroes_seg = 1;
+		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &c_));
+		c_.max_write_zeroes_sectors = 0;
+		c_.max_write_zeroes_seg = 256;
+		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &c_));
+		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_GET_CONFIG, &got));
+		KT_ASSERT(got.max_write_zeroes_seg == 256 &&
+			  got.max_write_zeroes_sectors == 2048,
+			  "256 segments: %u sectors each, want 2048",
+			  got.max_write_zeroes_sectors);
+		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &cfg));
+	}
 #undef BAD
 	/* A refused config changed nothing. */
 	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_GET_CONFIG, &got));
@@ -1384,7 +1410,8 @@ static const struct kt_case cases[] = {
 	{ "read-only: VIRTIO_BLK_F_RO acked by the guest", case_ro_feature },
 	{ "read-only file descriptor: no change reaches the file", case_ro_fd },
 	{ "read-only block device descriptor", case_ro_fd_nullb },
-	{ "unknown types: UNSUPP, used length 1, data untouched", case_unknown_types },
+	{ "unknown types: UNSUPP, used length up to the status byte, data untouched",
+	  case_unknown_types },
 	{ "dirty log: reads mark data and status pages, writes the status (file)", case_dirty_log_file },
 	{ "dirty log: the same, completions asynchronous (O_DIRECT)", case_dirty_log_direct },
 	{ "ABI: SET/GET_CONFIG values and errno", case_config_abi },

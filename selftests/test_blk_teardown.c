@@ -34,6 +34,12 @@
 #define NUM 64
 #define LEN 4096
 #define SLOW_NSEC 200000000UL	/* 200 ms per request */
+/*
+ * Request i of ring qi is at (qi * NUM + i) * STRIDE: a block apart, so
+ * the block layer cannot merge them (the plug around a handler run would
+ * merge adjacent writes, and null_blk's in-flight count is of merged ones).
+ */
+#define STRIDE (2 * LEN)
 #define CALL_MS 10000		/* a teardown call taking longer is hung */
 
 struct rig {
@@ -86,7 +92,7 @@ static void rig_close(struct rig *g)
 	kt_nullb_destroy(&g->nb);
 }
 
-/* Post n writes (slot i, sector 8 * i) on ring qi, kick. */
+/* Post n writes (slot i, at (qi * NUM + i) * STRIDE) on ring qi, kick. */
 static int post_writes(struct kt_blk *b, unsigned int qi, unsigned int n,
 		       uint32_t seed)
 {
@@ -96,7 +102,7 @@ static int post_writes(struct kt_blk *b, unsigned int qi, unsigned int n,
 	for (i = 0; i < n; i++) {
 		kt_fill_pattern(kt_blk_data(b, qi, i), LEN, seed + i);
 		r = kt_blk_post(b, qi, i, VIRTIO_BLK_T_OUT,
-				(uint64_t)(qi * NUM + i) * (LEN / 512), LEN,
+				(uint64_t)(qi * NUM + i) * (STRIDE / 512), LEN,
 				true);
 		if (r < 0)
 			return kt_fail("post %u: %s", i, kt_errname(-r));
@@ -174,15 +180,16 @@ static int all_answered(struct kt_blk *b, unsigned int qi, unsigned int n)
 static int data_landed(struct rig *g, unsigned int qi, unsigned int n,
 		       uint32_t seed)
 {
-	uint8_t *got = kt_blk_alloc(n * LEN), *want = kt_blk_alloc(LEN);
+	uint8_t *got = kt_blk_alloc(n * STRIDE), *want = kt_blk_alloc(LEN);
 	unsigned int i;
 
 	/* One read: each costs the device's 200 ms. */
-	KT_ASSERT(!kt_pread_all(g->fd, got, n * LEN,
-				(uint64_t)qi * NUM * LEN), "pread");
+	KT_ASSERT(!kt_pread_all(g->fd, got, n * STRIDE,
+				(uint64_t)qi * NUM * STRIDE), "pread");
 	for (i = 0; i < n; i++) {
 		kt_fill_pattern(want, LEN, seed + i);
-		if (!kt_bytes_equal(got + i * LEN, LEN, want, LEN, "device"))
+		if (!kt_bytes_equal(got + i * STRIDE, LEN, want, LEN,
+				    "device"))
 			return kt_fail("ring %u request %u", qi, i);
 	}
 	free(got);

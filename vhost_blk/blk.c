@@ -17,7 +17,6 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/nospec.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/stat.h>
@@ -66,17 +65,18 @@ static void kvio_blk_resolve(const struct vhost_blk_config *cfg,
 		p->capacity = cfg->capacity;
 	/* Whole logical blocks only (lbs: a power of 2, 512 to 64 KiB). */
 	p->capacity = round_down(p->capacity, p->lbs >> SECTOR_SHIFT);
-	p->seg_max = cfg->seg_max ? cfg->seg_max : KVIO_BLK_SEG_MAX;
+	p->seg_max = cfg->seg_max ? cfg->seg_max : KVIO_BLK_SEG_MAX_DEFAULT;
 	p->size_max = cfg->size_max;
+	/* Segments times sectors within KVIO_BLK_DWZ_SECTORS_MAX. */
+	p->max_discard_seg = cfg->max_discard_seg ? cfg->max_discard_seg : 1;
 	p->max_discard_sectors = cfg->max_discard_sectors ?
 				 cfg->max_discard_sectors :
-				 KVIO_BLK_DWZ_SECTORS_MAX;
-	p->max_discard_seg = cfg->max_discard_seg ? cfg->max_discard_seg : 1;
-	p->max_wz_sectors = cfg->max_write_zeroes_sectors ?
-			    cfg->max_write_zeroes_sectors :
-			    KVIO_BLK_DWZ_SECTORS_MAX;
+				 KVIO_BLK_DWZ_SECTORS_MAX / p->max_discard_seg;
 	p->max_wz_seg = cfg->max_write_zeroes_seg ?
 			cfg->max_write_zeroes_seg : 1;
+	p->max_wz_sectors = cfg->max_write_zeroes_sectors ?
+			    cfg->max_write_zeroes_sectors :
+			    KVIO_BLK_DWZ_SECTORS_MAX / p->max_wz_seg;
 	p->ro = (cfg->flags & VHOST_BLK_CONFIG_F_RO) || (be && be->ro);
 	p->writethrough = cfg->flags & VHOST_BLK_CONFIG_F_WRITETHROUGH;
 	memcpy(p->serial, cfg->serial, sizeof(p->serial));
@@ -318,6 +318,15 @@ out:
 
 /* Config. */
 
+/* DISCARD or WRITE_ZEROES limits (0: the default) within kvio's. */
+static bool kvio_blk_dwz_limits_ok(u32 sectors, u32 segs)
+{
+	if (sectors > KVIO_BLK_DWZ_SECTORS_MAX || segs > KVIO_BLK_DWZ_SEG_MAX)
+		return false;
+	return (u64)(sectors ? sectors : 1) * (segs ? segs : 1) <=
+	       KVIO_BLK_DWZ_SECTORS_MAX;
+}
+
 static int kvio_blk_config_check(const struct vhost_blk_config *cfg)
 {
 	int i;
@@ -333,10 +342,10 @@ static int kvio_blk_config_check(const struct vhost_blk_config *cfg)
 			      cfg->blk_size > SZ_64K))
 		return -EINVAL;
 	if (cfg->seg_max > KVIO_BLK_SEG_MAX ||
-	    cfg->max_discard_sectors > KVIO_BLK_DWZ_SECTORS_MAX ||
-	    cfg->max_write_zeroes_sectors > KVIO_BLK_DWZ_SECTORS_MAX ||
-	    cfg->max_discard_seg > KVIO_BLK_DWZ_SEG_MAX ||
-	    cfg->max_write_zeroes_seg > KVIO_BLK_DWZ_SEG_MAX)
+	    !kvio_blk_dwz_limits_ok(cfg->max_discard_sectors,
+				    cfg->max_discard_seg) ||
+	    !kvio_blk_dwz_limits_ok(cfg->max_write_zeroes_sectors,
+				    cfg->max_write_zeroes_seg))
 		return -EINVAL;
 	return 0;
 }
@@ -410,32 +419,21 @@ static void kvio_blk_reset_owner(struct kvio_dev *dev)
 	kvio_blk_update_params(blk);
 }
 
+/*
+ * GET_VRING_BASE stopped the ring: the requests it took are answered before
+ * the index goes back to the VMM, so used and avail indices agree once it
+ * returns (what a VMM saving the ring for migration needs).
+ */
+static void kvio_blk_vring_stopped(struct kvio_vq *vq)
+{
+	kvio_blk_vq_drain(to_blk_vq(vq));
+}
+
 static const struct kvio_dev_ops kvio_blk_ops = {
 	.features = KVIO_BLK_FEATURES,
 	.reset_owner = kvio_blk_reset_owner,
+	.vring_stopped = kvio_blk_vring_stopped,
 };
-
-/*
- * GET_VRING_BASE stops the ring; requests it took are answered before the
- * index goes back to the VMM, so used and avail indices agree once it
- * returns (what a VMM saving the ring for migration needs).
- */
-static long kvio_blk_get_vring_base(struct kvio_blk *blk, unsigned int cmd,
-				    void __user *argp)
-{
-	struct vhost_vring_state s;
-	unsigned int index;
-	long ret;
-
-	if (copy_from_user(&s, argp, sizeof(s)))
-		return -EFAULT;
-	ret = kvio_dev_ioctl(&blk->dev, cmd, argp);
-	if (ret || s.index >= KVIO_BLK_VQ_MAX)
-		return ret;
-	index = array_index_nospec(s.index, KVIO_BLK_VQ_MAX);
-	kvio_blk_vq_drain(&blk->vqs[index]);
-	return 0;
-}
 
 static long kvio_blk_ioctl(struct file *f, unsigned int cmd,
 			   unsigned long arg)
@@ -454,8 +452,6 @@ static long kvio_blk_ioctl(struct file *f, unsigned int cmd,
 		return kvio_blk_set_config(blk, argp);
 	case VHOST_BLK_GET_CONFIG:
 		return kvio_blk_get_config(blk, argp);
-	case VHOST_GET_VRING_BASE:
-		return kvio_blk_get_vring_base(blk, cmd, argp);
 	default:
 		return kvio_dev_ioctl(&blk->dev, cmd, argp);
 	}

@@ -42,14 +42,25 @@
 
 /* Iovecs one chain may need: header, data segments, status. */
 #define KVIO_BLK_IOV_LIMIT	UIO_MAXIOV
-/* Data segments per request: what is left of the iovecs. */
+/* Data segments per request a VMM may configure: what is left of them. */
 #define KVIO_BLK_SEG_MAX	(KVIO_BLK_IOV_LIMIT - 2)
+/*
+ * Data segments per request when the VMM does not say (what QEMU offers for
+ * a 256-entry ring).  A segment takes one iovec per memory region or IOTLB
+ * entry it touches, and a chain that needs more than KVIO_BLK_IOV_LIMIT
+ * cannot be read at all (the ring breaks): the rest is room for those
+ * splits.  A VMM that configures more must know its guest's segments rarely
+ * cross a region (Documentation/blk.rst).
+ */
+#define KVIO_BLK_SEG_MAX_DEFAULT	254
 
 /*
- * DISCARD and WRITE_ZEROES run in the worker: at most this many sectors per
- * segment (2 GiB) and segments per request, whatever the VMM configures.
+ * DISCARD and WRITE_ZEROES run synchronously in the worker, under the ring's
+ * mutex, and may have to write zeroes as data: one request covers at most
+ * KVIO_BLK_DWZ_SECTORS_MAX sectors (256 MiB) in all its segments together,
+ * so SET_CONFIG refuses max_*_sectors * max_*_seg above it.
  */
-#define KVIO_BLK_DWZ_SECTORS_MAX	(SZ_2G >> SECTOR_SHIFT)
+#define KVIO_BLK_DWZ_SECTORS_MAX	(SZ_256M >> SECTOR_SHIFT)
 #define KVIO_BLK_DWZ_SEG_MAX		256
 
 /* Fairness between rings sharing a worker, per handler run. */

@@ -81,7 +81,6 @@ static enum kvio_blk_verdict kvio_blk_answer(struct kvio_blk_parse *r,
 					     u8 status)
 {
 	r->answer = status;
-	r->used_len = 1;
 	return KVIO_BLK_ANSWER;
 }
 
@@ -140,8 +139,6 @@ static enum kvio_blk_verdict kvio_blk_parse_rw(struct kvio_blk_parse *r,
 	r->nr_segs = nr_segs;
 	r->skip = skip;
 	r->data_len = data_len;
-	/* A failed read may have written part of the data: log it all. */
-	r->used_len = write ? 1 : data_len + 1;
 	return KVIO_BLK_SERVE;
 }
 
@@ -149,7 +146,6 @@ static enum kvio_blk_verdict kvio_blk_parse_flush(struct kvio_blk_parse *r)
 {
 	if (r->out_len != KVIO_BLK_HDR_LEN || r->in_len != 1)
 		return kvio_blk_answer(r, VIRTIO_BLK_S_IOERR);
-	r->used_len = 1;
 	return KVIO_BLK_SERVE;
 }
 
@@ -160,7 +156,6 @@ static enum kvio_blk_verdict kvio_blk_parse_get_id(struct kvio_blk_parse *r)
 	/* As QEMU: as much of the 20 bytes as the buffer holds. */
 	r->id_len = r->in_len - 1 < VIRTIO_BLK_ID_BYTES ? r->in_len - 1 :
 							  VIRTIO_BLK_ID_BYTES;
-	r->used_len = r->id_len + 1;
 	return KVIO_BLK_SERVE;
 }
 
@@ -180,7 +175,6 @@ static enum kvio_blk_verdict kvio_blk_parse_dwz(struct kvio_blk_parse *r,
 	    r->ro)
 		return kvio_blk_answer(r, VIRTIO_BLK_S_IOERR);
 	r->dwz_segs = len / seg;
-	r->used_len = 1;
 	return KVIO_BLK_SERVE;
 }
 
@@ -232,6 +226,12 @@ enum kvio_blk_verdict kvio_blk_parse_req(struct kvio_blk_parse *r)
 	r->in_len = kvio_blk_iov_bytes(r->iov + r->out, r->in);
 	if (!r->in_len)
 		return KVIO_BLK_BROKEN;
+	/*
+	 * Whatever the answer, the used length is the whole writable part,
+	 * as QEMU reports it: the status byte is its last byte, and a used
+	 * length that stops short of it would say the status is not there.
+	 */
+	r->used_len = r->in_len < U32_MAX ? r->in_len : U32_MAX;
 	/* The engine makes no empty iovecs; be safe anyway. */
 	last = r->out + r->in - 1;
 	while (!r->iov[last].iov_len)

@@ -51,7 +51,7 @@ struct kvio_blk_params {
 /* What kvio_blk_parse_req() decided. */
 enum kvio_blk_verdict {
 	KVIO_BLK_BROKEN,	/* no device-writable byte: break the ring */
-	KVIO_BLK_ANSWER,	/* answer now: status r->answer, used length 1 */
+	KVIO_BLK_ANSWER,	/* answer now with status r->answer */
 	KVIO_BLK_SERVE,		/* well formed: serve r->type */
 };
 
@@ -80,15 +80,16 @@ struct kvio_blk_parse {
 	u32 type;		/* from the header, in CPU order */
 	u64 sector;
 	u8 answer;		/* KVIO_BLK_ANSWER: the status */
+	/* The used length of any answer: in_len, at most U32_MAX. */
+	u32 used_len;
 	/*
-	 * KVIO_BLK_SERVE: the used length if it succeeds.  IN and OUT: the
+	 * KVIO_BLK_SERVE, IN and OUT: the
 	 * data is iov[first, first + nr_segs) with @skip bytes (the rest of
 	 * the header) left out of the first, data_len bytes in all; for IN
 	 * the status byte follows it in the last of them or alone after
 	 * them.  GET_ID: @id_len bytes of serial to copy.  DISCARD and
 	 * WRITE_ZEROES: @dwz_segs segments after the header.
 	 */
-	u32 used_len;
 	unsigned int first, nr_segs;
 	size_t skip;
 	u32 data_len;

@@ -141,9 +141,9 @@ static void kvio_blk_complete(struct kvio_blk_vq *bvq, unsigned int head,
 }
 
 /* Answer the chain now; the handler goes on with the next one. */
-static int kvio_blk_reply(struct kvio_blk_chain *c, u8 status, u32 used_len)
+static int kvio_blk_reply(struct kvio_blk_chain *c, u8 status)
 {
-	kvio_blk_complete(c->bvq, c->head, c->r.status, status, used_len,
+	kvio_blk_complete(c->bvq, c->head, c->r.status, status, c->r.used_len,
 			  c->bvq->vq.log, c->log_num, c->r.in_len);
 	return 0;
 }
@@ -381,7 +381,7 @@ static int kvio_blk_flush(struct kvio_blk_chain *c)
 	 * device blkdev_fsync() ends in blkdev_issue_flush()).
 	 */
 	ret = vfs_fsync(c->be->file, 1);
-	return kvio_blk_reply(c, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, 1);
+	return kvio_blk_reply(c, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 }
 
 static int kvio_blk_get_id(struct kvio_blk_chain *c)
@@ -394,8 +394,8 @@ static int kvio_blk_get_id(struct kvio_blk_chain *c)
 	iov_iter_init(&iter, ITER_DEST, vq->iov + r->out, r->in,
 		      r->in_len - 1);
 	if (copy_to_iter(c->p->serial, n, &iter) != n)
-		return kvio_blk_reply(c, VIRTIO_BLK_S_IOERR, 1);
-	return kvio_blk_reply(c, VIRTIO_BLK_S_OK, r->used_len);
+		return kvio_blk_reply(c, VIRTIO_BLK_S_IOERR);
+	return kvio_blk_reply(c, VIRTIO_BLK_S_OK);
 }
 
 /* Zeroes written as data: the fallback of every other way. */
@@ -519,7 +519,7 @@ static int kvio_blk_dwz(struct kvio_blk_chain *c, u64 *bytes)
 	}
 out:
 	kfree(segs);
-	return kvio_blk_reply(c, status, 1);
+	return kvio_blk_reply(c, status);
 }
 
 /* The parser's read op: the header and segments from the owner's memory. */
@@ -551,7 +551,7 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 		kvio_vq_set_broken(vq, "request without a status byte");
 		return -EIO;
 	case KVIO_BLK_ANSWER:
-		return kvio_blk_reply(c, r->answer, 1);
+		return kvio_blk_reply(c, r->answer);
 	case KVIO_BLK_SERVE:
 		break;
 	}
@@ -569,7 +569,7 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 		return kvio_blk_dwz(c, bytes);
 	default:
 		/* The parser serves nothing else. */
-		return kvio_blk_reply(c, VIRTIO_BLK_S_UNSUPP, 1);
+		return kvio_blk_reply(c, VIRTIO_BLK_S_UNSUPP);
 	}
 }
 
@@ -579,6 +579,7 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 	struct kvio_blk_vq *bvq = to_blk_vq(vq);
 	struct kvio_blk_chain c = { .bvq = bvq };
 	int head, ret, reqs = 0;
+	struct blk_plug plug;
 	u64 bytes = 0;
 
 	mutex_lock(&vq->mutex);
@@ -592,6 +593,12 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 		goto out;
 	c.p = &to_blk(vq)->params;
 
+	/*
+	 * One plug for the whole run: the bios of every request read below
+	 * reach the driver as one batch (as io_uring submits its SQEs), not
+	 * one dispatch each.
+	 */
+	blk_start_plug(&plug);
 	kvio_vq_disable_notify(vq);
 	do {
 		/*
@@ -635,6 +642,7 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 			break;
 	} while (!kvio_vq_exceeds_weight(vq, ++reqs,
 					 min_t(u64, bytes, INT_MAX)));
+	blk_finish_plug(&plug);
 	kvio_blk_publish(bvq);
 out:
 	mutex_unlock(&vq->mutex);

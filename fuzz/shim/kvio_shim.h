@@ -26,6 +26,7 @@ typedef __u32 u32;
 typedef __u64 u64;
 typedef __s64 s64;
 
+#define U32_MAX		((u32)~0U)
 #define U64_MAX		((u64)~0ULL)
 #define BITS_PER_LONG	(sizeof(long) * 8)
 

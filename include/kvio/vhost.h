@@ -169,6 +169,14 @@ struct kvio_dev_ops {
 	 * then stops polls, flushes workers and drops the owner.
 	 */
 	void (*reset_owner)(struct kvio_dev *dev);
+	/*
+	 * GET_VRING_BASE, once the ring is stopped and the work it queued
+	 * has run, before its index is read; dev->mutex held, not
+	 * vq->mutex.  A device with requests in flight waits here until
+	 * their used entries are out, so the used index the VMM reads next
+	 * is final.
+	 */
+	void (*vring_stopped)(struct kvio_vq *vq);
 };
 
 struct kvio_dev {

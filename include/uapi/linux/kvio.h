@@ -70,11 +70,11 @@ struct vhost_blk_config {
 	__u32 flags;			/* VHOST_BLK_CONFIG_F_* */
 	__u64 capacity;			/* 512-byte sectors; 0: the backend's */
 	__u32 blk_size;			/* logical block size; 0: 512 */
-	__u32 seg_max;			/* data segments per request; 0: max */
+	__u32 seg_max;			/* data segments per request; 0: 254 */
 	__u32 size_max;			/* bytes per segment; 0: no limit */
-	__u32 max_discard_sectors;	/* per segment; 0: max */
+	__u32 max_discard_sectors;	/* per segment; 0: 256 MiB / seg */
 	__u32 max_discard_seg;		/* segments per request; 0: 1 */
-	__u32 max_write_zeroes_sectors;	/* per segment; 0: max */
+	__u32 max_write_zeroes_sectors;	/* per segment; 0: 256 MiB / seg */
 	__u32 max_write_zeroes_seg;	/* segments per request; 0: 1 */
 	__u8 serial[20];		/* GET_ID answer, NUL padded */
 	__u32 reserved[8];		/* must be 0 */
@@ -82,8 +82,12 @@ struct vhost_blk_config {
 
 /*
  * SET takes effect for requests read from the rings after it returns; GET
- * returns the values in force: defaults resolved, capacity and block size
- * as limited by the backend attached, RO set for a read-only backend.
+ * returns the values in force, for the config space: defaults resolved,
+ * capacity and block size as limited by the backend attached, RO set for a
+ * read-only backend.  To change a setting, SET the VMM's own copy again, not
+ * a GET result (that would pin capacity, block size and RO to the backend
+ * of the moment).  One DISCARD or WRITE_ZEROES request covers at most
+ * 256 MiB: max_*_sectors * max_*_seg above that is EINVAL.
  */
 #define VHOST_BLK_SET_CONFIG _IOW(VHOST_VIRTIO, 0x51, struct vhost_blk_config)
 #define VHOST_BLK_GET_CONFIG _IOR(VHOST_VIRTIO, 0x52, struct vhost_blk_config)
