@@ -66,6 +66,8 @@
 /* Fairness between rings sharing a worker, per handler run. */
 #define KVIO_BLK_WEIGHT		256
 #define KVIO_BLK_BYTE_WEIGHT	(16 << 20)
+/* What a FLUSH counts against the byte weight: 4 per run. */
+#define KVIO_BLK_FLUSH_WEIGHT	(KVIO_BLK_BYTE_WEIGHT / 4)
 
 /* Used entries gathered before they are published. */
 #define KVIO_BLK_BATCH		64
