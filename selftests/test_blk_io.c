@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <unistd.h>
 
 #include "kt_blk.h"
@@ -1270,6 +1271,72 @@ static int case_config_abi(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/*
+ * A device in use as swap: the kernel refuses to write to it, and so does
+ * kvio: SET_BACKEND says ETXTBSY, and a device attached before the swapon
+ * answers DISCARD (which does not go through vfs_fallocate() on a block
+ * device) and writes with IOERR, the swap signature intact.
+ */
+static const struct kt_nullb_opts nullb_swap = {
+	.size_mb = 16, .discard = true,
+};
+
+static int body_swap(struct env *e)
+{
+	struct vhost_vring_file f = { .index = 0 };
+	char cmd[128], sig[10];
+	uint8_t buf[4096];
+	uint32_t used;
+	int fd, r;
+
+	snprintf(cmd, sizeof(cmd), "mkswap -q %s >/dev/null 2>&1", e->nb.dev);
+	KT_ASSERT(system(cmd) == 0, "%s failed", cmd);
+	if (swapon(e->nb.dev, 0) < 0)
+		return kt_skip("swapon %s: %s (no swap in this kernel?)",
+			       e->nb.dev, kt_errname(errno));
+	r = dwz(e, VIRTIO_BLK_T_DISCARD, 0, 8, 0, &used);
+	if (r == S_IOERR)
+		r = kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, 0, buf,
+				  sizeof(buf), S_IOERR, 1);
+	else
+		r = kt_fail("DISCARD on active swap: status %d, want IOERR",
+			    r);
+	fd = open(e->nb.dev, O_RDWR | O_CLOEXEC);
+	f.fd = fd;
+	if (r == KT_PASS && (fd < 0 ||
+			     ioctl(e->b.d.fd, VHOST_BLK_SET_BACKEND, &f) == 0 ||
+			     errno != ETXTBSY))
+		r = kt_fail("SET_BACKEND of an active swap device: %s, want ETXTBSY",
+			    fd < 0 ? "open failed" : kt_errname(errno));
+	if (fd >= 0)
+		close(fd);
+	KT_ASSERT(!swapoff(e->nb.dev), "swapoff: %s", kt_errname(errno));
+	KT_TRY(r);
+	{
+		/* O_DIRECT: an aligned buffer. */
+		uint8_t *page = kt_blk_alloc(4096);
+
+		r = backend_read(e, page, 4096, 0);
+		memcpy(sig, page + 4086, 10);
+		free(page);
+		KT_ASSERT(!r, "read page 0: %s", kt_errname(-r));
+	}
+	KT_ASSERT(!memcmp(sig, "SWAPSPACE2", 10), "swap signature gone");
+	/* Swap off: served again. */
+	fd = open(e->nb.dev, O_RDWR | O_CLOEXEC);
+	f.fd = fd;
+	KT_ERRNO(0, ioctl(e->b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	close(fd);
+	return kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, 0, buf, sizeof(buf),
+			     S_OK, 1);
+}
+
+static int case_swap(const struct kt_target *t)
+{
+	WITH_ENV(env_nullb(&e_, t, FEAT | F(VIRTIO_BLK_F_DISCARD), &nullb_swap,
+			   0), body_swap);
+}
+
 static int case_backend_abi(const struct kt_target *t)
 {
 	struct vhost_vring_file f = { .index = 0 };
@@ -1416,6 +1483,7 @@ static const struct kt_case cases[] = {
 	{ "dirty log: the same, completions asynchronous (O_DIRECT)", case_dirty_log_direct },
 	{ "ABI: SET/GET_CONFIG values and errno", case_config_abi },
 	{ "ABI: SET_BACKEND fd kinds, indices, EBUSY, detach, errno", case_backend_abi },
+	{ "a device in use as swap: ETXTBSY, DISCARD and writes IOERR", case_swap },
 };
 
 int main(int argc, char **argv)

@@ -150,6 +150,10 @@ static struct kvio_blk_backend *kvio_blk_backend_get(int fd)
 	/* Appending would put every write at the end of the file. */
 	if ((file->f_flags & O_APPEND) || !file->f_op->read_iter)
 		goto err;
+	/* In use as swap: the kernel refuses writes to it, so do we. */
+	ret = -ETXTBSY;
+	if (IS_SWAPFILE(file->f_mapping->host))
+		goto err;
 	ret = -EBADF;
 	if (!(file->f_mode & FMODE_READ))
 		goto err;

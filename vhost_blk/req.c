@@ -439,6 +439,12 @@ static int kvio_blk_discard(struct kvio_blk_backend *be, loff_t pos, u64 len)
 	struct file *file = be->file;
 	int ret;
 
+	/*
+	 * vfs_fallocate() refuses a swap device or file (swapon after the
+	 * attach); the block-device path below does not look, so look here.
+	 */
+	if (IS_SWAPFILE(file->f_mapping->host))
+		return -ETXTBSY;
 	if (be->is_bdev)
 		/*
 		 * fallocate(2) filters FALLOC_FL_NO_HIDE_STALE, but for a block
