@@ -371,9 +371,16 @@ static int kvio_blk_rw(struct kvio_blk_chain *c, u64 *bytes)
 	return 0;
 }
 
-static int kvio_blk_flush(struct kvio_blk_chain *c)
+static int kvio_blk_flush(struct kvio_blk_chain *c, u64 *bytes)
 {
 	int ret;
+
+	/*
+	 * It waits for a write-back and a device cache flush: it counts as
+	 * KVIO_BLK_FLUSH_WEIGHT bytes, so one run does a few, not
+	 * KVIO_BLK_WEIGHT.
+	 */
+	*bytes += KVIO_BLK_FLUSH_WEIGHT;
 
 	/*
 	 * Everything the guest saw complete is stable after this: the page
@@ -567,13 +574,7 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 	case VIRTIO_BLK_T_OUT:
 		return kvio_blk_rw(c, bytes);
 	case VIRTIO_BLK_T_FLUSH:
-		/*
-		 * A flush waits for a write-back and a device cache flush:
-		 * it counts as KVIO_BLK_FLUSH_WEIGHT bytes, so one run does
-		 * a few of them, not KVIO_BLK_WEIGHT.
-		 */
-		*bytes += KVIO_BLK_FLUSH_WEIGHT;
-		return kvio_blk_flush(c);
+		return kvio_blk_flush(c, bytes);
 	case VIRTIO_BLK_T_GET_ID:
 		return kvio_blk_get_id(c);
 	case VIRTIO_BLK_T_DISCARD:
