@@ -219,6 +219,8 @@ static void kvio_blk_detach(struct kvio_blk *blk)
 	 */
 	if (async)
 		synchronize_rcu();
+	for (i = 0; i < KVIO_BLK_VQ_MAX; i++)
+		kvio_blk_vq_free_pool(&blk->vqs[i]);
 	kvio_blk_backend_put(be);
 }
 
@@ -239,6 +241,12 @@ static int kvio_blk_rings_ok(struct kvio_blk *blk)
 static int kvio_blk_attach(struct kvio_blk *blk, struct kvio_blk_backend *be)
 {
 	int i, ret = 0;
+
+	/* vq->num stays as it is while a backend is attached. */
+	for (i = 0; i < KVIO_BLK_VQ_MAX && !ret; i++)
+		ret = kvio_blk_vq_alloc_pool(&blk->vqs[i]);
+	if (ret)
+		goto free_pools;
 
 	kvio_dev_lock_vqs(&blk->dev);
 	blk->backend = be;
@@ -271,6 +279,11 @@ static int kvio_blk_attach(struct kvio_blk *blk, struct kvio_blk_backend *be)
 				kvio_poll_queue(&blk->vqs[i].vq.poll);
 	}
 	kvio_dev_unlock_vqs(&blk->dev);
+	if (!ret)
+		return 0;
+free_pools:
+	for (i = 0; i < KVIO_BLK_VQ_MAX; i++)
+		kvio_blk_vq_free_pool(&blk->vqs[i]);
 	return ret;
 }
 
@@ -522,22 +535,13 @@ static struct miscdevice kvio_blk_misc = {
 
 static int __init kvio_blk_init(void)
 {
-	int r;
-
-	r = kvio_blk_req_cache_init();
-	if (r)
-		return r;
-	r = misc_register(&kvio_blk_misc);
-	if (r)
-		kvio_blk_req_cache_exit();
-	return r;
+	return misc_register(&kvio_blk_misc);
 }
 module_init(kvio_blk_init);
 
 static void __exit kvio_blk_exit(void)
 {
 	misc_deregister(&kvio_blk_misc);
-	kvio_blk_req_cache_exit();
 }
 module_exit(kvio_blk_exit);
 

@@ -72,8 +72,10 @@
 /* Used entries gathered before they are published. */
 #define KVIO_BLK_BATCH		64
 
-/* Segments a request carries without a separate allocation. */
-#define KVIO_BLK_INLINE_SEGS	4
+/* Dirty-log entries a request carries without a separate allocation. */
+#define KVIO_BLK_INLINE_LOG	4
+
+struct kvio_blk_req;
 
 /* The file the device reads and writes, shared by every ring. */
 struct kvio_blk_backend {
@@ -101,11 +103,19 @@ struct kvio_blk_vq {
 	unsigned int nr_ended;
 	/*
 	 * The handler left chains on the ring (cap of vq->num requests in
-	 * flight reached, or an allocation failed with requests in flight):
+	 * flight reached: the pool is empty):
 	 * the next publish that ends requests queues it again.
 	 */
 	bool held;
 	struct vring_used_elem heads[KVIO_BLK_BATCH];
+
+	/*
+	 * While a backend is attached: vq->num requests, those not in flight
+	 * on @free_reqs, and the DISCARD/WRITE_ZEROES segment buffer.
+	 */
+	struct kvio_blk_req *reqs;
+	struct llist_node *free_reqs;
+	struct virtio_blk_discard_write_zeroes *dwz_segs;
 };
 
 struct kvio_blk {
@@ -132,8 +142,8 @@ static inline struct kvio_blk *to_blk(struct kvio_vq *vq)
 }
 
 /* req.c: the data path. */
-int kvio_blk_req_cache_init(void);
-void kvio_blk_req_cache_exit(void);
+int kvio_blk_vq_alloc_pool(struct kvio_blk_vq *bvq);
+void kvio_blk_vq_free_pool(struct kvio_blk_vq *bvq);
 void kvio_blk_handle_kick(struct kvio_work *work);
 void kvio_blk_done_work(struct kvio_work *work);
 /* Wait until no request of @bvq is in flight; no vq->mutex held. */

@@ -11,8 +11,12 @@
  * is open with O_DIRECT (many in flight per ring); the completion only queues
  * the request for the ring's worker (blk.h).  Guest buffers are the owner's
  * user addresses: the worker, which has adopted the owner's mm, hands them to
- * the file as an ITER_IOVEC, so the filesystem or block layer pins pages with
- * the right direction and unpins them when the I/O ends.  FLUSH, GET_ID,
+ * the file as an ITER_IOVEC straight from the chain, so the filesystem or
+ * block layer pins pages with the right direction and unpins them when the
+ * I/O ends.  As for aio(7), the file is done with the iovecs once the call
+ * returns; only the request's own state lives on.  Requests come from a pool
+ * of one per ring entry, made when the backend is attached: the data path
+ * allocates nothing but the copy of a long dirty-log list.  FLUSH, GET_ID,
  * DISCARD and WRITE_ZEROES are answered in the worker.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -29,15 +33,13 @@
 
 #include "blk.h"
 
-/* An asynchronous read or write, from submission to its used entry. */
+/* A read or write, from submission to its used entry. */
 struct kvio_blk_req {
 	struct kiocb iocb;
-	struct llist_node node;		/* on bvq->done once the I/O ended */
+	/* On bvq->done once the I/O ended, on bvq->free_reqs while unused. */
+	struct llist_node node;
 	struct kvio_blk_vq *bvq;
-	struct iov_iter iter;
-	struct iovec *iov;		/* data segments, the iter's array */
 	struct kvio_log *log;		/* writable buffers, for the dirty log */
-	unsigned int nr_segs;
 	unsigned int log_num;
 	u8 __user *status;
 	u32 data_len;
@@ -45,8 +47,7 @@ struct kvio_blk_req {
 	u16 head;
 	bool write;
 	long res;
-	struct iovec inline_iov[KVIO_BLK_INLINE_SEGS];
-	struct kvio_log inline_log[KVIO_BLK_INLINE_SEGS];
+	struct kvio_log inline_log[KVIO_BLK_INLINE_LOG];
 };
 
 /* One chain being answered; lives for one turn of the kick handler. */
@@ -60,17 +61,45 @@ struct kvio_blk_chain {
 	struct kvio_blk_parse r;
 };
 
-static struct kmem_cache *kvio_blk_req_cache;
+/* Pools. */
 
-int kvio_blk_req_cache_init(void)
+/*
+ * A request for every entry of the ring and room for one DISCARD or
+ * WRITE_ZEROES segment list: the cap of vq->num requests in flight is the
+ * pool running dry, and no allocation can fail under a guest's I/O.
+ * dev->mutex held (vq->num cannot change), no backend yet.
+ */
+int kvio_blk_vq_alloc_pool(struct kvio_blk_vq *bvq)
 {
-	kvio_blk_req_cache = KMEM_CACHE(kvio_blk_req, SLAB_ACCOUNT);
-	return kvio_blk_req_cache ? 0 : -ENOMEM;
+	unsigned int i, num = bvq->vq.num;
+
+	bvq->free_reqs = NULL;
+	if (!num)
+		return 0;
+	bvq->reqs = kvcalloc(num, sizeof(*bvq->reqs), GFP_KERNEL_ACCOUNT);
+	bvq->dwz_segs = kmalloc_array(KVIO_BLK_DWZ_SEG_MAX,
+				      sizeof(*bvq->dwz_segs),
+				      GFP_KERNEL_ACCOUNT);
+	if (!bvq->reqs || !bvq->dwz_segs) {
+		kvio_blk_vq_free_pool(bvq);
+		return -ENOMEM;
+	}
+	for (i = 0; i < num; i++) {
+		bvq->reqs[i].bvq = bvq;
+		bvq->reqs[i].node.next = bvq->free_reqs;
+		bvq->free_reqs = &bvq->reqs[i].node;
+	}
+	return 0;
 }
 
-void kvio_blk_req_cache_exit(void)
+/* Nothing in flight any more (kvio_blk_vq_drain()). */
+void kvio_blk_vq_free_pool(struct kvio_blk_vq *bvq)
 {
-	kmem_cache_destroy(kvio_blk_req_cache);
+	kvfree(bvq->reqs);
+	bvq->reqs = NULL;
+	kfree(bvq->dwz_segs);
+	bvq->dwz_segs = NULL;
+	bvq->free_reqs = NULL;
 }
 
 /* Used entries. */
@@ -101,12 +130,6 @@ static void kvio_blk_publish(struct kvio_blk_vq *bvq)
 		bvq->held = false;
 		kvio_poll_queue(&bvq->vq.poll);
 	}
-}
-
-/* Requests of @bvq still waiting for their I/O.  vq->mutex held. */
-static unsigned int kvio_blk_outstanding(struct kvio_blk_vq *bvq)
-{
-	return atomic_read(&bvq->inflight) - bvq->nr_ended;
 }
 
 /*
@@ -166,51 +189,28 @@ static bool kvio_blk_ro(struct kvio_blk_chain *c)
 
 /* Requests in flight. */
 
-static struct kvio_blk_req *kvio_blk_req_alloc(struct kvio_blk_vq *bvq,
-					       unsigned int nr_segs,
-					       unsigned int log_num)
+/* The handler checked that the pool is not empty.  vq->mutex held. */
+static struct kvio_blk_req *kvio_blk_req_get(struct kvio_blk_vq *bvq)
 {
-	struct kvio_blk_req *req;
-	void *arrays;
+	struct llist_node *node = bvq->free_reqs;
 
-	/* The cache is SLAB_ACCOUNT: charged to the owner's memory cgroup. */
-	req = kmem_cache_alloc(kvio_blk_req_cache, GFP_KERNEL);
-	if (!req)
-		return NULL;
-	if (nr_segs <= KVIO_BLK_INLINE_SEGS &&
-	    log_num <= KVIO_BLK_INLINE_SEGS) {
-		req->iov = req->inline_iov;
-		req->log = req->inline_log;
-	} else {
-		/* Both bounded by KVIO_BLK_IOV_LIMIT: no overflow. */
-		arrays = kvmalloc(nr_segs * sizeof(*req->iov) +
-				  log_num * sizeof(*req->log),
-				  GFP_KERNEL_ACCOUNT);
-		if (!arrays) {
-			kmem_cache_free(kvio_blk_req_cache, req);
-			return NULL;
-		}
-		req->iov = arrays;
-		req->log = arrays + nr_segs * sizeof(*req->iov);
-	}
-	req->bvq = bvq;
-	req->nr_segs = nr_segs;
-	req->log_num = log_num;
+	bvq->free_reqs = node->next;
 	atomic_inc(&bvq->inflight);
-	return req;
+	return container_of(node, struct kvio_blk_req, node);
 }
 
 /*
- * The request stays in flight until its used entry is published
- * (kvio_blk_publish()).  vq->mutex held.
+ * Back to the pool; the request stays in flight until its used entry is
+ * published (kvio_blk_publish()).  vq->mutex held.
  */
-static void kvio_blk_req_free(struct kvio_blk_req *req)
+static void kvio_blk_req_put(struct kvio_blk_req *req)
 {
 	struct kvio_blk_vq *bvq = req->bvq;
 
-	if (req->iov != req->inline_iov)
-		kvfree(req->iov);
-	kmem_cache_free(kvio_blk_req_cache, req);
+	if (req->log != req->inline_log && req->log != bvq->vq.log)
+		kvfree(req->log);
+	req->node.next = bvq->free_reqs;
+	bvq->free_reqs = &req->node;
 	bvq->nr_ended++;
 }
 
@@ -233,7 +233,7 @@ static void kvio_blk_req_finish(struct kvio_blk_req *req)
 
 	kvio_blk_complete(req->bvq, req->head, req->status, status,
 			  req->used_len, req->log, req->log_num, req->used_len);
-	kvio_blk_req_free(req);
+	kvio_blk_req_put(req);
 }
 
 /*
@@ -278,17 +278,25 @@ void kvio_blk_vq_drain(struct kvio_blk_vq *bvq)
 	wait_event(blk->idle, !atomic_read(&bvq->inflight));
 }
 
-/* Hand the request to the file.  vq->mutex held, in the worker. */
+/*
+ * Hand the request to the file, its data as the parser found it in the
+ * chain.  vq->mutex held, in the worker.
+ */
 static void kvio_blk_submit(struct kvio_blk_chain *c,
-			    struct kvio_blk_req *req, loff_t pos)
+			    struct kvio_blk_req *req, loff_t pos, bool sync)
 {
+	const struct kvio_blk_parse *r = &c->r;
 	struct file *file = c->be->file;
 	struct kiocb *iocb = &req->iocb;
+	unsigned int dir = req->write ? ITER_SOURCE : ITER_DEST;
+	struct iov_iter iter;
 	bool direct;
 	ssize_t ret;
 
-	iov_iter_init(&req->iter, req->write ? ITER_SOURCE : ITER_DEST,
-		      req->iov, req->nr_segs, req->data_len);
+	/* (For IN the count leaves the status byte out.) */
+	iov_iter_init(&iter, dir, r->iov + r->first, r->nr_segs,
+		      r->skip + r->data_len);
+	iov_iter_advance(&iter, r->skip);
 	init_sync_kiocb(iocb, file);
 	/*
 	 * Flags come from the file as the owner has it now (F_SETFL may have
@@ -296,13 +304,14 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 	 */
 	iocb->ki_flags &= ~IOCB_APPEND;
 	iocb->ki_pos = pos;
-	iocb->ki_complete = kvio_blk_rw_complete;
+	if (!sync)
+		iocb->ki_complete = kvio_blk_rw_complete;
 	/*
 	 * O_DIRECT wants aligned buffers: anything else goes through the page
 	 * cache (correct, only slower), like QEMU's bounce buffers.
 	 */
 	direct = iocb->ki_flags & IOCB_DIRECT;
-	if (direct && ((pos | req->data_len | iov_iter_alignment(&req->iter)) &
+	if (direct && ((pos | req->data_len | iov_iter_alignment(&iter)) &
 		       (c->be->dio_align - 1))) {
 		iocb->ki_flags &= ~IOCB_DIRECT;
 		direct = false;
@@ -312,54 +321,58 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 			iocb->ki_flags |= IOCB_DSYNC;
 		iocb->ki_flags |= IOCB_WRITE;
 		kvio_kiocb_start_write(iocb);
-		ret = vfs_iocb_iter_write(file, iocb, &req->iter);
-		/*
-		 * A filesystem whose O_DIRECT alignment we could not learn
-		 * refuses before it starts: once more through the page cache.
-		 */
-		if (ret == -EINVAL && direct) {
-			iov_iter_init(&req->iter, ITER_SOURCE, req->iov,
-				      req->nr_segs, req->data_len);
-			iocb->ki_flags &= ~IOCB_DIRECT;
-			ret = vfs_iocb_iter_write(file, iocb, &req->iter);
-		}
-	} else {
-		ret = vfs_iocb_iter_read(file, iocb, &req->iter);
-		if (ret == -EINVAL && direct) {
-			iov_iter_init(&req->iter, ITER_DEST, req->iov,
-				      req->nr_segs, req->data_len);
-			iocb->ki_flags &= ~IOCB_DIRECT;
-			ret = vfs_iocb_iter_read(file, iocb, &req->iter);
-		}
+	}
+	ret = req->write ? vfs_iocb_iter_write(file, iocb, &iter) :
+			   vfs_iocb_iter_read(file, iocb, &iter);
+	/*
+	 * A filesystem whose O_DIRECT alignment we could not learn refuses
+	 * before it starts: once more through the page cache.
+	 */
+	if (ret == -EINVAL && direct) {
+		iov_iter_init(&iter, dir, r->iov + r->first, r->nr_segs,
+			      r->skip + r->data_len);
+		iov_iter_advance(&iter, r->skip);
+		iocb->ki_flags &= ~IOCB_DIRECT;
+		ret = req->write ? vfs_iocb_iter_write(file, iocb, &iter) :
+				   vfs_iocb_iter_read(file, iocb, &iter);
 	}
 	if (ret == -EIOCBQUEUED) {
 		/* The request may be gone already: kvio_blk_rw_complete(). */
 		WRITE_ONCE(c->bvq->async, true);
 		return;
 	}
-	/* Done (page cache) or refused: no completion will come. */
+	/* Done (page cache, @sync) or refused: no completion will come. */
 	kvio_blk_rw_end(req, ret, false);
 	kvio_blk_req_finish(req);
 }
 
-/*
- * IN and OUT, as the parser laid them out.  Returns 0 (submitted) or -ENOMEM
- * (the chain goes back to the ring).
- */
+/* IN and OUT, as the parser laid them out, on a request from the pool. */
 static int kvio_blk_rw(struct kvio_blk_chain *c, u64 *bytes)
 {
 	const struct kvio_blk_parse *r = &c->r;
 	struct kvio_vq *vq = &c->bvq->vq;
-	struct kvio_blk_req *req;
+	struct kvio_blk_req *req = kvio_blk_req_get(c->bvq);
+	bool sync = false;
 
-	req = kvio_blk_req_alloc(c->bvq, r->nr_segs, c->log_num);
-	if (!req)
-		return -ENOMEM;
-	memcpy(req->iov, r->iov + r->first, r->nr_segs * sizeof(*r->iov));
-	req->iov[0].iov_base += r->skip;
-	req->iov[0].iov_len -= r->skip;
-	/* (For IN the iter's count leaves the status byte out.) */
-	memcpy(req->log, vq->log, c->log_num * sizeof(*req->log));
+	/*
+	 * The dirty log is written when the I/O ends, from the request's own
+	 * copy of the chain's writable buffers.  A long list whose copy
+	 * cannot be allocated is served synchronously, from vq->log.
+	 */
+	req->log_num = c->log_num;
+	if (c->log_num <= KVIO_BLK_INLINE_LOG) {
+		req->log = req->inline_log;
+	} else {
+		/* Bounded by the ring's iov_limit. */
+		req->log = kvmalloc_array(c->log_num, sizeof(*req->log),
+					  GFP_KERNEL_ACCOUNT);
+		if (!req->log) {
+			req->log = vq->log;
+			sync = true;
+		}
+	}
+	if (req->log != vq->log)
+		memcpy(req->log, vq->log, c->log_num * sizeof(*req->log));
 	req->status = r->status;
 	req->data_len = r->data_len;
 	req->used_len = r->used_len;
@@ -367,7 +380,7 @@ static int kvio_blk_rw(struct kvio_blk_chain *c, u64 *bytes)
 	req->write = r->type == VIRTIO_BLK_T_OUT;
 	*bytes += r->data_len;
 	/* In range: sector < 2^55, the shift cannot overflow. */
-	kvio_blk_submit(c, req, r->sector << SECTOR_SHIFT);
+	kvio_blk_submit(c, req, r->sector << SECTOR_SHIFT, sync);
 	return 0;
 }
 
@@ -503,10 +516,11 @@ static int kvio_blk_dwz(struct kvio_blk_chain *c, u64 *bytes)
 	u8 status;
 	int ret = 0;
 
-	/* Copied once: the guest may rewrite them while we work. */
-	segs = kmalloc_array(nr_segs, sizeof(*segs), GFP_KERNEL_ACCOUNT);
-	if (!segs)
-		return -ENOMEM;
+	/*
+	 * Copied once, into the ring's buffer (the parser bounded nr_segs by
+	 * KVIO_BLK_DWZ_SEG_MAX): the guest may rewrite them while we work.
+	 */
+	segs = c->bvq->dwz_segs;
 	if (kvio_blk_parse_copy(r, KVIO_BLK_HDR_LEN, segs,
 				nr_segs * sizeof(*segs))) {
 		status = VIRTIO_BLK_S_IOERR;
@@ -531,7 +545,6 @@ static int kvio_blk_dwz(struct kvio_blk_chain *c, u64 *bytes)
 		*bytes += seg_len;
 	}
 out:
-	kfree(segs);
 	return kvio_blk_reply(c, status);
 }
 
@@ -544,7 +557,7 @@ static int kvio_blk_read_user(struct kvio_blk_parse *r, void *buf,
 
 /*
  * One chain, its iovecs in vq->iov and c->r.out, c->r.in set: 0 when
- * answered or submitted, -ENOMEM to retry it later, -EIO when the ring broke.
+ * answered or submitted, -EIO when the ring broke.
  */
 static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 {
@@ -616,10 +629,10 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 	do {
 		/*
 		 * At most one request in flight per ring entry, whatever the
-		 * guest does with its avail index: a ring at its cap takes
-		 * chains again once completions are published.
+		 * guest does with its avail index: a ring whose pool is empty
+		 * takes chains again once completions are published.
 		 */
-		if (kvio_blk_outstanding(bvq) >= vq->num) {
+		if (!bvq->free_reqs) {
 			bvq->held = true;
 			break;
 		}
@@ -637,20 +650,6 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 		}
 		c.head = head;
 		ret = kvio_blk_handle_req(&c, &bytes);
-		if (ret == -ENOMEM) {
-			/*
-			 * Back on the ring.  With requests in flight the retry
-			 * waits for one to end (no spinning while a memory
-			 * cgroup is at its limit); else the next turn of the
-			 * worker.
-			 */
-			kvio_vq_discard_desc(vq, 1);
-			if (kvio_blk_outstanding(bvq))
-				bvq->held = true;
-			else
-				kvio_poll_queue(&vq->poll);
-			break;
-		}
 		if (ret)
 			break;
 	} while (!kvio_vq_exceeds_weight(vq, ++reqs,
