@@ -5,14 +5,17 @@
  *      own limit: no virtio ring in the way), and
  *  (b) uvblk (uvblk.h), a userspace virtio-blk backend built the way QEMU
  *      serves a disk: an iothread and an io_uring per queue, batched
- *      submission and completion, O_DIRECT (cache=none, aio=io_uring).
+ *      submission and completion, O_DIRECT (cache=none, aio=io_uring), and
+ *  (c) QEMU itself: qemu-storage-daemon's vhost-user-blk export (qsdblk.h),
+ *      QEMU's virtio-blk code and block layer on an iothread, aio=io_uring,
+ *      cache.direct=on.
  * Not a test: it prints figures, and exits non-zero only if a run failed.
  *
  * Cells: disk (null: a null_blk device that moves no data; file: a file on
  * ext4 on a memory-backed null_blk) x randread/randwrite x 1 or 4 queues x
  * queue depth 1 or 32 per queue.
  *
- * The guest side is the same code for kvio and uvblk: the selftests' guest
+ * The guest side is the same code for kvio, uvblk and qemu: the selftests' guest
  * driver (lib/kt_blk.h) over a memfd at a guest-physical address, one ring
  * per queue, each driven by its own thread (a guest CPU) that keeps depth
  * requests in flight: a 16-byte header, a 4 KiB buffer and a status byte in
@@ -53,6 +56,7 @@
 #include <unistd.h>
 
 #include "kt_blk.h"
+#include "qsdblk.h"
 #include "uvblk.h"
 
 #define BB_BS		4096
@@ -72,8 +76,11 @@
 		     F(VIRTIO_BLK_F_MQ) | F(VIRTIO_RING_F_EVENT_IDX) |	\
 		     F(VIRTIO_RING_F_INDIRECT_DESC))
 
-enum bb_backend { BB_FIO, BB_UVBLK, BB_KVIO, BB_NBACKENDS };
-static const char *const bb_backend_name[] = { "fio", "uvblk", "kvio" };
+enum bb_backend { BB_FIO, BB_UVBLK, BB_QEMU, BB_KVIO, BB_NBACKENDS };
+static const char *const bb_backend_name[] = { "fio", "uvblk", "qemu", "kvio" };
+
+/* Device threads counted: kvio's workers, uvblk's, every thread of QEMU's. */
+#define BB_MAX_DEV_THREADS	64
 
 enum bb_disk { BB_DISK_NULL, BB_DISK_FILE, BB_NDISKS };
 static const char *const bb_disk_name[] = { "null", "file" };
@@ -117,6 +124,7 @@ static struct {
 	bool qds[2];		/* 1, 32 */
 	bool nqs[2];		/* 1, 4 */
 	const char *fio;
+	const char *qsd;	/* qemu-storage-daemon */
 	const char *file;	/* an existing file for the file cells */
 } opts = {
 	.rounds = 3,
@@ -126,12 +134,13 @@ static struct {
 	.null_mb = 1024,
 	.file_mb = 256,
 	.pin = true,
-	.backends = { true, true, true },
+	.backends = { true, true, true, true },
 	.disks = { true, true },
 	.rw = { true, true },
 	.qds = { true, true },
 	.nqs = { true, true },
 	.fio = "fio",
+	.qsd = "qemu-storage-daemon",
 };
 
 static const unsigned int bb_qd_vals[2] = { 1, 32 };
@@ -665,8 +674,9 @@ struct bb_run {
 	enum bb_backend be;
 	struct kt_blk b;
 	struct uvblk *uv;
+	struct qsdblk *qsd;
 	struct bb_guest g[BB_MAX_Q];
-	pid_t dev_tids[BB_MAX_Q + 1];
+	pid_t dev_tids[BB_MAX_DEV_THREADS];
 	unsigned int ndev;
 	struct bb_result *res;
 };
@@ -683,7 +693,8 @@ static int bb_open_kvio(struct bb_run *run, int fd)
 	r = kt_blk_backend(&run->b, fd);
 	if (r)
 		return r;
-	run->ndev = bb_kvio_workers(getpid(), run->dev_tids, BB_MAX_Q + 1);
+	run->ndev = bb_kvio_workers(getpid(), run->dev_tids,
+				    BB_MAX_DEV_THREADS);
 	return 0;
 }
 
@@ -720,6 +731,55 @@ static int bb_open_uvblk(struct bb_run *run, int fd)
 	return 0;
 }
 
+/*
+ * QEMU's daemon, its threads on CPU 1 from the start (they inherit it).  Its
+ * threads are counted once it has warmed up: bb_qemu_threads().
+ */
+static int bb_open_qemu(struct bb_run *run, const char *path)
+{
+	struct qsdblk_ring rings[BB_MAX_Q];
+	struct qsdblk_mem mem;
+	unsigned int i;
+	int r;
+
+	r = bb_layout(&run->b, run->cell->nq, opts.ring);
+	if (r)
+		return r;
+	mem.fd = run->b.d.mem.fd;
+	mem.gpa = run->b.d.mem.gpa;
+	mem.hva = run->b.d.mem.hva;
+	mem.size = run->b.d.mem.size;
+	for (i = 0; i < run->cell->nq; i++) {
+		struct kt_vq *vq = &run->b.q[i].vq;
+
+		rings[i] = (struct qsdblk_ring){
+			.desc = vq->desc, .avail = vq->avail, .used = vq->used,
+			.num = vq->num, .kick = vq->kick, .call = vq->call,
+		};
+	}
+	run->qsd = qsdblk_start(opts.qsd, path, &mem, rings, run->cell->nq,
+				BB_FEATURES, opts.pin ? 1 : -1);
+	return run->qsd ? 0 : -errno;
+}
+
+/* Every thread of QEMU's daemon (iothread, main loop, io_uring workers). */
+static void bb_qemu_threads(struct bb_run *run)
+{
+	char dir[64];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", qsdblk_pid(run->qsd));
+	d = opendir(dir);
+	if (!d)
+		return;
+	run->ndev = 0;
+	while ((e = readdir(d)) && run->ndev < BB_MAX_DEV_THREADS)
+		if (isdigit((unsigned char)e->d_name[0]))
+			run->dev_tids[run->ndev++] = atoi(e->d_name);
+	closedir(d);
+}
+
 /* Sum over the threads of a kind. */
 static void bb_threads_stat(const pid_t *tids, unsigned int n, uint64_t *run,
 			    uint64_t *wait)
@@ -731,7 +791,7 @@ static void bb_threads_stat(const pid_t *tids, unsigned int n, uint64_t *run,
 		bb_schedstat(tids[i], run, wait);
 }
 
-/* One kvio or uvblk measurement, in the measuring process. */
+/* One kvio, uvblk or qemu measurement, in the measuring process. */
 static void bb_measure_dev(const struct bb_cell *cell, enum bb_backend be,
 			   struct bb_result *res)
 {
@@ -750,7 +810,12 @@ static void bb_measure_dev(const struct bb_cell *cell, enum bb_backend be,
 	if (fd < 0)
 		return bb_err(res, "open %s: %s", bb_disk_path(cell->disk),
 			      strerror(errno));
-	r = be == BB_KVIO ? bb_open_kvio(&run, fd) : bb_open_uvblk(&run, fd);
+	if (be == BB_KVIO)
+		r = bb_open_kvio(&run, fd);
+	else if (be == BB_QEMU)
+		r = bb_open_qemu(&run, bb_disk_path(cell->disk));
+	else
+		r = bb_open_uvblk(&run, fd);
 	if (r)
 		return bb_err(res, "%s setup: %s", bb_backend_name[be],
 			      kt_errname(-r));
@@ -774,6 +839,8 @@ static void bb_measure_dev(const struct bb_cell *cell, enum bb_backend be,
 	}
 
 	bb_sleep_ms(opts.warmup_ms);
+	if (run.qsd)
+		bb_qemu_threads(&run);
 	for (i = 0; i < cell->nq; i++) {
 		d0[i] = bb_get(&run.g[i].done);
 		b0[i] = bb_get(&run.g[i].bad);
@@ -821,6 +888,8 @@ static void bb_measure_dev(const struct bb_cell *cell, enum bb_backend be,
 		if (r)
 			bb_err(res, "uvblk: %s", kt_errname(-r));
 	}
+	if (run.qsd)
+		qsdblk_stop(run.qsd);
 	if (res->bad)
 		bb_err(res, "%llu request(s) did not end OK",
 		       (unsigned long long)res->bad);
@@ -1088,7 +1157,8 @@ static void bb_print_tables(const struct bb_cell *cells, unsigned int ncells,
 	printf("%-22s", "cell");
 	for (k = 0; k < BB_NBACKENDS; k++)
 		printf(" | %5s IOPS", bb_backend_name[k]);
-	printf(" | %-16s | %-16s\n", "kvio/uvblk", "kvio/fio");
+	printf(" | %-16s | %-16s | %-16s\n", "kvio/uvblk", "kvio/qemu",
+	       "kvio/fio");
 	for (c = 0; c < ncells; c++) {
 		printf("%-22s", cells[c].name);
 		for (k = 0; k < BB_NBACKENDS; k++) {
@@ -1099,11 +1169,12 @@ static void bb_print_tables(const struct bb_cell *cells, unsigned int ncells,
 				printf(" | %10.0f", v);
 		}
 		bb_print_cell_ratio(res[c][BB_KVIO], res[c][BB_UVBLK], n);
+		bb_print_cell_ratio(res[c][BB_KVIO], res[c][BB_QEMU], n);
 		bb_print_cell_ratio(res[c][BB_KVIO], res[c][BB_FIO], n);
 		printf("\n");
 	}
 
-	printf("\nWhere the time went (medians).  CPU: %% of one CPU (%ld in all): all = every\nCPU busy (fio: over its whole run, start-up included), device = kvio's\nworkers or uvblk's iothreads running (+ runnable, waiting), guest = the\nguest threads, io-wq = uvblk's I/O punted to io_uring's workers (a lower\nbound).  Per 1000 requests: guest wake-ups by a call, kicks.\n\n",
+	printf("\nWhere the time went (medians).  CPU: %% of one CPU (%ld in all): all = every\nCPU busy (fio: over its whole run, start-up included), device = kvio's\nworkers, uvblk's iothreads or every thread of QEMU's daemon running\n(+ runnable, waiting), guest = the guest threads, io-wq = uvblk's I/O\npunted to io_uring's workers (a lower bound; QEMU's are in device).  Per 1000 requests: guest wake-ups by a call, kicks.\n\n",
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf("%-22s %-5s %5s %6s %5s %5s %5s %6s %6s\n", "cell", "", "all",
 	       "device", "+wait", "guest", "io-wq", "calls", "kicks");
@@ -1133,13 +1204,14 @@ static void bb_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: blk-bench [--rounds N] [--warmup MS] [--time MS] [--ring N]\n"
-		"                 [--backends fio,uvblk,kvio] [--disks null,file]\n"
+		"                 [--backends fio,uvblk,qemu,kvio] [--disks null,file]\n"
 		"                 [--rw read,write] [--qd 1,32] [--queues 1,4]\n"
 		"                 [--null-mb N] [--file-mb N] [--fio PATH] [--no-pin]\n"
-		"                 [--file PATH]\n"
+		"                 [--qsd PATH] [--file PATH]\n"
 		"Run as root in the test VM with null_blk and kvio_blk loaded: makes a\n"
 		"null_blk device (memory_backed=0) and an ext4 file system on a\n"
 		"memory-backed one, measures every cell, prints the table, removes them.\n"
+		"--qsd PATH: qemu-storage-daemon for the qemu backend.\n"
 		"--file PATH: the file cells use this existing file (at least --file-mb\n"
 		"MiB) instead of making one.\n"
 		"--no-pin: leave guest and device threads where the scheduler puts them\n"
@@ -1187,6 +1259,7 @@ int main(int argc, char **argv)
 		{ "null-mb", required_argument, NULL, 'N' },
 		{ "file-mb", required_argument, NULL, 'F' },
 		{ "fio", required_argument, NULL, 'f' },
+		{ "qsd", required_argument, NULL, 'S' },
 		{ "file", required_argument, NULL, 'L' },
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1240,6 +1313,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			opts.fio = optarg;
+			break;
+		case 'S':
+			opts.qsd = optarg;
 			break;
 		case 'L':
 			opts.file = optarg;

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * qsdblk: QEMU's own virtio-blk server as a blk-bench backend.
+ *
+ * qemu-storage-daemon exports the disk as a vhost-user-blk device
+ * (libvhost-user, QEMU's block layer, one iothread, aio=io_uring,
+ * cache.direct=on); qsdblk is the vhost-user front end a VMM would be: it
+ * starts the daemon, hands it the guest memory (the memfd), the rings and
+ * their kick and call eventfds over the vhost-user socket, and stops it.
+ * The guest side stays blk-bench's own, as for kvio and uvblk.
+ */
+#ifndef QSDBLK_H
+#define QSDBLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define QSDBLK_MAXQ 16
+
+/* Guest memory: the memfd @fd, guest-physical @gpa, mapped at @hva here. */
+struct qsdblk_mem {
+	int fd;
+	uint64_t gpa;
+	void *hva;
+	uint64_t size;
+};
+
+/* One split ring as the driver laid it out, in guest memory. */
+struct qsdblk_ring {
+	void *desc, *avail, *used;	/* where they are mapped here */
+	unsigned int num;
+	int kick, call;			/* eventfds */
+};
+
+struct qsdblk;
+
+/*
+ * Starts qemu-storage-daemon (@qsd: its path) serving @path (a block device
+ * or a regular file, opened by the daemon with O_DIRECT) with @nq queues,
+ * its threads bound to @cpu (-1: anywhere), and sets up the rings with
+ * @features (must include VIRTIO_F_VERSION_1).  Returns NULL with errno set
+ * (and a line on stderr) on failure.
+ */
+struct qsdblk *qsdblk_start(const char *qsd, const char *path,
+			    const struct qsdblk_mem *mem,
+			    const struct qsdblk_ring *rings, unsigned int nq,
+			    uint64_t features, int cpu);
+/* The daemon's pid: every thread of it serves the device. */
+pid_t qsdblk_pid(const struct qsdblk *q);
+/* Closes the connection, stops the daemon, frees everything. */
+void qsdblk_stop(struct qsdblk *q);
+
+#endif /* QSDBLK_H */
