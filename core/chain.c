@@ -179,6 +179,8 @@ static int kvio_chain_add(struct kvio_chain *c, const struct kvio_desc *d)
 		return kvio_chain_fail(c, n, n == -ENOBUFS ?
 				       KVIO_CHAIN_IOV_FULL :
 				       KVIO_CHAIN_BUF_FAULT);
+	if (n)
+		c->bufs++;
 	if (!writable) {
 		c->out += n;
 		return 0;
@@ -276,6 +278,7 @@ int kvio_chain_walk(struct kvio_chain *c, unsigned int head)
 	c->out = 0;
 	c->in = 0;
 	c->log_num = 0;
+	c->bufs = 0;
 	c->fault = KVIO_CHAIN_OK;
 	c->walked = 0;
 	if (head >= c->num)

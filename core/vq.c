@@ -472,6 +472,7 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 	*in_num = c.in;
 	if (log)
 		*log_num = c.log_num;
+	vq->chain_splits = c.out + c.in - c.bufs;
 	vq->last_avail_idx++;
 	return head;
 }

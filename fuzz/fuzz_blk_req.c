@@ -9,7 +9,8 @@
  * read 0:
  *
  *   u8  cfg      bit 0 little-endian header, 1 read-only, 2 DISCARD acked,
- *                3 WRITE_ZEROES acked
+ *                3 WRITE_ZEROES acked, 4-5 splits (iovecs beyond one per
+ *                descriptor, as the engine reports them)
  *   u8  lbs      logical block size 512 << (lbs % 8)
  *   u64 capacity sectors
  *   u16 seg_max  1 + seg_max % 1022
@@ -58,6 +59,7 @@
 struct input {
 	struct kvio_blk_params p;
 	bool le, ro, discard, wz;
+	unsigned int splits;
 	unsigned int nout, nin;
 	u32 len[2 * MAX_IOVS];
 	u64 off[MAX_IOVS];		/* readable: arena offset */
@@ -98,6 +100,7 @@ static void parse_input(struct input *in, const u8 *data, size_t size)
 	in->ro = cfg & 2;
 	in->discard = cfg & 4;
 	in->wz = cfg & 8;
+	in->splits = (cfg >> 4) & 3;
 	in->p.lbs = 512U << (take(&cur, 1) % 8);
 	in->p.capacity = take(&cur, 8);
 	in->p.seg_max = 1 + take(&cur, 2) % 1022;
@@ -251,7 +254,7 @@ static void model_rw(const struct input *in, u64 out_len, u64 in_len,
 			return;
 	}
 	if (!data || data > (1ULL << 30) || data % p->lbs ||
-	    segs > p->seg_max)
+	    segs > p->seg_max + in->splits)
 		return;
 	if (write && in->ro)
 		return;
@@ -400,6 +403,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	r.iov = iov;
 	r.out = in.nout;
 	r.in = in.nin;
+	r.splits = in.splits;
 	r.little_endian = in.le;
 	r.ro = in.ro;
 	r.discard = in.discard;

@@ -393,6 +393,9 @@ static void check_success(const struct input *in, const struct kvio_chain *c,
 
 	check(c->fault == KVIO_CHAIN_OK);
 	check(c->out + c->in <= c->iov_count);
+	/* Every descriptor counted gave an iovec at least. */
+	check(c->bufs <= c->out + c->in);
+	check(!c->bufs == !(c->out + c->in));
 	for (i = 0; i < c->out + c->in; i++) {
 		const struct iovec *v = &c->iov[i];
 		u64 base = (u64)(uintptr_t)v->iov_base;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -494,6 +495,81 @@ static int case_segments(const struct kt_target *t)
 }
 
 /*
+ * seg_max counts the guest's descriptors, not the iovecs they become: with
+ * the memory table cut in two regions, the second mapped at another address
+ * of the owner (a second mapping of the same memfd: the engine merges
+ * pieces that are contiguous in the owner), a descriptor across the cut is
+ * two iovecs, and a request of seg_max descriptors is still served.  One
+ * descriptor more is still refused.
+ */
+static int hb_set_mem_cut(struct hb *h, uint64_t cut, uint8_t *alias)
+{
+	struct {
+		struct vhost_memory hdr;
+		struct vhost_memory_region region[2];
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nregions = 2;
+	m.region[0].guest_phys_addr = h->mem->gpa;
+	m.region[0].memory_size = cut - h->mem->gpa;
+	m.region[0].userspace_addr = (uintptr_t)h->mem->hva;
+	m.region[1].guest_phys_addr = cut;
+	m.region[1].memory_size = h->mem->gpa + h->mem->size - cut;
+	m.region[1].userspace_addr = (uintptr_t)alias + (cut - h->mem->gpa);
+	KT_ASSERT(!ioctl(h->b.d.fd, VHOST_SET_MEM_TABLE, &m),
+		  "SET_MEM_TABLE, two regions: %s", kt_errname(errno));
+	return KT_PASS;
+}
+
+static int b_segments_split(struct hb *h)
+{
+	uint64_t data = hb_buf(h, 16384, CANARY);
+	uint64_t cut = ((data + 4095) & ~4095ULL) + 4096;
+	/* Four 512-byte segments, the third across the cut; a fifth after. */
+	const uint64_t seg[5] = { cut - 2048, cut - 1024, cut - 256,
+				  cut + 1024, cut + 2048 };
+	struct kt_buf out[6], in = { h->status, 1 };
+	uint8_t want[2048], got[2048], *alias;
+	int i, r;
+
+	out[0] = (struct kt_buf){ hb_hdr(h, VIRTIO_BLK_T_OUT, 0), 16 };
+	for (i = 0; i < 5; i++) {
+		memset(kt_gpa(h->mem, seg[i]), 0x31 + i, 512);
+		out[i + 1] = (struct kt_buf){ seg[i], 512 };
+	}
+	alias = mmap(NULL, h->mem->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     h->mem->fd, 0);
+	KT_ASSERT(alias != MAP_FAILED, "mmap: %s", kt_errname(errno));
+	r = hb_set_mem_cut(h, cut, alias);
+	if (r == KT_PASS)
+		r = hb_refused(h, out, 6, &in, 1, S_IOERR);
+	if (r == KT_PASS)
+		r = hb_expect(h, out, 5, &in, 1, true, h->status, S_OK);
+	if (kt_dev_set_mem(&h->b.d) && r == KT_PASS) {
+		kt_diag("SET_MEM_TABLE back to one region failed");
+		r = KT_FAIL;
+	}
+	munmap(alias, h->mem->size);
+	KT_TRY(r);
+	KT_ASSERT(!kt_pread_all(h->fd, got, sizeof(got), 0), "pread");
+	for (i = 0; i < 4; i++)
+		memset(want + 512 * i, 0x31 + i, 512);
+	KT_ASSERT(kt_bytes_equal(got, sizeof(got), want, sizeof(want), "file"),
+		  "the four segments did not reach the file");
+	return hb_alive(h);
+}
+
+static int case_segments_split(const struct kt_target *t)
+{
+	struct vhost_blk_config cfg;
+
+	kt_blk_config_default(&cfg);
+	cfg.seg_max = 4;
+	RUN_CFG(&cfg, b_segments_split);
+}
+
+/*
  * More than 1 GiB in one request (the same 16 MiB of guest memory named 65
  * times) on a sparse 2 GiB file: refused before anything is read or
  * written.
@@ -950,6 +1026,8 @@ static const struct kt_case cases[] = {
 	{ "lengths not a multiple of 512: IOERR", case_partial_sector },
 	{ "header short or only writable: IOERR", case_short_hdr },
 	{ "segments over seg_max, segment over size_max: IOERR", case_segments },
+	{ "seg_max counts descriptors: one split over two regions is served",
+	  case_segments_split },
 	{ "request over 1 GiB: IOERR, nothing written", case_huge },
 	{ "DISCARD/WRITE_ZEROES unknown flags, unmap on discard: UNSUPP", case_dwz_flags },
 	{ "DISCARD/WRITE_ZEROES over the limits, unaligned, past the end: IOERR", case_dwz_limits },

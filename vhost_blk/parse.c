@@ -117,8 +117,9 @@ static enum kvio_blk_verdict kvio_blk_parse_rw(struct kvio_blk_parse *r,
 			nr_segs--;
 	}
 
+	/* seg_max <= 1022, splits < UIO_MAXIOV: no overflow. */
 	if (!data_len || data_len > KVIO_BLK_MAX_REQ_BYTES ||
-	    data_len & (p->lbs - 1) || nr_segs > p->seg_max)
+	    data_len & (p->lbs - 1) || nr_segs > p->seg_max + r->splits)
 		return kvio_blk_answer(r, VIRTIO_BLK_S_IOERR);
 	if (p->size_max) {
 		for (i = 0; i < nr_segs; i++) {

@@ -65,6 +65,11 @@ struct kvio_blk_parse {
 	 */
 	const struct iovec *iov;
 	unsigned int out, in;
+	/*
+	 * Iovecs beyond one per descriptor: seg_max bounds the guest's
+	 * descriptors, and a buffer crossing a memory region takes two.
+	 */
+	unsigned int splits;
 	bool little_endian;	/* the header's byte order */
 	bool ro;		/* OUT, DISCARD, WRITE_ZEROES refused */
 	bool discard;		/* VIRTIO_BLK_F_DISCARD acked */

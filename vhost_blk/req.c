@@ -566,6 +566,7 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 
 	r->p = c->p;
 	r->iov = vq->iov;
+	r->splits = vq->chain_splits;
 	r->little_endian = kvio_vq_is_little_endian(vq);
 	r->ro = kvio_blk_ro(c);
 	r->discard = kvio_vq_has_feature(vq, VIRTIO_BLK_F_DISCARD);

@@ -107,6 +107,11 @@ struct kvio_chain {
 	unsigned int out;
 	unsigned int in;
 	unsigned int log_num;
+	/*
+	 * Descriptors that gave iovecs: out + in - bufs iovecs come from
+	 * buffers split where a translation ends (memory region, IOTLB map).
+	 */
+	unsigned int bufs;
 	enum kvio_chain_fault fault;
 	unsigned int walked;		/* descriptors, for ops->resched */
 };

@@ -170,6 +170,7 @@ static void kt_reset(struct kunit *test)
 
 	t->nout = 0;
 	t->nin = 0;
+	t->r.splits = 0;
 	t->rpos = 0;
 	t->wpos = 0;
 	t->fail_read_at = -1;
@@ -644,6 +645,28 @@ static void blk_rw_seg_max(struct kunit *test)
 	kt_in(test, 1);
 	kt_expect_serve(test);
 	KUNIT_EXPECT_EQ(test, t->r.nr_segs, 2u);
+	/*
+	 * Two descriptors, one of them split where a memory region ends:
+	 * three iovecs, still two segments.  One more iovec is one too many.
+	 */
+	kt_reset(test);
+	kt_hdr(test, VIRTIO_BLK_T_IN, 0);
+	kt_in(test, 512);
+	kt_in(test, 256);
+	kt_in(test, 256);
+	kt_in(test, 1);
+	t->r.splits = 1;
+	kt_expect_serve(test);
+	KUNIT_EXPECT_EQ(test, t->r.nr_segs, 3u);
+	kt_reset(test);
+	kt_hdr(test, VIRTIO_BLK_T_IN, 0);
+	kt_in(test, 512);
+	kt_in(test, 256);
+	kt_in(test, 256);
+	kt_in(test, 512);
+	kt_in(test, 1);
+	t->r.splits = 1;
+	kt_expect_ioerr(test);
 }
 
 static void blk_rw_size_max(struct kunit *test)
