@@ -3,7 +3,8 @@
  * Kernel API differences, in one place.  kvio is written against the newest
  * kernel API it knows; each shim below recreates that API on older kernels and
  * names the release where the API changed.  The oldest supported kernel is 6.1
- * (Debian 12).
+ * (Debian 12); scripts/compat-build compiles kvio against the newest kernel
+ * of Debian 12's backports (6.12) on every test run.
  */
 #ifndef _KVIO_COMPAT_H
 #define _KVIO_COMPAT_H

@@ -698,19 +698,20 @@ static int bb_open_kvio(struct bb_run *run, int fd)
 	return 0;
 }
 
-static int bb_open_uvblk(struct bb_run *run, int fd)
+/* The rings and guest memory a userspace backend (uvblk, qemu) serves. */
+static int bb_userspace_layout(struct bb_run *run, struct uvblk_mem *mem,
+			       struct uvblk_ring *rings)
 {
-	struct uvblk_ring rings[BB_MAX_Q];
-	struct uvblk_mem mem;
-	unsigned int i, k;
+	unsigned int i;
 	int r;
 
 	r = bb_layout(&run->b, run->cell->nq, opts.ring);
 	if (r)
 		return r;
-	mem.gpa = run->b.d.mem.gpa;
-	mem.hva = run->b.d.mem.hva;
-	mem.size = run->b.d.mem.size;
+	mem->fd = run->b.d.mem.fd;
+	mem->gpa = run->b.d.mem.gpa;
+	mem->hva = run->b.d.mem.hva;
+	mem->size = run->b.d.mem.size;
 	for (i = 0; i < run->cell->nq; i++) {
 		struct kt_vq *vq = &run->b.q[i].vq;
 
@@ -719,6 +720,19 @@ static int bb_open_uvblk(struct bb_run *run, int fd)
 			.num = vq->num, .kick = vq->kick, .call = vq->call,
 		};
 	}
+	return 0;
+}
+
+static int bb_open_uvblk(struct bb_run *run, int fd)
+{
+	struct uvblk_ring rings[BB_MAX_Q];
+	struct uvblk_mem mem;
+	unsigned int i, k;
+	int r;
+
+	r = bb_userspace_layout(run, &mem, rings);
+	if (r)
+		return r;
 	run->uv = uvblk_start(&mem, rings, run->cell->nq, fd,
 			      bb_disk_bytes(run->cell->disk) / 512, true);
 	if (!run->uv)
@@ -737,26 +751,13 @@ static int bb_open_uvblk(struct bb_run *run, int fd)
  */
 static int bb_open_qemu(struct bb_run *run, const char *path)
 {
-	struct qsdblk_ring rings[BB_MAX_Q];
-	struct qsdblk_mem mem;
-	unsigned int i;
+	struct uvblk_ring rings[BB_MAX_Q];
+	struct uvblk_mem mem;
 	int r;
 
-	r = bb_layout(&run->b, run->cell->nq, opts.ring);
+	r = bb_userspace_layout(run, &mem, rings);
 	if (r)
 		return r;
-	mem.fd = run->b.d.mem.fd;
-	mem.gpa = run->b.d.mem.gpa;
-	mem.hva = run->b.d.mem.hva;
-	mem.size = run->b.d.mem.size;
-	for (i = 0; i < run->cell->nq; i++) {
-		struct kt_vq *vq = &run->b.q[i].vq;
-
-		rings[i] = (struct qsdblk_ring){
-			.desc = vq->desc, .avail = vq->avail, .used = vq->used,
-			.num = vq->num, .kick = vq->kick, .call = vq->call,
-		};
-	}
 	run->qsd = qsdblk_start(opts.qsd, path, &mem, rings, run->cell->nq,
 				BB_FEATURES, opts.pin ? 1 : -1);
 	return run->qsd ? 0 : -errno;

@@ -176,8 +176,8 @@ static int qsdblk_connect(struct qsdblk *q)
 	return -ETIMEDOUT;
 }
 
-static int qsdblk_setup(struct qsdblk *q, const struct qsdblk_mem *mem,
-			const struct qsdblk_ring *rings, unsigned int nq,
+static int qsdblk_setup(struct qsdblk *q, const struct uvblk_mem *mem,
+			const struct uvblk_ring *rings, unsigned int nq,
 			uint64_t features)
 {
 	struct vu_mem table = {
@@ -241,8 +241,8 @@ static int qsdblk_setup(struct qsdblk *q, const struct qsdblk_mem *mem,
 }
 
 struct qsdblk *qsdblk_start(const char *qsd, const char *path,
-			    const struct qsdblk_mem *mem,
-			    const struct qsdblk_ring *rings, unsigned int nq,
+			    const struct uvblk_mem *mem,
+			    const struct uvblk_ring *rings, unsigned int nq,
 			    uint64_t features, int cpu)
 {
 	struct qsdblk *q = calloc(1, sizeof(*q));

@@ -16,35 +16,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define QSDBLK_MAXQ 16
-
-/* Guest memory: the memfd @fd, guest-physical @gpa, mapped at @hva here. */
-struct qsdblk_mem {
-	int fd;
-	uint64_t gpa;
-	void *hva;
-	uint64_t size;
-};
-
-/* One split ring as the driver laid it out, in guest memory. */
-struct qsdblk_ring {
-	void *desc, *avail, *used;	/* where they are mapped here */
-	unsigned int num;
-	int kick, call;			/* eventfds */
-};
+/* Guest memory and rings are described as for uvblk. */
+#include "uvblk.h"
 
 struct qsdblk;
 
 /*
  * Starts qemu-storage-daemon (@qsd: its path) serving @path (a block device
  * or a regular file, opened by the daemon with O_DIRECT) with @nq queues,
- * its threads bound to @cpu (-1: anywhere), and sets up the rings with
+ * its threads bound to @cpu (-1: anywhere), and sets up the rings (in the
+ * memfd @mem->fd, mapped here at @mem->hva) with
  * @features (must include VIRTIO_F_VERSION_1).  Returns NULL with errno set
  * (and a line on stderr) on failure.
  */
 struct qsdblk *qsdblk_start(const char *qsd, const char *path,
-			    const struct qsdblk_mem *mem,
-			    const struct qsdblk_ring *rings, unsigned int nq,
+			    const struct uvblk_mem *mem,
+			    const struct uvblk_ring *rings, unsigned int nq,
 			    uint64_t features, int cpu);
 /* The daemon's pid: every thread of it serves the device. */
 pid_t qsdblk_pid(const struct qsdblk *q);

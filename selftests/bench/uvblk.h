@@ -35,8 +35,12 @@
 
 #define UVBLK_MAXQ 16
 
-/* Guest memory: one region, guest-physical gpa mapped at hva. */
+/*
+ * Guest memory: one region, guest-physical gpa mapped at hva; fd is the
+ * memfd behind it (for a backend in another process: qsdblk.h).
+ */
 struct uvblk_mem {
+	int fd;
 	uint64_t gpa;
 	uint8_t *hva;
 	uint64_t size;
