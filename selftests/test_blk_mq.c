@@ -7,7 +7,9 @@
  * checks every byte; afterwards the backend is checked directly.  Rings run
  * on a worker each (VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER) or all on
  * the default worker; the backend is a file or a null_blk device opened
- * with O_DIRECT (asynchronous I/O on every ring at once).
+ * with O_DIRECT (asynchronous I/O on every ring at once).  One case checks
+ * fairness: slow FLUSHes flooding one ring do not hold up another ring on
+ * the same worker.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -279,6 +281,96 @@ static int case_4q_one_worker_nullb(const struct kt_target *t)
 	return mq_nullb(t, 4, false, 0);
 }
 
+/*
+ * Fairness with slow FLUSHes: two rings on one worker, a null_blk with a
+ * volatile cache that takes 5 ms per request, 64 FLUSHes posted on ring 0
+ * (indirect: one ring entry each) and kicked just before one read on
+ * ring 1.  A FLUSH counts 4 MiB against
+ * the 16 MiB a handler run may do, so ring 0's run gives way after 4 and
+ * the read is answered while most FLUSHes still wait; counted as nothing,
+ * one run would do all 64 (320 ms) before ring 1 is looked at.
+ */
+#define FLOOD 64
+
+static int case_flush_flood(const struct kt_target *t)
+{
+	struct kt_nullb_opts o = { .size_mb = 16, .cache_mb = 8, .irqmode = 2,
+				   .completion_nsec = 5000000 };
+	struct kt_nullb nb;
+	struct kt_blk b;
+	unsigned int slot, i, done0 = 0;
+	uint32_t used_len;
+	uint16_t ring0_at_read;
+	long long flushes0;
+	uint8_t status;
+	int fd, r, n;
+
+	KT_TRY(kt_nullb_create(&nb, &o));
+	fd = open(nb.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		kt_nullb_destroy(&nb);
+		return kt_fail("open %s: %s", nb.dev, kt_errname(errno));
+	}
+	r = kt_blk_open(&b, t, FEAT, 2, FLOOD, 4096, false);
+	if (r != KT_PASS)
+		goto out_fd;
+	if (kt_blk_backend(&b, fd)) {
+		r = kt_fail("SET_BACKEND");
+		goto out;
+	}
+	flushes0 = kt_nullb_stat(&nb, KT_STAT_FLUSHES);
+	for (i = 0; i < FLOOD && r == KT_PASS; i++)
+		if (kt_blk_post(&b, 0, i, VIRTIO_BLK_T_FLUSH, 0, 0, true) < 0)
+			r = kt_fail("post FLUSH %u", i);
+	if (r == KT_PASS && kt_blk_post(&b, 1, 0, VIRTIO_BLK_T_IN, 0, 4096,
+					false) < 0)
+		r = kt_fail("post IN");
+	if (r != KT_PASS)
+		goto out;
+	kt_vq_kick(&b.q[0].vq);
+	kt_vq_kick(&b.q[1].vq);
+
+	n = kt_blk_reap(&b, 1, &slot, &status, &used_len, WAIT_MS);
+	ring0_at_read = __atomic_load_n(&b.q[0].vq.used->idx, __ATOMIC_ACQUIRE);
+	if (n != 1) {
+		r = kt_fail("ring 1's read: %s", n ? kt_errname(-n) : "timeout");
+		goto out;
+	}
+	if (status != VIRTIO_BLK_S_OK || used_len != 4097) {
+		r = kt_fail("ring 1's read: status %u, used %u", status,
+			    used_len);
+		goto out;
+	}
+	kt_diag("ring 0 had answered %u of %u FLUSHes when ring 1's read was",
+		ring0_at_read, FLOOD);
+	if (ring0_at_read > FLOOD / 2) {
+		r = kt_fail("the read waited for %u FLUSHes on ring 0",
+			    ring0_at_read);
+		goto out;
+	}
+	/* Every FLUSH is answered, and each reached the device. */
+	while (done0 < FLOOD) {
+		n = kt_blk_reap(&b, 0, &slot, &status, &used_len, WAIT_MS);
+		if (n != 1 || status != VIRTIO_BLK_S_OK) {
+			r = kt_fail("FLUSH %u: %s, status %u", done0,
+				    n < 0 ? kt_errname(-n) :
+				    n ? "answered" : "timeout", status);
+			goto out;
+		}
+		done0++;
+	}
+	if (kt_nullb_stat(&nb, KT_STAT_FLUSHES) - flushes0 < FLOOD)
+		r = kt_fail("%lld flushes reached null_blk, want %u",
+			    kt_nullb_stat(&nb, KT_STAT_FLUSHES) - flushes0,
+			    FLOOD);
+out:
+	kt_blk_close(&b);
+out_fd:
+	close(fd);
+	kt_nullb_destroy(&nb);
+	return r;
+}
+
 /* Only some rings set up (0 and 5): the others stay idle, these work. */
 static int case_sparse_rings(const struct kt_target *t)
 {
@@ -317,6 +409,8 @@ static const struct kt_case cases[] = {
 	{ "4 rings, a worker each, slow null_blk (128 requests in flight)", case_4q_workers_nullb_slow },
 	{ "4 rings on one worker, null_blk O_DIRECT", case_4q_one_worker_nullb },
 	{ "rings 0 and 5 set up, the rest idle", case_sparse_rings },
+	{ "64 slow FLUSHes on one ring do not starve another on the same worker",
+	  case_flush_flood },
 };
 
 int main(int argc, char **argv)
