@@ -283,19 +283,21 @@ static int case_4q_one_worker_nullb(const struct kt_target *t)
 
 /*
  * Fairness with slow FLUSHes: two rings on one worker, a null_blk with a
- * volatile cache that takes 5 ms per request, 64 FLUSHes posted on ring 0
+ * volatile cache that takes 20 ms per request, 64 FLUSHes posted on ring 0
  * (indirect: one ring entry each) and kicked just before one read on
  * ring 1.  A FLUSH counts 4 MiB against
  * the 16 MiB a handler run may do, so ring 0's run gives way after 4 and
  * the read is answered while most FLUSHes still wait; counted as nothing,
- * one run would do all 64 (320 ms) before ring 1 is looked at.
+ * one run would do all 64 (1.3 s) before ring 1 is looked at.  (Ring 0
+ * answers 4 per 80 ms: the test thread would have to see the read's answer
+ * half a second late to find more than half of the FLUSHes answered.)
  */
 #define FLOOD 64
 
 static int case_flush_flood(const struct kt_target *t)
 {
 	struct kt_nullb_opts o = { .size_mb = 16, .cache_mb = 8, .irqmode = 2,
-				   .completion_nsec = 5000000 };
+				   .completion_nsec = 20000000 };
 	struct kt_nullb nb;
 	struct kt_blk b;
 	unsigned int slot, i, done0 = 0;
