@@ -165,6 +165,12 @@ show_failure() {
 			echo "QEMU stderr:"
 			tail -n 20 "$work/qemu.err"
 		fi
+		# Slow or stuck: a running L2 keeps using CPU.
+		if [ -n "${qpid:-}" ] && [ -r "/proc/$qpid/stat" ]; then
+			awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, "");
+				printf "QEMU state %s, %.1f s of CPU so far\n",
+				       $1, ($12 + $13) / hz }' "/proc/$qpid/stat"
+		fi
 	} | diag
 }
 
