@@ -278,25 +278,35 @@ void kvio_blk_vq_drain(struct kvio_blk_vq *bvq)
 	wait_event(blk->idle, !atomic_read(&bvq->inflight));
 }
 
-/*
- * Hand the request to the file, its data as the parser found it in the
- * chain.  vq->mutex held, in the worker.
- */
+/* The request's data, as the parser found it in the chain. */
+static void kvio_blk_data_iter(const struct kvio_blk_parse *r, bool write,
+			       struct iov_iter *iter)
+{
+	/* (For IN the count leaves the status byte out.) */
+	iov_iter_init(iter, write ? ITER_SOURCE : ITER_DEST, r->iov + r->first,
+		      r->nr_segs, r->skip + r->data_len);
+	iov_iter_advance(iter, r->skip);
+}
+
+static ssize_t kvio_blk_file_rw(struct file *file, struct kiocb *iocb,
+				struct iov_iter *iter, bool write)
+{
+	return write ? vfs_iocb_iter_write(file, iocb, iter) :
+		       vfs_iocb_iter_read(file, iocb, iter);
+}
+
+/* Hand the request to the file.  vq->mutex held, in the worker. */
 static void kvio_blk_submit(struct kvio_blk_chain *c,
 			    struct kvio_blk_req *req, loff_t pos, bool sync)
 {
 	const struct kvio_blk_parse *r = &c->r;
 	struct file *file = c->be->file;
 	struct kiocb *iocb = &req->iocb;
-	unsigned int dir = req->write ? ITER_SOURCE : ITER_DEST;
 	struct iov_iter iter;
 	bool direct;
 	ssize_t ret;
 
-	/* (For IN the count leaves the status byte out.) */
-	iov_iter_init(&iter, dir, r->iov + r->first, r->nr_segs,
-		      r->skip + r->data_len);
-	iov_iter_advance(&iter, r->skip);
+	kvio_blk_data_iter(r, req->write, &iter);
 	init_sync_kiocb(iocb, file);
 	/*
 	 * Flags come from the file as the owner has it now (F_SETFL may have
@@ -322,19 +332,15 @@ static void kvio_blk_submit(struct kvio_blk_chain *c,
 		iocb->ki_flags |= IOCB_WRITE;
 		kvio_kiocb_start_write(iocb);
 	}
-	ret = req->write ? vfs_iocb_iter_write(file, iocb, &iter) :
-			   vfs_iocb_iter_read(file, iocb, &iter);
+	ret = kvio_blk_file_rw(file, iocb, &iter, req->write);
 	/*
 	 * A filesystem whose O_DIRECT alignment we could not learn refuses
 	 * before it starts: once more through the page cache.
 	 */
 	if (ret == -EINVAL && direct) {
-		iov_iter_init(&iter, dir, r->iov + r->first, r->nr_segs,
-			      r->skip + r->data_len);
-		iov_iter_advance(&iter, r->skip);
+		kvio_blk_data_iter(r, req->write, &iter);
 		iocb->ki_flags &= ~IOCB_DIRECT;
-		ret = req->write ? vfs_iocb_iter_write(file, iocb, &iter) :
-				   vfs_iocb_iter_read(file, iocb, &iter);
+		ret = kvio_blk_file_rw(file, iocb, &iter, req->write);
 	}
 	if (ret == -EIOCBQUEUED) {
 		/* The request may be gone already: kvio_blk_rw_complete(). */
