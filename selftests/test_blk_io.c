@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -638,17 +639,62 @@ static int intact(struct env *e, uint64_t sector, uint32_t seed)
 	       KT_PASS : KT_FAIL;
 }
 
+/*
+ * An inotify watch for IN_MODIFY on the backend (through /proc/self/fd: the
+ * file in /tmp is unlinked): what fallocate(2) would make a watcher see.
+ */
+static int watch_modify(struct env *e)
+{
+	char path[64];
+	int in;
+
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->fd);
+	if (inotify_add_watch(in, path, IN_MODIFY) < 0) {
+		int err = -errno;
+
+		close(in);
+		return err;
+	}
+	return in;
+}
+
+/* IN_MODIFY events queued on @in since the last call, then @in closed. */
+static int modify_events(int in)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	int n = 0;
+	ssize_t len;
+	char *p;
+
+	while ((len = read(in, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + len; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			n += !!(ev->mask & IN_MODIFY);
+		}
+	}
+	close(in);
+	return n;
+}
+
 static int body_discard_file(struct env *e)
 {
 	long long before, after;
 	uint32_t used;
-	int r;
+	int r, in, n;
 
 	KT_TRY(fill(e, 2048, 1024, 50));
 	before = file_blocks(e->fd);
+	in = watch_modify(e);
+	KT_ASSERT(in >= 0, "inotify: %s", kt_errname(-in));
 	r = dwz(e, VIRTIO_BLK_T_DISCARD, 2048 + 128, 512, 0, &used);
+	n = modify_events(in);
 	KT_ASSERT(r == S_OK && used == 1, "discard: status %d used %u", r,
 		  used);
+	KT_ASSERT(n == 1, "%d IN_MODIFY events, want 1", n);
 	after = file_blocks(e->fd);
 	/* tmpfs punches holes: 512 sectors (256 KiB) fewer blocks. */
 	KT_ASSERT(after <= before - 512, "st_blocks %lld -> %lld", before,
@@ -668,13 +714,18 @@ static int body_discard_nullb(struct env *e)
 {
 	long long before, after;
 	uint32_t used;
-	int r;
+	int r, in, n;
 
 	KT_TRY(fill(e, 4096, 256, 60));
 	before = kt_nullb_stat(&e->nb, KT_STAT_DISCARDS);
+	in = watch_modify(e);
+	KT_ASSERT(in >= 0, "inotify: %s", kt_errname(-in));
 	r = dwz(e, VIRTIO_BLK_T_DISCARD, 4096, 256, 0, &used);
+	/* As fallocate(2) on the device would (blkdev path: kvio's own). */
+	n = modify_events(in);
 	KT_ASSERT(r == S_OK && used == 1, "discard: status %d used %u", r,
 		  used);
+	KT_ASSERT(n == 1, "%d IN_MODIFY events, want 1", n);
 	after = stat_after(e, KT_STAT_DISCARDS, before);
 	KT_ASSERT(after > before, "discards %lld -> %lld", before, after);
 	/* null_blk frees discarded memory: it reads back as zeroes. */
@@ -1463,9 +1514,9 @@ static const struct kt_case cases[] = {
 	{ "FLUSH: reaches a null_blk with a volatile cache (page cache)", case_flush_nullb_buffered },
 	{ "cache: writeback, WRITETHROUGH from the VMM, back to writeback", case_writeback },
 	{ "cache: no FLUSH acked means writethrough", case_writethrough_no_flush },
-	{ "DISCARD: file, hole punched, zeroes, neighbours intact", case_discard_file },
-	{ "DISCARD: null_blk O_DIRECT, counted and zeroes", case_discard_nullb },
-	{ "DISCARD: null_blk page cache, counted and zeroes", case_discard_nullb_buffered },
+	{ "DISCARD: file, hole punched, zeroes, neighbours intact, IN_MODIFY", case_discard_file },
+	{ "DISCARD: null_blk O_DIRECT, counted, zeroes, IN_MODIFY", case_discard_nullb },
+	{ "DISCARD: null_blk page cache, counted, zeroes, IN_MODIFY", case_discard_nullb_buffered },
 	{ "WRITE_ZEROES: file, without unmap (allocated) and with (hole)", case_write_zeroes_file },
 	{ "WRITE_ZEROES: null_blk O_DIRECT, with and without unmap", case_write_zeroes_nullb },
 	{ "WRITE_ZEROES: null_blk page cache, with and without unmap", case_write_zeroes_nullb_buffered },

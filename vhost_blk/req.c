@@ -24,6 +24,7 @@
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/fsnotify.h>
 #include <linux/highmem.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -471,19 +472,24 @@ static int kvio_blk_discard(struct kvio_blk_backend *be, loff_t pos, u64 len)
 	 */
 	if (IS_SWAPFILE(file->f_mapping->host))
 		return -ETXTBSY;
-	if (be->is_bdev)
+	if (be->is_bdev) {
 		/*
 		 * fallocate(2) filters FALLOC_FL_NO_HIDE_STALE, but for a block
 		 * device file blkdev_fallocate() implements it as BLKDISCARD
 		 * does: page cache dropped under the invalidate lock, then
-		 * blkdev_issue_discard().
+		 * blkdev_issue_discard().  Of what vfs_fallocate() adds, the
+		 * inotify/fanotify event is ours to send; its LSM recheck is
+		 * not exported (the LSM saw the owner open the device).
 		 */
 		ret = file->f_op->fallocate(file, FALLOC_FL_PUNCH_HOLE |
 					    FALLOC_FL_KEEP_SIZE |
 					    FALLOC_FL_NO_HIDE_STALE, pos, len);
-	else
+		if (!ret)
+			fsnotify_modify(file);
+	} else {
 		ret = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE |
 				    FALLOC_FL_KEEP_SIZE, pos, len);
+	}
 	/* A hint: a backend that cannot deallocate keeps the data. */
 	return ret == -EOPNOTSUPP ? 0 : ret;
 }
