@@ -126,6 +126,14 @@ struct kt_mem {
 
 int kt_mem_init(struct kt_mem *m, size_t size, uint64_t gpa);
 void kt_mem_free(struct kt_mem *m);
+/*
+ * Whether the kernel still holds a reference to a page of guest RAM (a
+ * direct I/O in flight pins its buffer): unmaps guest RAM from this process
+ * and seals the memfd against writes, which memfd refuses with EBUSY while
+ * a page has a reference beyond the page cache's (mm/memfd.c waits about
+ * 150 ms for them first).  0 or -errno; guest RAM is gone afterwards.
+ */
+int kt_mem_unreferenced(struct kt_mem *m);
 /* Allocate len bytes of guest RAM aligned to align; returns the GPA (0 when
  * full, which is never a valid GPA since KT_GPA_BASE > 0). Zeroed. */
 uint64_t kt_mem_alloc(struct kt_mem *m, size_t len, size_t align);

@@ -33,7 +33,7 @@ static inline void kt_mb(void)
 int kt_mem_init(struct kt_mem *m, size_t size, uint64_t gpa)
 {
 	memset(m, 0, sizeof(*m));
-	m->fd = memfd_create("kt-guest-ram", MFD_CLOEXEC);
+	m->fd = memfd_create("kt-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (m->fd < 0)
 		return -errno;
 	if (ftruncate(m->fd, size) < 0)
@@ -52,6 +52,14 @@ err:
 	close(m->fd);
 	m->fd = -1;
 	return -errno;
+}
+
+int kt_mem_unreferenced(struct kt_mem *m)
+{
+	if (m->hva)
+		munmap(m->hva, m->size);
+	m->hva = NULL;
+	return fcntl(m->fd, F_ADD_SEALS, F_SEAL_WRITE) < 0 ? -errno : 0;
 }
 
 void kt_mem_free(struct kt_mem *m)
