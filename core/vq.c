@@ -414,8 +414,8 @@ static const struct kvio_chain_ops kvio_vq_chain_ops = {
 
 int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
-		     unsigned int *in_num, struct kvio_log *log,
-		     unsigned int *log_num)
+		     unsigned int *in_num, unsigned int *splits,
+		     struct kvio_log *log, unsigned int *log_num)
 {
 	struct kvio_chain c = {
 		.ops = &kvio_vq_chain_ops,
@@ -440,6 +440,8 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 
 	*out_num = 0;
 	*in_num = 0;
+	if (splits)
+		*splits = 0;
 	if (log)
 		*log_num = 0;
 	/* vq->log has room for vq->iov_limit entries only. */
@@ -470,9 +472,10 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 
 	*out_num = c.out;
 	*in_num = c.in;
+	if (splits)
+		*splits = c.out + c.in - c.bufs;
 	if (log)
 		*log_num = c.log_num;
-	vq->chain_splits = c.out + c.in - c.bufs;
 	vq->last_avail_idx++;
 	return head;
 }

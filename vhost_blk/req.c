@@ -473,17 +473,25 @@ static int kvio_blk_discard(struct kvio_blk_backend *be, loff_t pos, u64 len)
 	if (IS_SWAPFILE(file->f_mapping->host))
 		return -ETXTBSY;
 	if (be->is_bdev) {
+		struct address_space *mapping = file->f_mapping;
+
 		/*
-		 * fallocate(2) filters FALLOC_FL_NO_HIDE_STALE, but for a block
-		 * device file blkdev_fallocate() implements it as BLKDISCARD
-		 * does: page cache dropped under the invalidate lock, then
-		 * blkdev_issue_discard().  Of what vfs_fallocate() adds, the
-		 * inotify/fanotify event is ours to send; its LSM recheck is
-		 * not exported (the LSM saw the owner open the device).
+		 * What BLKDISCARD does (and QEMU asks for on a host device):
+		 * the range's page cache dropped under the invalidate lock,
+		 * then blkdev_issue_discard().  Not fallocate(): a block
+		 * device's fallocate() deallocates with REQ_OP_DISCARD only
+		 * for FALLOC_FL_NO_HIDE_STALE, which fallocate(2) filters and
+		 * newer kernels (6.12 here) no longer accept at all.  Of what
+		 * vfs_fallocate() adds, the fsnotify event is ours to send; its
+		 * LSM recheck is not exported (the LSM saw the owner open the
+		 * device).
 		 */
-		ret = file->f_op->fallocate(file, FALLOC_FL_PUNCH_HOLE |
-					    FALLOC_FL_KEEP_SIZE |
-					    FALLOC_FL_NO_HIDE_STALE, pos, len);
+		filemap_invalidate_lock(mapping);
+		truncate_inode_pages_range(mapping, pos, pos + len - 1);
+		ret = blkdev_issue_discard(I_BDEV(mapping->host),
+					   pos >> SECTOR_SHIFT, len >> SECTOR_SHIFT,
+					   GFP_KERNEL);
+		filemap_invalidate_unlock(mapping);
 		if (!ret)
 			fsnotify_modify(file);
 	} else {
@@ -568,8 +576,8 @@ static int kvio_blk_read_user(struct kvio_blk_parse *r, void *buf,
 }
 
 /*
- * One chain, its iovecs in vq->iov and c->r.out, c->r.in set: 0 when
- * answered or submitted, -EIO when the ring broke.
+ * One chain, its iovecs in vq->iov and c->r.out, c->r.in and c->r.splits
+ * set: 0 when answered or submitted, -EIO when the ring broke.
  */
 static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 {
@@ -578,7 +586,6 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 
 	r->p = c->p;
 	r->iov = vq->iov;
-	r->splits = vq->chain_splits;
 	r->little_endian = kvio_vq_is_little_endian(vq);
 	r->ro = kvio_blk_ro(c);
 	r->discard = kvio_vq_has_feature(vq, VIRTIO_BLK_F_DISCARD);
@@ -650,7 +657,8 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 			break;
 		}
 		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
-					&c.r.in, vq->log, &c.log_num);
+					&c.r.in, &c.r.splits, vq->log,
+					&c.log_num);
 		/* Malformed (the ring is broken now) or an IOTLB miss. */
 		if (head < 0)
 			break;

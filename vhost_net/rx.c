@@ -58,7 +58,8 @@ static int kvio_net_get_rx_bufs(struct kvio_vq *vq,
 			goto err;
 		}
 		r = kvio_vq_get_desc(vq, vq->iov + seg, vq->iov_limit - seg,
-				     &out, &in, log ? log + nlogs : NULL, &n);
+				     &out, &in, NULL, log ? log + nlogs : NULL,
+				     &n);
 		if (r < 0)
 			goto err;
 		if (r == vq->num) {

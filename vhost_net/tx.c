@@ -84,7 +84,7 @@ static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
 		return -ENOSPC;
 
 	buf = page_frag_alloc_align(&nvq->frags, buflen, GFP_KERNEL,
-				    -SMP_CACHE_BYTES);
+				    SMP_CACHE_BYTES);
 	if (!buf)
 		return -ENOMEM;
 
@@ -184,13 +184,14 @@ static int kvio_net_tx_get_desc(struct kvio_net *net, struct kvio_net_vq *nvq,
 	struct kvio_vq *vq = &nvq->vq;
 	int r;
 
-	r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in, NULL, NULL);
+	r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in, NULL, NULL,
+			     NULL);
 	if (r >= 0 && r == vq->num && vq->busyloop_timeout) {
 		/* Nothing may wait in a batch while we spin. */
 		kvio_net_tx_flush(nvq, sock);
 		*busyloop_intr = kvio_net_busy_poll(net, false);
 		r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in,
-				     NULL, NULL);
+				     NULL, NULL, NULL);
 	}
 	return r;
 }

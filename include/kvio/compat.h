@@ -4,7 +4,8 @@
  * kernel API it knows; each shim below recreates that API on older kernels and
  * names the release where the API changed.  The oldest supported kernel is 6.1
  * (Debian 12); scripts/compat-build compiles kvio against the newest kernel
- * of Debian 12's backports (6.12) on every test run.
+ * of Debian 12's backports (6.12) on every test run and runs the selftests
+ * on kvio's devices under that kernel.
  */
 #ifndef _KVIO_COMPAT_H
 #define _KVIO_COMPAT_H
@@ -12,12 +13,22 @@
 #include <linux/version.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
+#include <linux/gfp.h>
 #include <linux/uio.h>
 
 /* 6.2: iov_iter directions gained ITER_SOURCE / ITER_DEST names. */
 #ifndef ITER_SOURCE
 #define ITER_SOURCE	WRITE	/* data flows out of the iterator */
 #define ITER_DEST	READ	/* data flows into the iterator */
+#endif
+
+/*
+ * 6.9: page_frag_alloc_align() takes the alignment (a power of 2); before,
+ * a mask (-align).  The old one, given an alignment, aligns to nothing.
+ */
+#if KERNEL_VERSION(6, 9, 0) > LINUX_VERSION_CODE
+#define page_frag_alloc_align(nc, fragsz, gfp, align) \
+	page_frag_alloc_align((nc), (fragsz), (gfp), -(align))
 #endif
 
 /* 6.8: eventfd_signal() lost its count argument (it always added 1). */

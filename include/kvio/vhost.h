@@ -127,12 +127,6 @@ struct kvio_vq {
 	struct kvio_log *log;
 	struct vring_used_elem *heads;
 	unsigned int iov_limit;
-	/*
-	 * Of the last chain kvio_vq_get_desc() read: iovecs beyond one per
-	 * descriptor (buffers split where a memory region or IOTLB map ends),
-	 * for a backend that bounds descriptors, not iovecs.
-	 */
-	unsigned int chain_splits;
 
 	u64 acked_features;	/* copy of the device's, read under vq->mutex */
 	u64 acked_backend_features;
@@ -362,10 +356,12 @@ int kvio_vq_init_access(struct kvio_vq *vq);
 /*
  * Reads the next available chain and translates it into vq->iov-style user
  * iovecs: @iov[0 .. *out_num) are device-readable, then
- * @iov[*out_num .. *out_num + *in_num) device-writable.  If @log is not NULL
- * the guest-physical ranges of the writable buffers are stored there and
- * their count in *log_num (for kvio_log_write()).  vq->chain_splits says
- * how many iovecs more than descriptors the chain took.
+ * @iov[*out_num .. *out_num + *in_num) device-writable.  If @splits is not
+ * NULL it gets how many iovecs more than descriptors the chain took (buffers
+ * split where a memory region or IOTLB map ends), for a backend that bounds
+ * descriptors, not iovecs.  If @log is not NULL the guest-physical ranges of
+ * the writable buffers are stored there and their count in *log_num (for
+ * kvio_log_write()).
  *
  * Returns the head index (< vq->num), vq->num when the ring is empty, or a
  * negative errno: -EFAULT/-EINVAL for a malformed chain (the ring is then
@@ -376,8 +372,8 @@ int kvio_vq_init_access(struct kvio_vq *vq);
  */
 int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
-		     unsigned int *in_num, struct kvio_log *log,
-		     unsigned int *log_num);
+		     unsigned int *in_num, unsigned int *splits,
+		     struct kvio_log *log, unsigned int *log_num);
 /* Give back the last @n chains read with kvio_vq_get_desc(). */
 void kvio_vq_discard_desc(struct kvio_vq *vq, int n);
 
