@@ -36,6 +36,9 @@ struct kvio_worker {
 	struct mm_struct *mm;		/* the device's reference, not ours */
 	struct llist_head work_list;
 	pid_t owner;			/* for the thread names */
+	/* A copy of the owner's credentials until the thread commits it. */
+	struct cred *cred;
+	struct completion started;	/* credentials committed */
 	u32 id;
 	unsigned int attached;		/* rings using it; dev->mutex */
 };

@@ -320,9 +320,13 @@ static int kvio_vq_prepare(struct kvio_vq *vq)
 	return 0;
 }
 
-/* (Re)arm the kick poll of a ring that has a kick eventfd; vq->mutex held. */
+/*
+ * Restart a ring GET_VRING_BASE stopped and (re)arm the kick poll of a ring
+ * that has a kick eventfd; vq->mutex held.
+ */
 int kvio_vq_start_kick(struct kvio_vq *vq)
 {
+	vq->stopped = false;
 	if (!vq->kick || !vq->handle_kick)
 		return 0;
 	return kvio_poll_start(&vq->poll, vq->kick);
@@ -451,6 +455,9 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 	ret = kvio_vq_prepare(vq);
 	if (ret)
 		return ret;
+	/* GET_VRING_BASE's index stays true until the ring is restarted. */
+	if (unlikely(vq->stopped))
+		return vq->num;
 
 	if (vq->avail_idx == vq->last_avail_idx) {
 		ret = kvio_vq_fetch_avail_idx(vq);
@@ -647,7 +654,8 @@ bool kvio_vq_enable_notify(struct kvio_vq *vq)
 	 * between writing avail->idx and reading the used flags.
 	 */
 	smp_mb();
-	if (kvio_vq_fetch_avail_idx(vq))
+	/* Nothing to take from a stopped ring: the caller must not loop. */
+	if (vq->stopped || kvio_vq_fetch_avail_idx(vq))
 		return false;
 	return vq->avail_idx != vq->last_avail_idx;
 }
@@ -673,6 +681,8 @@ EXPORT_SYMBOL_GPL(kvio_vq_disable_notify);
 
 bool kvio_vq_avail_empty(struct kvio_vq *vq)
 {
+	if (vq->stopped)
+		return true;
 	if (vq->avail_idx != vq->last_avail_idx)
 		return false;
 	/* On error, "not empty": the caller's kvio_vq_get_desc() reports it. */
@@ -688,7 +698,10 @@ bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len)
 
 	if ((dev->byte_weight && total_len >= dev->byte_weight) ||
 	    pkts >= dev->weight) {
-		/* Let other rings run; this one continues on its next turn. */
+		/*
+		 * Let other rings run; this one continues on its next turn
+		 * (which takes nothing if GET_VRING_BASE stops it first).
+		 */
 		kvio_poll_queue(&vq->poll);
 		return true;
 	}

@@ -43,6 +43,7 @@ void kvio_vq_reset(struct kvio_vq *vq)
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
+	vq->stopped = false;
 	vq->access_ready = false;
 	vq->acked_features = 0;
 	vq->acked_backend_features = 0;
@@ -212,16 +213,19 @@ static long kvio_vring_set_addr(struct kvio_vq *vq, void __user *argp)
 }
 
 /*
- * Stops the ring (kick poll off, queued work run) so the index reported is
- * where the guest's next buffer is and stays so.  SET_VRING_BASE,
- * SET_VRING_KICK or attaching a backend restart it (upstream never stops the
- * kick poll here; QEMU always sends those before it relies on kicks again).
+ * Stops the ring (no chain taken from now on, kick poll off, queued work
+ * run) so the index reported is where the guest's next buffer is and stays
+ * so, with or without a backend.  SET_VRING_BASE, SET_VRING_KICK or
+ * attaching a backend restart it (upstream stops nothing here: QEMU detaches
+ * the backend first, and always sends those before it relies on the ring
+ * again).
  */
 static long kvio_vring_get_base(struct kvio_vq *vq, u32 idx, void __user *argp)
 {
 	struct vhost_vring_state s = { .index = idx };
 
 	mutex_lock(&vq->mutex);
+	vq->stopped = true;
 	kvio_poll_stop(&vq->poll);
 	mutex_unlock(&vq->mutex);
 	kvio_vq_flush(vq);
@@ -269,6 +273,7 @@ static long kvio_vring_set_kick(struct kvio_vq *vq, void __user *argp)
 	old = vq->kick;
 	kvio_poll_stop(&vq->poll);
 	vq->kick = file;
+	vq->stopped = false;
 	if (file && vq->handle_kick) {
 		ret = kvio_poll_start(&vq->poll, file);
 		if (ret) {

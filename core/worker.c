@@ -2,12 +2,19 @@
 /*
  * Workers, work items and polls.
  *
- * A worker is a kthread that adopts the owner's mm (so ring and buffer
- * addresses, which are the owner's user addresses, can be used with
- * copy_{from,to}_user) and is put in the owner's cgroups (so its CPU time
- * and the memory it allocates are charged like the owner's own).  Work items
- * are queued on a lock-free list from any context, including the hard-IRQ
- * wakeups of a KVM ioeventfd, and run in queue order.
+ * A worker is a kthread that acts for the owner, as upstream's vhost_task
+ * (a thread of the owner since 6.4) does by birth:
+ *  - it takes the owner's credentials, so every file operation a device does
+ *    for the VMM (kvio_blk's reads, writes and fallocate, kvio_net's socket
+ *    calls) is checked as the VMM's own would be: set-id bits cleared on
+ *    write, no root reserve on a full file system, quotas and LSM rules;
+ *  - it counts as one of the owner's processes (RLIMIT_NPROC), so open
+ *    devices cannot multiply threads past the owner's limit;
+ *  - it adopts the owner's mm (ring and buffer addresses are the owner's
+ *    user addresses, used with copy_{from,to}_user) and is put in the
+ *    owner's cgroups (CPU time and memory charged like the owner's own).
+ * Work items are queued on a lock-free list from any context, including the
+ * hard-IRQ wakeups of a KVM ioeventfd, and run in queue order.
  *
  * Lifetime: workers are created at SET_OWNER (the default one, id 0) and by
  * VHOST_NEW_WORKER, and destroyed at RESET_OWNER, VHOST_FREE_WORKER and
@@ -15,7 +22,9 @@
  * changes while nothing can queue work for that ring (no kick, no backend).
  */
 #include <linux/cgroup.h>
+#include <linux/cred.h>
 #include <linux/kthread.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -27,6 +36,17 @@ static int kvio_worker_fn(void *data)
 	struct kvio_worker *worker = data;
 	struct kvio_work *work, *next;
 	struct llist_node *node;
+
+	/*
+	 * The owner's credentials, real and effective, before the mm: a
+	 * change of euid makes commit_creds() reset the dumpable flag of
+	 * current->mm, which must not be the owner's.  Committing them also
+	 * moves this thread's RLIMIT_NPROC count from root to the owner
+	 * (released when the thread is reaped).
+	 */
+	commit_creds(worker->cred);
+	worker->cred = NULL;
+	complete(&worker->started);
 
 	kthread_use_mm(worker->mm);
 	for (;;) {
@@ -99,8 +119,35 @@ void kvio_worker_flush(struct kvio_worker *worker)
 }
 
 /*
+ * Whether the caller (the owner, whose credentials a new worker has just
+ * taken) now runs more processes than RLIMIT_NPROC allows, by the rule
+ * fork() applies: the count of each user namespace level against the
+ * caller's limit, then against the limit its namespace sets for it; root
+ * and holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN are exempt.
+ */
+static bool kvio_worker_over_nproc(void)
+{
+	unsigned long limit = rlimit(RLIMIT_NPROC);
+	struct ucounts *iter;
+	long max;
+
+	if (uid_eq(current_uid(), GLOBAL_ROOT_UID) ||
+	    capable(CAP_SYS_RESOURCE) || capable(CAP_SYS_ADMIN))
+		return false;
+	max = min_t(unsigned long, limit, LONG_MAX);
+	for (iter = current_ucounts(); iter; iter = iter->ns->ucounts) {
+		if (get_rlimit_value(iter, UCOUNT_RLIMIT_NPROC) > max)
+			return true;
+		max = get_userns_rlimit_max(iter->ns, UCOUNT_RLIMIT_NPROC);
+	}
+	return false;
+}
+
+/*
  * Creates a worker in the caller's (the owner's) context: the cgroups it
- * joins are the caller's.  dev->mutex held, dev->mm set.
+ * joins, the credentials it takes and the process limit it counts against
+ * are the caller's.  -EAGAIN past the caller's RLIMIT_NPROC, as fork()
+ * would say.  dev->mutex held, dev->mm set.
  */
 struct kvio_worker *kvio_worker_create(struct kvio_dev *dev, pid_t owner)
 {
@@ -113,8 +160,15 @@ struct kvio_worker *kvio_worker_create(struct kvio_dev *dev, pid_t owner)
 	if (!worker)
 		return ERR_PTR(-ENOMEM);
 	init_llist_head(&worker->work_list);
+	init_completion(&worker->started);
 	worker->mm = dev->mm;
 	worker->owner = owner;
+	/* A copy of the caller's, which the thread commits as its own. */
+	worker->cred = prepare_creds();
+	if (!worker->cred) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 
 	ret = xa_alloc(&dev->worker_xa, &id, worker, xa_limit_32b,
 		       GFP_KERNEL_ACCOUNT);
@@ -141,11 +195,23 @@ struct kvio_worker *kvio_worker_create(struct kvio_dev *dev, pid_t owner)
 
 	worker->task = task;
 	wake_up_process(task);
+	/*
+	 * Counted first, then checked, as fork() does: two owners' threads
+	 * creating workers at once cannot both slip under the limit.
+	 */
+	wait_for_completion(&worker->started);
+	if (kvio_worker_over_nproc()) {
+		kthread_stop(task);
+		ret = -EAGAIN;
+		goto err_erase;
+	}
 	return worker;
 
 err_erase:
 	xa_erase(&dev->worker_xa, id);
 err_free:
+	if (worker->cred)
+		put_cred(worker->cred);
 	kfree(worker);
 	return ERR_PTR(ret);
 }

@@ -987,6 +987,90 @@ static int case_get_base_after_traffic(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/*
+ * GET_VRING_BASE stops a ring that has a backend: nothing wakes it into
+ * taking chains past the index it returned, neither its socket (frames
+ * arriving for RX) nor a TX run the packet weight re-queued.  Re-arming the
+ * kick (SET_VRING_KICK with the same eventfd) restarts it.  Upstream stops
+ * nothing here (QEMU detaches the backend first): kvio only.
+ */
+static int case_get_base_stops_live_ring(const struct kt_target *t)
+{
+	struct kt_vq *rvq, *tvq;
+	struct vhost_vring_state s, again;
+	struct kt_net n;
+	struct vhost_vring_file kick;
+	uint8_t frame[256];
+	struct kt_buf b;
+	unsigned int i;
+	size_t len;
+	int r;
+
+	if (!t->kvio)
+		return kt_skip("upstream vhost-net does not stop a ring at GET_VRING_BASE");
+	r = kt_net_open(&n, t, F(VIRTIO_F_VERSION_1), 1024, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	rvq = &n.dev.vq[KT_RXQ];
+	tvq = &n.dev.vq[KT_TXQ];
+
+	/* RX: buffers posted, ring stopped, then frames reach the tap. */
+	KT_ASSERT(kt_net_rx_post(&n, 16, false) == 0, "post RX buffers");
+	kt_sleep_ms(50);
+	s.index = KT_RXQ;
+	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_GET_VRING_BASE, &s));
+	KT_ASSERT(s.num == 0, "RX GET_VRING_BASE %u before any frame", s.num);
+	len = kt_frame_test(frame, kt_guest_mac, n.tap.mac, 100, 7);
+	for (i = 0; i < 4; i++)
+		KT_ASSERT(kt_packet_send(n.psock, n.tap.ifindex, frame,
+					 len) == 0, "send frame %u", i);
+	kt_sleep_ms(300 * kt_timeout_scale());
+	KT_ASSERT(kt_vq_used_idx(rvq) == 0,
+		  "RX used index %u after GET_VRING_BASE returned 0: the socket restarted a stopped ring",
+		  kt_vq_used_idx(rvq));
+	again.index = KT_RXQ;
+	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_GET_VRING_BASE, &again));
+	KT_ASSERT(again.num == 0, "RX GET_VRING_BASE moved to %u", again.num);
+	/* The same kick eventfd again restarts it: the frames come in. */
+	kick.index = KT_RXQ;
+	kick.fd = rvq->kick;
+	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_SET_VRING_KICK, &kick));
+	kt_vq_kick(rvq);
+	KT_TRY(kt_net_expect_rx(&n, frame, len, WAIT_MS, 0, NULL));
+
+	/*
+	 * TX: 1024 frames and one kick, GET_VRING_BASE at once, while the
+	 * handler goes through them 256 (its weight) a run.
+	 */
+	for (i = 0; i < 1024; i++) {
+		uint64_t gpa = kt_pool_get(&n.txpool);
+		uint8_t *p = kt_gpa(&n.dev.mem, gpa);
+
+		KT_ASSERT(gpa, "TX pool");
+		memset(p, 0, n.hdr_len);
+		len = kt_frame_test(p + n.hdr_len, n.tap.mac,
+				    kt_guest_mac, 20, i);
+		b.gpa = gpa;
+		b.len = n.hdr_len + len;
+		KT_ASSERT(kt_vq_add(tvq, &b, 1, NULL, 0, false, gpa) >= 0,
+			  "TX add %u", i);
+	}
+	kt_vq_kick(tvq);
+	s.index = KT_TXQ;
+	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_GET_VRING_BASE, &s));
+	kt_sleep_ms(300 * kt_timeout_scale());
+	KT_ASSERT((uint16_t)kt_vq_used_idx(tvq) <= s.num,
+		  "TX used index %u past the %u GET_VRING_BASE returned",
+		  kt_vq_used_idx(tvq), s.num);
+	again.index = KT_TXQ;
+	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_GET_VRING_BASE, &again));
+	KT_ASSERT(again.num == s.num, "TX GET_VRING_BASE %u, then %u",
+		  s.num, again.num);
+	kt_diag("TX stopped after %u of 1024 chains", s.num);
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
 static int case_busyloop_timeout(const struct kt_target *t)
 {
 	struct vhost_vring_state s;
@@ -1393,6 +1477,8 @@ static const struct kt_case cases[] = {
 	  case_backend_packet_socket },
 	{ "GET_VRING_BASE returns last_avail_idx after traffic",
 	  case_get_base_after_traffic },
+	{ "GET_VRING_BASE stops a ring with a backend (RX socket, TX weight re-queue); same kick restarts",
+	  case_get_base_stops_live_ring },
 	{ "SET/GET_VRING_BUSYLOOP_TIMEOUT round trip", case_busyloop_timeout },
 	{ "traffic both ways with a busy-poll timeout set",
 	  case_busyloop_traffic, 120 },

@@ -474,23 +474,41 @@ static int kvio_blk_discard(struct kvio_blk_backend *be, loff_t pos, u64 len)
 		return -ETXTBSY;
 	if (be->is_bdev) {
 		struct address_space *mapping = file->f_mapping;
+		struct block_device *bdev = I_BDEV(mapping->host);
 
 		/*
-		 * What BLKDISCARD does (and QEMU asks for on a host device):
-		 * the range's page cache dropped under the invalidate lock,
-		 * then blkdev_issue_discard().  Not fallocate(): a block
-		 * device's fallocate() deallocates with REQ_OP_DISCARD only
-		 * for FALLOC_FL_NO_HIDE_STALE, which fallocate(2) filters and
-		 * newer kernels (6.12 here) no longer accept at all.  Of what
-		 * vfs_fallocate() adds, the fsnotify event is ours to send; its
-		 * LSM recheck is not exported (the LSM saw the owner open the
-		 * device).
+		 * The steps of BLKDISCARD (blk_ioctl_discard(), which takes a
+		 * user pointer and so cannot be called from here): under the
+		 * invalidate lock, claim the device, drop the range's page
+		 * cache, discard.  Not fallocate(): a block device's
+		 * fallocate() deallocates with REQ_OP_DISCARD only for
+		 * FALLOC_FL_NO_HIDE_STALE, which fallocate(2) filters and
+		 * newer kernels (6.12 here) no longer accept at all.
+		 *
+		 * One rule is stricter than BLKDISCARD's: with another
+		 * holder (a mounted file system, a RAID or LVM member,
+		 * another O_EXCL open) BLKDISCARD falls back to invalidating
+		 * the cache and discards if that works, pulling blocks from
+		 * under the holder; here the claim fails and the guest gets
+		 * IOERR.  The holder we claim as is the backend file itself,
+		 * which is the device's holder when the VMM opened it O_EXCL,
+		 * so that open keeps its discards.  The claim is held over
+		 * the discard, so nothing mounts the range in between.
+		 *
+		 * Of what vfs_fallocate() adds, the fsnotify event is ours to
+		 * send; its LSM recheck is not exported (the LSM saw the owner
+		 * open the device).
 		 */
 		filemap_invalidate_lock(mapping);
-		truncate_inode_pages_range(mapping, pos, pos + len - 1);
-		ret = blkdev_issue_discard(I_BDEV(mapping->host),
-					   pos >> SECTOR_SHIFT, len >> SECTOR_SHIFT,
-					   GFP_KERNEL);
+		ret = bd_prepare_to_claim(bdev, file, NULL);
+		if (!ret) {
+			truncate_inode_pages_range(mapping, pos,
+						   pos + len - 1);
+			ret = blkdev_issue_discard(bdev, pos >> SECTOR_SHIFT,
+						   len >> SECTOR_SHIFT,
+						   GFP_KERNEL);
+			bd_abort_claiming(bdev, file);
+		}
 		filemap_invalidate_unlock(mapping);
 		if (!ret)
 			fsnotify_modify(file);
@@ -631,11 +649,10 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 	mutex_lock(&vq->mutex);
 	c.be = kvio_vq_get_backend(vq);
 	/*
-	 * A ring GET_VRING_BASE stopped (kick poll off) takes nothing more,
-	 * not even from a run the weight check queued before it stopped: the
-	 * index it reported must stay true.
+	 * A stopped ring takes nothing more (kvio_vq_get_desc() would find
+	 * it empty): no plug, no notification change for it.
 	 */
-	if (!c.be || vq->broken || !vq->poll.wqh)
+	if (!c.be || kvio_vq_stopped(vq))
 		goto out;
 	c.p = &to_blk(vq)->params;
 

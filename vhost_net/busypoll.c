@@ -88,7 +88,7 @@ bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 		return false;
 
 	/* A ring without a backend may not even be set up: leave it alone. */
-	other_live = kvio_vq_get_backend(other) && !other->broken;
+	other_live = kvio_vq_get_backend(other) && !kvio_vq_stopped(other);
 	if (other_live)
 		kvio_vq_disable_notify(other);
 	/* rvq->mutex is held here either way. */

@@ -43,7 +43,8 @@ static void kvio_net_handle(struct kvio_net_vq *nvq)
 
 	mutex_lock_nested(&vq->mutex, rx ? KVIO_NET_VQ_RX : KVIO_NET_VQ_TX);
 	sock = kvio_vq_get_backend(vq);
-	if (!sock || vq->broken)
+	/* A stopped ring takes nothing, whoever queued this run. */
+	if (!sock || kvio_vq_stopped(vq))
 		goto out;
 
 	kvio_vq_disable_notify(vq);

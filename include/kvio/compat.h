@@ -11,6 +11,7 @@
 #define _KVIO_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/blkdev.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
@@ -29,6 +30,15 @@
 #if KERNEL_VERSION(6, 9, 0) > LINUX_VERSION_CODE
 #define page_frag_alloc_align(nc, fragsz, gfp, align) \
 	page_frag_alloc_align((nc), (fragsz), (gfp), -(align))
+#endif
+
+/*
+ * 6.5 ("block: introduce holder ops"): bd_prepare_to_claim() takes the
+ * holder's operations (NULL: none), which older kernels do not have.
+ */
+#if KERNEL_VERSION(6, 5, 0) > LINUX_VERSION_CODE
+#define bd_prepare_to_claim(bdev, holder, hops) \
+	bd_prepare_to_claim((bdev), (holder))
 #endif
 
 /* 6.8: eventfd_signal() lost its count argument (it always added 1). */

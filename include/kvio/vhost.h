@@ -117,6 +117,13 @@ struct kvio_vq {
 	bool signalled_used_valid;
 	bool broken;		/* malformed ring seen: stopped until re-set */
 	/*
+	 * GET_VRING_BASE reported last_avail_idx: no chain is taken until
+	 * SET_VRING_BASE, SET_VRING_KICK or a backend attach restarts the
+	 * ring (kvio_vq_get_desc() finds it empty), whatever still runs for
+	 * it (a handler the weight re-queued, a backend socket's poll).
+	 */
+	bool stopped;
+	/*
 	 * Used flags written and last_used_idx read from the used ring since
 	 * the ring was last (re)configured; done on first use if needed.
 	 */
@@ -295,6 +302,16 @@ static inline void *kvio_vq_get_backend(struct kvio_vq *vq)
 static inline void kvio_vq_set_backend(struct kvio_vq *vq, void *private_data)
 {
 	vq->private_data = private_data;
+}
+
+/*
+ * Whether the ring takes no chains now (GET_VRING_BASE stopped it, or it is
+ * broken); vq->mutex held.  Used entries of chains taken before still go
+ * out.
+ */
+static inline bool kvio_vq_stopped(struct kvio_vq *vq)
+{
+	return vq->stopped || vq->broken;
 }
 
 static inline bool kvio_vq_has_feature(struct kvio_vq *vq, int bit)

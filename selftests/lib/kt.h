@@ -182,6 +182,13 @@ struct kt_dev {
 /* Opens the device (O_RDWR) and creates guest RAM; fd is -1 on failure and
  * the return value is -errno. */
 int kt_dev_open(struct kt_dev *d, const char *path);
+/*
+ * Called by kt_dev_open() right after the device node is opened, before
+ * guest RAM or any ioctl (NULL: nothing); 0 or -errno.  A case that plays an
+ * unprivileged VMM handed its device fd by a privileged helper (as libvirt
+ * hands QEMU its vhost fds) drops its privileges here.
+ */
+extern int (*kt_dev_opened)(void);
 void kt_dev_close(struct kt_dev *d);
 /* Registers guest RAM as a single region with VHOST_SET_MEM_TABLE. */
 int kt_dev_set_mem(struct kt_dev *d);

@@ -102,6 +102,8 @@ uint64_t kt_hva_to_gpa(struct kt_mem *m, const void *hva)
 
 /* ------------------------------------------------------------ device */
 
+int (*kt_dev_opened)(void);
+
 int kt_dev_open(struct kt_dev *d, const char *path)
 {
 	int i, r;
@@ -118,6 +120,13 @@ int kt_dev_open(struct kt_dev *d, const char *path)
 	if (d->fd < 0) {
 		r = -errno;
 		kt_diag("open %s: %s", path, strerror(errno));
+		return r;
+	}
+	r = kt_dev_opened ? kt_dev_opened() : 0;
+	if (r) {
+		kt_diag("after opening %s: %s", path, strerror(-r));
+		close(d->fd);
+		d->fd = -1;
 		return r;
 	}
 	r = kt_mem_init(&d->mem, KT_MEM_SIZE, KT_GPA_BASE);
