@@ -1003,12 +1003,13 @@ static int case_get_base_stops_live_ring(const struct kt_target *t)
 	uint8_t frame[256];
 	struct kt_buf b;
 	unsigned int i;
+	long deadline;
 	size_t len;
 	int r;
 
 	if (!t->kvio)
 		return kt_skip("upstream vhost-net does not stop a ring at GET_VRING_BASE");
-	r = kt_net_open(&n, t, F(VIRTIO_F_VERSION_1), 1024, 2048, 0);
+	r = kt_net_open(&n, t, F(VIRTIO_F_VERSION_1), 4096, 256, 0);
 	if (r != KT_PASS)
 		return r;
 	rvq = &n.dev.vq[KT_RXQ];
@@ -1039,23 +1040,24 @@ static int case_get_base_stops_live_ring(const struct kt_target *t)
 	KT_TRY(kt_net_expect_rx(&n, frame, len, WAIT_MS, 0, NULL));
 
 	/*
-	 * TX: 1024 frames and one kick, GET_VRING_BASE at once, while the
-	 * handler goes through them 256 (its weight) a run.
+	 * TX: 4096 chains (one frame, read again by each) and one kick;
+	 * GET_VRING_BASE once the first run has published, while the
+	 * handler goes on 256 chains (its weight) a run.
 	 */
-	for (i = 0; i < 1024; i++) {
-		uint64_t gpa = kt_pool_get(&n.txpool);
-		uint8_t *p = kt_gpa(&n.dev.mem, gpa);
-
-		KT_ASSERT(gpa, "TX pool");
-		memset(p, 0, n.hdr_len);
-		len = kt_frame_test(p + n.hdr_len, n.tap.mac,
-				    kt_guest_mac, 20, i);
-		b.gpa = gpa;
-		b.len = n.hdr_len + len;
-		KT_ASSERT(kt_vq_add(tvq, &b, 1, NULL, 0, false, gpa) >= 0,
+	b.gpa = kt_pool_get(&n.txpool);
+	KT_ASSERT(b.gpa, "TX pool");
+	memset(kt_gpa(&n.dev.mem, b.gpa), 0, n.hdr_len);
+	len = kt_frame_test(kt_gpa(&n.dev.mem, b.gpa + n.hdr_len),
+			    n.tap.mac, kt_guest_mac, 20, 8);
+	b.len = n.hdr_len + len;
+	for (i = 0; i < 4096; i++)
+		KT_ASSERT(kt_vq_add(tvq, &b, 1, NULL, 0, false, i) >= 0,
 			  "TX add %u", i);
-	}
 	kt_vq_kick(tvq);
+	/* Once the first run has published, the handler is mid-way. */
+	deadline = kt_deadline(WAIT_MS);
+	while (!kt_vq_used_idx(tvq) && kt_now_ms() < deadline)
+		;
 	s.index = KT_TXQ;
 	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_GET_VRING_BASE, &s));
 	kt_sleep_ms(300 * kt_timeout_scale());
@@ -1066,7 +1068,7 @@ static int case_get_base_stops_live_ring(const struct kt_target *t)
 	KT_ERRNO(0, ioctl(n.dev.fd, VHOST_GET_VRING_BASE, &again));
 	KT_ASSERT(again.num == s.num, "TX GET_VRING_BASE %u, then %u",
 		  s.num, again.num);
-	kt_diag("TX stopped after %u of 1024 chains", s.num);
+	kt_diag("TX stopped after %u of 4096 chains", s.num);
 	kt_net_close(&n);
 	return KT_PASS;
 }
