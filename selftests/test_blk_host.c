@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,33 @@ static void scratch_remove(struct scratch *s)
 
 /* ------------------------------------------------------ credentials */
 
+/* Pid of the default worker of a device this process owns (kvio-<pid>). */
+static pid_t worker_pid(void)
+{
+	char path[300], comm[64], want[32];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	if (!d)
+		return 0;
+	snprintf(want, sizeof(want), "kvio-%d\n", (int)getpid());
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
+			found = atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
 /*
  * A root-owned 06777 file, which anyone may write: the VMM's guest writes
  * into it, and the set-id bits go as they would for the VMM's own write.
@@ -177,6 +205,7 @@ static int body_setid(const struct kt_target *t, void *arg)
 	uint8_t *buf = kt_blk_alloc(SLOT), *got = kt_blk_alloc(SLOT);
 	struct kt_blk b;
 	struct stat st;
+	pid_t pid;
 	int fd, r;
 
 	KT_TRY(kt_blk_open(&b, t, FEAT, 1, NUM, SLOT, false));
@@ -188,6 +217,16 @@ static int body_setid(const struct kt_target *t, void *arg)
 		  "mode %o before the write", st.st_mode & 07777);
 	r = kt_blk_backend(&b, fd);
 	KT_ASSERT(!r, "VHOST_BLK_SET_BACKEND: %s", kt_errname(-r));
+	/*
+	 * The worker is the VMM's now, so the VMM may signal it: a kernel
+	 * thread ignores every signal, and the device keeps working.
+	 */
+	pid = worker_pid();
+	KT_ASSERT(pid > 0, "no thread kvio-%d", (int)getpid());
+	KT_ASSERT(kill(pid, SIGSTOP) == 0 && kill(pid, SIGTERM) == 0 &&
+		  kill(pid, SIGKILL) == 0,
+		  "the VMM may not signal its worker: %s", kt_errname(errno));
+	kt_sleep_ms(100);
 	kt_fill_pattern(buf, 4096, 41);
 	KT_TRY(expect(&b, VIRTIO_BLK_T_OUT, 8, buf, 4096, S_OK, "OUT"));
 	KT_ASSERT(!kt_pread_all(fd, got, 4096, 8 * 512), "pread");
@@ -519,7 +558,7 @@ static int case_discard_own_excl(const struct kt_target *t)
 }
 
 static const struct kt_case cases[] = {
-	{ "unprivileged VMM: a guest OUT into a set-id file clears the set-id bits",
+	{ "unprivileged VMM: a guest OUT into a set-id file clears the set-id bits; its signals to the worker are ignored",
 	  case_setid },
 	{ "unprivileged VMM: ext4 full for it, a guest OUT into a hole is IOERR, root's reserve untouched",
 	  case_reserved, 120 },
