@@ -41,6 +41,7 @@ struct kvio_worker {
 	struct completion started;	/* credentials committed */
 	u32 id;
 	unsigned int attached;		/* rings using it; dev->mutex */
+	struct rcu_head rcu;		/* freed after lock-free readers */
 };
 
 struct kvio_worker *kvio_worker_create(struct kvio_dev *dev, pid_t owner);
@@ -49,6 +50,13 @@ void kvio_worker_flush(struct kvio_worker *worker);
 bool kvio_worker_queue(struct kvio_worker *worker, struct kvio_work *work);
 long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int cmd,
 		       void __user *argp);
+
+/* The default worker (id 0); dev->mutex held. */
+static inline struct kvio_worker *kvio_dev_worker(struct kvio_dev *dev)
+{
+	return rcu_dereference_protected(dev->worker,
+					 lockdep_is_held(&dev->mutex));
+}
 
 /* dev.c */
 struct kvio_vq *kvio_dev_vq_from_user(struct kvio_dev *dev, u32 __user *idxp,

@@ -88,7 +88,7 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 	dev->log_base = 0;
 	dev->log_ctx = NULL;
 	xa_init_flags(&dev->worker_xa, XA_FLAGS_ALLOC);
-	dev->worker = NULL;
+	RCU_INIT_POINTER(dev->worker, NULL);
 	dev->iov_limit = iov_limit;
 	dev->weight = weight;
 	dev->byte_weight = byte_weight;
@@ -109,7 +109,7 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 		vq->log = NULL;
 		vq->heads = NULL;
 		vq->iov_limit = 0;
-		vq->worker = NULL;
+		RCU_INIT_POINTER(vq->worker, NULL);
 		kvio_vq_reset(vq);
 		kvio_poll_init(&vq->poll, vq->handle_kick, EPOLLIN, dev, vq);
 	}
@@ -182,10 +182,10 @@ static long kvio_dev_set_owner(struct kvio_dev *dev)
 		dev->mm = NULL;
 		goto err_scratch;
 	}
-	WRITE_ONCE(dev->worker, worker);
+	rcu_assign_pointer(dev->worker, worker);
 	worker->attached = dev->nvqs;
 	for (i = 0; i < dev->nvqs; i++)
-		WRITE_ONCE(dev->vqs[i]->worker, worker);
+		rcu_assign_pointer(dev->vqs[i]->worker, worker);
 	return 0;
 
 err_scratch:
@@ -211,10 +211,10 @@ static void kvio_dev_drop_owner(struct kvio_dev *dev)
 
 		mutex_lock(&vq->mutex);
 		kvio_poll_stop(&vq->poll);
-		WRITE_ONCE(vq->worker, NULL);
+		RCU_INIT_POINTER(vq->worker, NULL);
 		mutex_unlock(&vq->mutex);
 	}
-	WRITE_ONCE(dev->worker, NULL);
+	RCU_INIT_POINTER(dev->worker, NULL);
 	/* Each worker runs what is still queued, then exits. */
 	xa_for_each(&dev->worker_xa, id, worker)
 		kvio_worker_destroy(dev, worker);

@@ -216,13 +216,18 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-/* Runs what is queued, stops the thread, frees.  dev->mutex held. */
+/*
+ * Runs what is queued, stops the thread, frees after a grace period: a
+ * wakeup that read the worker pointer before it was cleared (under
+ * rcu_read_lock(), kvio_poll_queue() and friends) still queues on, and
+ * wakes, memory that is there.  dev->mutex held, no ring pointing at it.
+ */
 void kvio_worker_destroy(struct kvio_dev *dev, struct kvio_worker *worker)
 {
 	xa_erase(&dev->worker_xa, worker->id);
 	kvio_worker_flush(worker);
 	kthread_stop(worker->task);
-	kfree(worker);
+	kfree_rcu(worker, rcu);
 }
 
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn)
@@ -234,22 +239,39 @@ EXPORT_SYMBOL_GPL(kvio_work_init);
 
 bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work)
 {
-	return kvio_worker_queue(READ_ONCE(vq->worker), work);
+	bool queued;
+
+	rcu_read_lock();
+	queued = kvio_worker_queue(rcu_dereference(vq->worker), work);
+	rcu_read_unlock();
+	return queued;
 }
 EXPORT_SYMBOL_GPL(kvio_vq_work_queue);
 
 /* True if the ring's worker has work queued (a hint for busy polling). */
 bool kvio_vq_has_work(struct kvio_vq *vq)
 {
-	struct kvio_worker *worker = READ_ONCE(vq->worker);
+	struct kvio_worker *worker;
+	bool pending;
 
-	return worker && !llist_empty(&worker->work_list);
+	rcu_read_lock();
+	worker = rcu_dereference(vq->worker);
+	pending = worker && !llist_empty(&worker->work_list);
+	rcu_read_unlock();
+	return pending;
 }
 EXPORT_SYMBOL_GPL(kvio_vq_has_work);
 
+bool kvio_vq_shares_worker(struct kvio_vq *a, struct kvio_vq *b)
+{
+	return rcu_access_pointer(a->worker) == rcu_access_pointer(b->worker);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_shares_worker);
+
 void kvio_vq_flush(struct kvio_vq *vq)
 {
-	kvio_worker_flush(READ_ONCE(vq->worker));
+	/* Workers change only under dev->mutex, which callers hold. */
+	kvio_worker_flush(rcu_dereference_protected(vq->worker, true));
 }
 EXPORT_SYMBOL_GPL(kvio_vq_flush);
 
@@ -341,11 +363,13 @@ void kvio_poll_queue(struct kvio_poll *poll)
 {
 	struct kvio_worker *worker;
 
+	rcu_read_lock();
 	if (poll->vq)
-		worker = READ_ONCE(poll->vq->worker);
+		worker = rcu_dereference(poll->vq->worker);
 	else
-		worker = READ_ONCE(poll->dev->worker);
+		worker = rcu_dereference(poll->dev->worker);
 	kvio_worker_queue(worker, &poll->work);
+	rcu_read_unlock();
 }
 EXPORT_SYMBOL_GPL(kvio_poll_queue);
 
@@ -367,7 +391,7 @@ static int kvio_worker_new(struct kvio_dev *dev, void __user *argp)
 	if (count > dev->nvqs)
 		return -ENOSPC;
 
-	worker = kvio_worker_create(dev, dev->worker->owner);
+	worker = kvio_worker_create(dev, kvio_dev_worker(dev)->owner);
 	if (IS_ERR(worker))
 		return PTR_ERR(worker);
 
@@ -390,7 +414,7 @@ static int kvio_worker_free(struct kvio_dev *dev, void __user *argp)
 	if (!worker)
 		return -ENODEV;
 	/* The default worker runs the device's own polls. */
-	if (worker == dev->worker || worker->attached)
+	if (worker == kvio_dev_worker(dev) || worker->attached)
 		return -EBUSY;
 	kvio_worker_destroy(dev, worker);
 	return 0;
@@ -422,8 +446,9 @@ static int kvio_worker_attach(struct kvio_dev *dev, void __user *argp)
 		mutex_unlock(&vq->mutex);
 		return -EBUSY;
 	}
-	old = vq->worker;
-	WRITE_ONCE(vq->worker, worker);
+	old = rcu_dereference_protected(vq->worker,
+					lockdep_is_held(&vq->mutex));
+	rcu_assign_pointer(vq->worker, worker);
 	mutex_unlock(&vq->mutex);
 
 	worker->attached++;
@@ -445,7 +470,8 @@ static int kvio_worker_get(struct kvio_dev *dev, void __user *argp)
 	vq = kvio_dev_vq_from_user(dev, argp, &idx);
 	if (IS_ERR(vq))
 		return PTR_ERR(vq);
-	worker = READ_ONCE(vq->worker);
+	worker = rcu_dereference_protected(vq->worker,
+					   lockdep_is_held(&dev->mutex));
 	if (!worker)
 		return -EINVAL;
 	ring_worker.index = idx;

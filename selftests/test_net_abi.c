@@ -1149,6 +1149,50 @@ static int case_unknown_ioctl(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/* /sys/module/<name>/refcnt, or -1. */
+static long module_refcnt(const char *name)
+{
+	char path[96];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * An open device holds the module that serves it (and kvio's, the engine),
+ * so neither can be unloaded under it; closing gives them back.
+ */
+static int case_fd_holds_module(const struct kt_target *t)
+{
+	const char *mod = t->kvio ? "kvio_net" : "vhost_net";
+	long before, core_before, open_, core_open;
+	struct kt_dev d;
+
+	before = module_refcnt(mod);
+	core_before = t->kvio ? module_refcnt("kvio_core") : 0;
+	KT_ASSERT(before >= 0 && core_before >= 0, "no refcnt for %s", mod);
+	KT_TRY(owned(&d, t, 0));
+	open_ = module_refcnt(mod);
+	core_open = t->kvio ? module_refcnt("kvio_core") : 0;
+	KT_ASSERT(open_ == before + 1, "%s refcnt %ld with a file open, %ld before",
+		  mod, open_, before);
+	KT_ASSERT(!t->kvio || core_open >= core_before + 1,
+		  "kvio_core refcnt %ld with a file open, %ld before",
+		  core_open, core_before);
+	kt_dev_close(&d);
+	KT_ASSERT(module_refcnt(mod) == before, "%s refcnt %ld after close, %ld before",
+		  mod, module_refcnt(mod), before);
+	return KT_PASS;
+}
+
 static int case_log_base_fd(const struct kt_target *t)
 {
 	static uint8_t bitmap[4096];
@@ -1485,6 +1529,8 @@ static const struct kt_case cases[] = {
 	{ "traffic both ways with a busy-poll timeout set",
 	  case_busyloop_traffic, 120 },
 	{ "unknown ioctl -> ENOTTY", case_unknown_ioctl },
+	{ "an open fd holds its module (refcnt), close gives it back",
+	  case_fd_holds_module },
 	{ "SET_LOG_BASE / SET_LOG_FD arguments", case_log_base_fd },
 	{ "IOTLB write: UPDATE size 0 -> EINVAL, bad framing -> EINVAL, kernel uaddr -> EFAULT",
 	  case_iotlb_errors },

@@ -4,8 +4,8 @@
  *
  * The VMM drives it with the shared vhost ioctls (owner, features, memory
  * table, rings, workers) and three of its own (include/uapi/linux/kvio.h):
- * VHOST_BLK_SET_BACKEND names the file or block device behind the whole
- * device, VHOST_BLK_SET_CONFIG/GET_CONFIG carry what the VMM serves in the
+ * KVIO_BLK_SET_BACKEND names the file or block device behind the whole
+ * device, KVIO_BLK_SET_CONFIG/GET_CONFIG carry what the VMM serves in the
  * config space (serial, cache mode, read-only, limits).  This file holds the
  * device node, those ioctls and backend attach/detach; the data path is in
  * req.c, everything ring-generic in kvio_core.
@@ -15,7 +15,6 @@
 #include <linux/blkdev.h>
 #include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -40,8 +39,8 @@
 	 (1ULL << VIRTIO_BLK_F_DISCARD) |			\
 	 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
 
-#define KVIO_BLK_CONFIG_FLAGS	(VHOST_BLK_CONFIG_F_RO |		\
-				 VHOST_BLK_CONFIG_F_WRITETHROUGH)
+#define KVIO_BLK_CONFIG_FLAGS	(KVIO_BLK_CONFIG_F_RO |		\
+				 KVIO_BLK_CONFIG_F_WRITETHROUGH)
 
 static u64 kvio_blk_backend_sectors(const struct kvio_blk_backend *be)
 {
@@ -51,7 +50,7 @@ static u64 kvio_blk_backend_sectors(const struct kvio_blk_backend *be)
 }
 
 /* blk->cfg against the backend: the values the handlers use. */
-static void kvio_blk_resolve(const struct vhost_blk_config *cfg,
+static void kvio_blk_resolve(const struct kvio_blk_config *cfg,
 			     const struct kvio_blk_backend *be,
 			     struct kvio_blk_params *p)
 {
@@ -77,8 +76,8 @@ static void kvio_blk_resolve(const struct vhost_blk_config *cfg,
 	p->max_wz_sectors = cfg->max_write_zeroes_sectors ?
 			    cfg->max_write_zeroes_sectors :
 			    KVIO_BLK_DWZ_SECTORS_MAX / p->max_wz_seg;
-	p->ro = (cfg->flags & VHOST_BLK_CONFIG_F_RO) || (be && be->ro);
-	p->writethrough = cfg->flags & VHOST_BLK_CONFIG_F_WRITETHROUGH;
+	p->ro = (cfg->flags & KVIO_BLK_CONFIG_F_RO) || (be && be->ro);
+	p->writethrough = cfg->flags & KVIO_BLK_CONFIG_F_WRITETHROUGH;
 	memcpy(p->serial, cfg->serial, sizeof(p->serial));
 }
 
@@ -90,10 +89,10 @@ static void kvio_blk_update_params(struct kvio_blk *blk)
 	kvio_dev_unlock_vqs(&blk->dev);
 }
 
-static void kvio_blk_config_init(struct vhost_blk_config *cfg)
+static void kvio_blk_config_init(struct kvio_blk_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->version = VHOST_BLK_CONFIG_VERSION;
+	cfg->version = KVIO_BLK_CONFIG_VERSION;
 }
 
 /* A ring the VMM has laid out (the others wait, unused). */
@@ -344,11 +343,11 @@ static bool kvio_blk_dwz_limits_ok(u32 sectors, u32 segs)
 	       KVIO_BLK_DWZ_SECTORS_MAX;
 }
 
-static int kvio_blk_config_check(const struct vhost_blk_config *cfg)
+static int kvio_blk_config_check(const struct kvio_blk_config *cfg)
 {
 	int i;
 
-	if (cfg->version != VHOST_BLK_CONFIG_VERSION ||
+	if (cfg->version != KVIO_BLK_CONFIG_VERSION ||
 	    cfg->flags & ~KVIO_BLK_CONFIG_FLAGS)
 		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(cfg->reserved); i++)
@@ -370,7 +369,7 @@ static int kvio_blk_config_check(const struct vhost_blk_config *cfg)
 static long kvio_blk_set_config(struct kvio_blk *blk, void __user *argp)
 {
 	struct kvio_dev *dev = &blk->dev;
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 	long ret;
 
 	mutex_lock(&dev->mutex);
@@ -398,18 +397,18 @@ static long kvio_blk_get_config(struct kvio_blk *blk, void __user *argp)
 {
 	struct kvio_dev *dev = &blk->dev;
 	const struct kvio_blk_params *p = &blk->params;
-	struct vhost_blk_config cfg = {};
+	struct kvio_blk_config cfg = {};
 	long ret;
 
 	mutex_lock(&dev->mutex);
 	ret = kvio_dev_check_owner(dev);
 	if (ret)
 		goto out;
-	cfg.version = VHOST_BLK_CONFIG_VERSION;
+	cfg.version = KVIO_BLK_CONFIG_VERSION;
 	if (p->ro)
-		cfg.flags |= VHOST_BLK_CONFIG_F_RO;
+		cfg.flags |= KVIO_BLK_CONFIG_F_RO;
 	if (p->writethrough)
-		cfg.flags |= VHOST_BLK_CONFIG_F_WRITETHROUGH;
+		cfg.flags |= KVIO_BLK_CONFIG_F_WRITETHROUGH;
 	cfg.capacity = p->capacity;
 	cfg.blk_size = p->lbs;
 	cfg.seg_max = p->seg_max;
@@ -452,36 +451,34 @@ static const struct kvio_dev_ops kvio_blk_ops = {
 	.vring_stopped = kvio_blk_vring_stopped,
 };
 
-static long kvio_blk_ioctl(struct file *f, unsigned int cmd,
-			   unsigned long arg)
+static long kvio_blk_ioctl(struct kvio_dev *dev, unsigned int cmd,
+			   void __user *argp)
 {
-	struct kvio_blk *blk = container_of(f->private_data, struct kvio_blk,
-					   dev);
-	void __user *argp = (void __user *)arg;
+	struct kvio_blk *blk = container_of(dev, struct kvio_blk, dev);
 	struct vhost_vring_file backend;
 
 	switch (cmd) {
-	case VHOST_BLK_SET_BACKEND:
+	case KVIO_BLK_SET_BACKEND:
 		if (copy_from_user(&backend, argp, sizeof(backend)))
 			return -EFAULT;
 		return kvio_blk_set_backend(blk, backend.index, backend.fd);
-	case VHOST_BLK_SET_CONFIG:
+	case KVIO_BLK_SET_CONFIG:
 		return kvio_blk_set_config(blk, argp);
-	case VHOST_BLK_GET_CONFIG:
+	case KVIO_BLK_GET_CONFIG:
 		return kvio_blk_get_config(blk, argp);
 	default:
-		return kvio_dev_ioctl(&blk->dev, cmd, argp);
+		return -ENOIOCTLCMD;
 	}
 }
 
-static int kvio_blk_open(struct inode *inode, struct file *f)
+static struct kvio_dev *kvio_blk_open(void)
 {
 	struct kvio_blk *blk;
 	int i, r;
 
 	blk = kvzalloc(sizeof(*blk), GFP_KERNEL_ACCOUNT);
 	if (!blk)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 
 	for (i = 0; i < KVIO_BLK_VQ_MAX; i++) {
 		struct kvio_blk_vq *bvq = &blk->vqs[i];
@@ -501,49 +498,41 @@ static int kvio_blk_open(struct inode *inode, struct file *f)
 			  KVIO_BLK_BYTE_WEIGHT);
 	if (r) {
 		kvfree(blk);
-		return r;
+		return ERR_PTR(r);
 	}
-	f->private_data = &blk->dev;
-	return 0;
+	return &blk->dev;
 }
 
-static int kvio_blk_release(struct inode *inode, struct file *f)
+static void kvio_blk_release(struct kvio_dev *dev)
 {
-	struct kvio_blk *blk = container_of(f->private_data, struct kvio_blk,
-					   dev);
+	struct kvio_blk *blk = container_of(dev, struct kvio_blk, dev);
 
 	mutex_lock(&blk->dev.mutex);
 	kvio_blk_detach(blk);
 	mutex_unlock(&blk->dev.mutex);
 	kvio_dev_cleanup(&blk->dev);
 	kvfree(blk);
-	return 0;
 }
 
-static const struct file_operations kvio_blk_fops = {
-	KVIO_DEV_FOPS,
+static struct kvio_driver kvio_blk_driver = {
+	.name		= "kvio-blk",
 	.open		= kvio_blk_open,
 	.release	= kvio_blk_release,
-	.unlocked_ioctl	= kvio_blk_ioctl,
-};
-
-static struct miscdevice kvio_blk_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= "kvio-blk",
-	.fops	= &kvio_blk_fops,
+	.ioctl		= kvio_blk_ioctl,
 };
 
 static int __init kvio_blk_init(void)
 {
-	return misc_register(&kvio_blk_misc);
+	return kvio_driver_register(&kvio_blk_driver);
 }
 module_init(kvio_blk_init);
 
 static void __exit kvio_blk_exit(void)
 {
-	misc_deregister(&kvio_blk_misc);
+	kvio_driver_unregister(&kvio_blk_driver);
 }
 module_exit(kvio_blk_exit);
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(KVIO_VERSION);
 MODULE_DESCRIPTION("kvio: virtio-blk server in the host kernel");

@@ -30,7 +30,6 @@ static unsigned long kvio_net_busy_clock(void)
  */
 static bool kvio_net_work_pending(struct kvio_net *net, struct kvio_vq *self)
 {
-	struct kvio_worker *worker = READ_ONCE(self->worker);
 	int i;
 
 	if (kvio_vq_has_work(self))
@@ -38,10 +37,10 @@ static bool kvio_net_work_pending(struct kvio_net *net, struct kvio_vq *self)
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
 		struct kvio_net_vq *nvq = &net->vqs[i];
 
-		if (READ_ONCE(nvq->vq.worker) != worker)
+		if (!kvio_vq_shares_worker(&nvq->vq, self))
 			continue;
-		if (test_bit(KVIO_WORK_QUEUED, &nvq->vq.poll.work.flags) ||
-		    test_bit(KVIO_WORK_QUEUED, &nvq->sock_poll.work.flags))
+		if (kvio_work_queued(&nvq->vq.poll.work) ||
+		    kvio_work_queued(&nvq->sock_poll.work))
 			return true;
 	}
 	return false;

@@ -11,7 +11,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
-#include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -227,32 +226,27 @@ out_dev:
 	return r;
 }
 
-static long kvio_net_ioctl(struct file *f, unsigned int cmd,
-			   unsigned long arg)
+static long kvio_net_ioctl(struct kvio_dev *dev, unsigned int cmd,
+			   void __user *argp)
 {
-	struct kvio_net *net = container_of(f->private_data, struct kvio_net,
-					   dev);
-	void __user *argp = (void __user *)arg;
+	struct kvio_net *net = container_of(dev, struct kvio_net, dev);
 	struct vhost_vring_file backend;
 
-	switch (cmd) {
-	case VHOST_NET_SET_BACKEND:
-		if (copy_from_user(&backend, argp, sizeof(backend)))
-			return -EFAULT;
-		return kvio_net_set_backend(net, backend.index, backend.fd);
-	default:
-		return kvio_dev_ioctl(&net->dev, cmd, argp);
-	}
+	if (cmd != VHOST_NET_SET_BACKEND)
+		return -ENOIOCTLCMD;
+	if (copy_from_user(&backend, argp, sizeof(backend)))
+		return -EFAULT;
+	return kvio_net_set_backend(net, backend.index, backend.fd);
 }
 
-static int kvio_net_open(struct inode *inode, struct file *f)
+static struct kvio_dev *kvio_net_open(void)
 {
 	struct kvio_net *net;
 	int i, r;
 
 	net = kvzalloc(sizeof(*net), GFP_KERNEL_ACCOUNT);
 	if (!net)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
 		net->vq_ptrs[i] = &net->vqs[i].vq;
@@ -264,7 +258,7 @@ static int kvio_net_open(struct inode *inode, struct file *f)
 			  KVIO_NET_BYTE_WEIGHT);
 	if (r) {
 		kvfree(net);
-		return r;
+		return ERR_PTR(r);
 	}
 
 	/* Socket wake-ups run the handler on the ring's own worker. */
@@ -274,15 +268,12 @@ static int kvio_net_open(struct inode *inode, struct file *f)
 	kvio_poll_init(&net->vqs[KVIO_NET_VQ_TX].sock_poll,
 		       kvio_net_sock_ready, EPOLLOUT, &net->dev,
 		       &net->vqs[KVIO_NET_VQ_TX].vq);
-
-	f->private_data = &net->dev;
-	return 0;
+	return &net->dev;
 }
 
-static int kvio_net_release(struct inode *inode, struct file *f)
+static void kvio_net_release(struct kvio_dev *dev)
 {
-	struct kvio_net *net = container_of(f->private_data, struct kvio_net,
-					   dev);
+	struct kvio_net *net = container_of(dev, struct kvio_net, dev);
 	struct socket *socks[KVIO_NET_VQ_MAX];
 	int i;
 
@@ -294,33 +285,27 @@ static int kvio_net_release(struct inode *inode, struct file *f)
 		kvio_net_put_socket(socks[i]);
 	kvio_net_tx_free_frags(&net->vqs[KVIO_NET_VQ_TX]);
 	kvfree(net);
-	return 0;
 }
 
-static const struct file_operations kvio_net_fops = {
-	KVIO_DEV_FOPS,
+static struct kvio_driver kvio_net_driver = {
+	.name		= "kvio-net",
 	.open		= kvio_net_open,
 	.release	= kvio_net_release,
-	.unlocked_ioctl	= kvio_net_ioctl,
-};
-
-static struct miscdevice kvio_net_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= "kvio-net",
-	.fops	= &kvio_net_fops,
+	.ioctl		= kvio_net_ioctl,
 };
 
 static int __init kvio_net_init(void)
 {
-	return misc_register(&kvio_net_misc);
+	return kvio_driver_register(&kvio_net_driver);
 }
 module_init(kvio_net_init);
 
 static void __exit kvio_net_exit(void)
 {
-	misc_deregister(&kvio_net_misc);
+	kvio_driver_unregister(&kvio_net_driver);
 }
 module_exit(kvio_net_exit);
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(KVIO_VERSION);
 MODULE_DESCRIPTION("kvio: virtio-net server in the host kernel (vhost-net ABI)");

@@ -3,11 +3,11 @@
  * kvio shared virtqueue engine (kvio_core.ko): the API backends use.
  *
  * A backend (kvio_net, kvio_blk, ...) embeds a struct kvio_dev and an array of
- * struct kvio_vq, fills in each vq's handle_kick, calls kvio_dev_init() from
- * open() and points file->private_data at its struct kvio_dev, builds its
- * file_operations on KVIO_DEV_FOPS, routes every ioctl it does not own itself
- * to kvio_dev_ioctl(), and on release detaches its backends and calls
- * kvio_dev_cleanup().
+ * struct kvio_vq, and registers a struct kvio_driver for its device node:
+ * its open() allocates the device, fills in each vq's handle_kick and calls
+ * kvio_dev_init(); its ioctl() serves the device's own commands (the engine
+ * serves the rest); its release() detaches its backends, calls
+ * kvio_dev_cleanup() and frees the device.
  *
  * Lock order (outermost first):
  *   dev->mutex  ->  vq->mutex (ascending vq index)  ->  dev->iotlb_lock
@@ -28,6 +28,7 @@
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
+#include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -141,7 +142,8 @@ struct kvio_vq {
 	struct kvio_iotlb *iotlb;	/* device IOTLB, IOVA -> HVA, or NULL */
 	void *private_data;	/* backend; see kvio_vq_{get,set}_backend() */
 
-	struct kvio_worker *worker;	/* runs handle_kick and polls */
+	/* Runs handle_kick and polls; RCU: wakeups read it lock-free. */
+	struct kvio_worker __rcu *worker;
 	u32 busyloop_timeout;	/* microseconds; backends that busy-poll */
 };
 
@@ -186,8 +188,11 @@ struct kvio_dev_ops {
 	void (*vring_stopped)(struct kvio_vq *vq);
 };
 
+struct kvio_driver;
+
 struct kvio_dev {
 	const struct kvio_dev_ops *ops;
+	const struct kvio_driver *driver;	/* set when its node is opened */
 	struct mutex mutex;	/* ioctls; outermost lock */
 	struct mm_struct *mm;	/* owner's mm, NULL before SET_OWNER */
 	struct kvio_vq **vqs;
@@ -208,7 +213,7 @@ struct kvio_dev {
 
 	/* Workers: id 0 is the default one created by SET_OWNER. */
 	struct xarray worker_xa;
-	struct kvio_worker *worker;
+	struct kvio_worker __rcu *worker;
 
 	/* Limits chosen by the backend. */
 	int iov_limit;
@@ -255,30 +260,38 @@ void kvio_dev_cleanup(struct kvio_dev *dev);
 /*
  * File operations of the device fd, whose private_data is the struct
  * kvio_dev: read and write carry IOTLB messages (ACCESS_PLATFORM), poll
- * reports a miss waiting to be read.
+ * reports a miss waiting to be read.  kvio_driver_register() uses them.
  */
 ssize_t kvio_dev_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t kvio_dev_write_iter(struct kiocb *iocb, struct iov_iter *from);
 __poll_t kvio_dev_poll(struct file *file, poll_table *wait);
 
-/*
- * The file operations every device node shares; the backend adds its own
- * open, release and unlocked_ioctl after them:
- *
- *	static const struct file_operations fops = {
- *		KVIO_DEV_FOPS,
- *		.open		= ...,
- *		.release	= ...,
- *		.unlocked_ioctl	= ...,
- *	};
+/**
+ * struct kvio_driver - a kvio device type and its node, /dev/<name>
+ * @name: the node's name (a misc device)
+ * @open: allocates a device, kvio_dev_init() done; the device or an
+ *	ERR_PTR().  Runs in the opener's context.
+ * @release: the last close: detaches the device's backends, calls
+ *	kvio_dev_cleanup() and frees the device
+ * @ioctl: the device's own commands, with nothing locked; -ENOIOCTLCMD
+ *	for any other, which kvio_dev_ioctl() then serves (optional)
+ * @owner: private, the module kvio_driver_register() was called from
+ * @misc: private, filled in by kvio_driver_register()
  */
-#define KVIO_DEV_FOPS						\
-	.owner		= THIS_MODULE,				\
-	.read_iter	= kvio_dev_read_iter,			\
-	.write_iter	= kvio_dev_write_iter,			\
-	.poll		= kvio_dev_poll,			\
-	.compat_ioctl	= compat_ptr_ioctl,			\
-	.llseek		= noop_llseek
+struct kvio_driver {
+	const char *name;
+	struct kvio_dev *(*open)(void);
+	void (*release)(struct kvio_dev *dev);
+	long (*ioctl)(struct kvio_dev *dev, unsigned int cmd,
+		      void __user *argp);
+	struct module *owner;
+	struct miscdevice misc;
+};
+
+int __kvio_driver_register(struct kvio_driver *drv, struct module *owner);
+void kvio_driver_unregister(struct kvio_driver *drv);
+
+#define kvio_driver_register(drv) __kvio_driver_register((drv), THIS_MODULE)
 
 /* Work and polls. */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
@@ -287,6 +300,15 @@ bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work);
 void kvio_vq_flush(struct kvio_vq *vq);
 /* A lock-free hint for busy-polling loops: @vq's worker has work queued. */
 bool kvio_vq_has_work(struct kvio_vq *vq);
+/* Whether rings @a and @b run on the same worker; a ring's mutex held. */
+bool kvio_vq_shares_worker(struct kvio_vq *a, struct kvio_vq *b);
+
+/* Whether @work is queued and has not started running yet (lock-free). */
+static inline bool kvio_work_queued(const struct kvio_work *work)
+{
+	return test_bit(KVIO_WORK_QUEUED, &work->flags);
+}
+
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
 		    struct kvio_dev *dev, struct kvio_vq *vq);
 int kvio_poll_start(struct kvio_poll *poll, struct file *file);
