@@ -9,6 +9,14 @@ KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),\
 	$(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1))
 
 PWD := $(CURDIR)
+VERSION := $(shell cat $(CURDIR)/VERSION)
+PREFIX ?= /usr
+DKMSDIR ?= $(PREFIX)/src/kvio-$(VERSION)
+# What DKMS needs to build the modules: the kbuild files and the sources.
+DKMS_SOURCES := Kbuild VERSION $(wildcard include/kvio/*.h) \
+	include/uapi/linux/kvio.h \
+	$(foreach d,core vhost_net vhost_blk,$(d)/Kbuild \
+		$(filter-out %.mod.c,$(wildcard $(d)/*.[ch] $(d)/kunit/*.[ch])))
 
 all: modules
 
@@ -19,6 +27,18 @@ modules:
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean
 	$(MAKE) -C selftests clean
+
+# The modules into the kernel's module tree (updates/), as any kbuild
+# external module: `make install KDIR=...` for another kernel.
+install: modules
+	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=updates modules_install
+
+# The sources where DKMS looks for them, with dkms.conf's version filled in:
+# then `dkms install kvio/$(VERSION)` builds and installs for a kernel.
+dkms-install:
+	install -d $(DESTDIR)$(DKMSDIR)
+	tar -cf - $(DKMS_SOURCES) | tar -xf - -C $(DESTDIR)$(DKMSDIR)
+	sed 's/#MODULE_VERSION#/$(VERSION)/' dkms.conf > $(DESTDIR)$(DKMSDIR)/dkms.conf
 
 selftests:
 	$(MAKE) -C selftests
@@ -42,4 +62,5 @@ checkpatch:
 print-kdir:
 	@echo $(KDIR)
 
-.PHONY: all modules clean selftests demo check bench checkpatch print-kdir
+.PHONY: all modules clean install dkms-install selftests demo check bench \
+	checkpatch print-kdir

@@ -9,6 +9,8 @@
  * pinned and mapped once for all the bits that fall in it (upstream pins one
  * page per bit).  Only bytes the device actually wrote are marked.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/eventfd.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -123,7 +125,7 @@ static bool kvio_log_enabled(struct kvio_vq *vq)
 void kvio_log_used_report(struct kvio_vq *vq, int err)
 {
 	if (unlikely(err))
-		pr_warn_ratelimited("kvio: dirty log of a used ring not written (%d): migration would miss pages\n",
+		pr_warn_ratelimited("dirty log of a used ring not written (%d): migration would miss pages\n",
 				    err);
 }
 

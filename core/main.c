@@ -48,4 +48,5 @@ MODULE_PARM_DESC(max_iotlb_entries,
 		 "Maximum number of device IOTLB entries (1-1048576, default 2048)");
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(KVIO_VERSION);
 MODULE_DESCRIPTION("kvio shared virtqueue engine for in-kernel virtio backends");

@@ -15,6 +15,8 @@
  * table changes take every vq->mutex, so a translation stays valid while
  * the handler runs.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/eventfd.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
@@ -43,7 +45,7 @@ void kvio_vq_set_broken(struct kvio_vq *vq, const char *why)
 	if (vq->broken)
 		return;
 	vq->broken = true;
-	pr_debug_ratelimited("kvio: ring %d stopped: %s\n", kvio_vq_index(vq),
+	pr_debug_ratelimited("ring %d stopped: %s\n", kvio_vq_index(vq),
 			     why);
 	if (vq->error_ctx)
 		eventfd_signal(vq->error_ctx);

@@ -81,7 +81,7 @@ static int rig_attach(struct rig *g, const struct kt_target *t)
 
 	KT_TRY(kt_blk_open(&g->b, t, FEAT, 1, NUM, SLOT, false));
 	r = kt_blk_backend(&g->b, g->fd);
-	KT_ASSERT(!r, "VHOST_BLK_SET_BACKEND: %s", kt_errname(-r));
+	KT_ASSERT(!r, "KVIO_BLK_SET_BACKEND: %s", kt_errname(-r));
 	return KT_PASS;
 }
 

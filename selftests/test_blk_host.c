@@ -216,7 +216,7 @@ static int body_setid(const struct kt_target *t, void *arg)
 	KT_ASSERT(fstat(fd, &st) == 0 && (st.st_mode & 07777) == 06777,
 		  "mode %o before the write", st.st_mode & 07777);
 	r = kt_blk_backend(&b, fd);
-	KT_ASSERT(!r, "VHOST_BLK_SET_BACKEND: %s", kt_errname(-r));
+	KT_ASSERT(!r, "KVIO_BLK_SET_BACKEND: %s", kt_errname(-r));
 	/*
 	 * The worker is the VMM's now, so the VMM may signal it: a kernel
 	 * thread ignores every signal, and the device keeps working.
@@ -304,7 +304,7 @@ static int body_reserved(const struct kt_target *t, void *arg)
 		  (unsigned long)before.f_bfree, (unsigned long)before.f_bavail);
 
 	r = kt_blk_backend(&b, fd);
-	KT_ASSERT(!r, "VHOST_BLK_SET_BACKEND: %s", kt_errname(-r));
+	KT_ASSERT(!r, "KVIO_BLK_SET_BACKEND: %s", kt_errname(-r));
 	kt_fill_pattern(buf, 64 * 1024, 42);
 	KT_TRY(expect(&b, VIRTIO_BLK_T_OUT, 2048, buf, 64 * 1024, S_IOERR,
 		      "64 KiB OUT into a hole, file system full for the VMM"));
@@ -460,7 +460,7 @@ static int case_discard_mounted(const struct kt_target *t)
 	if (r == KT_PASS)
 		r = kt_blk_open(&b, t, FEAT_DISCARD, 1, NUM, SLOT, false);
 	if (r == KT_PASS && kt_blk_backend(&b, dev))
-		r = kt_fail("VHOST_BLK_SET_BACKEND: %s", kt_errname(errno));
+		r = kt_fail("KVIO_BLK_SET_BACKEND: %s", kt_errname(errno));
 	if (r == KT_PASS)
 		r = discard(&b, 0, sectors, S_IOERR,
 			    "DISCARD of a device a mounted file system holds");
@@ -542,7 +542,7 @@ static int case_discard_own_excl(const struct kt_target *t)
 	if (r == KT_PASS)
 		r = kt_blk_open(&b, t, FEAT_DISCARD, 1, NUM, SLOT, false);
 	if (r == KT_PASS && kt_blk_backend(&b, dev))
-		r = kt_fail("VHOST_BLK_SET_BACKEND: %s", kt_errname(errno));
+		r = kt_fail("KVIO_BLK_SET_BACKEND: %s", kt_errname(errno));
 	if (r == KT_PASS)
 		r = discard(&b, 0, 2048, S_OK,
 			    "DISCARD of a device the VMM opened O_EXCL");

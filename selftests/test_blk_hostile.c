@@ -57,7 +57,7 @@ static void hb_close(struct hb *h)
 }
 
 static int hb_open_size(struct hb *h, const struct kt_target *t,
-			const struct vhost_blk_config *cfg, uint64_t size,
+			const struct kvio_blk_config *cfg, uint64_t size,
 			uint32_t seed)
 {
 	int r;
@@ -84,7 +84,7 @@ static int hb_open_size(struct hb *h, const struct kt_target *t,
 }
 
 static int hb_open(struct hb *h, const struct kt_target *t,
-		   const struct vhost_blk_config *cfg)
+		   const struct kvio_blk_config *cfg)
 {
 	return hb_open_size(h, t, cfg, FILE_SIZE, SEED);
 }
@@ -486,7 +486,7 @@ static int b_segments(struct hb *h)
 
 static int case_segments(const struct kt_target *t)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 
 	kt_blk_config_default(&cfg);
 	cfg.seg_max = 4;
@@ -562,7 +562,7 @@ static int b_segments_split(struct hb *h)
 
 static int case_segments_split(const struct kt_target *t)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 
 	kt_blk_config_default(&cfg);
 	cfg.seg_max = 4;
@@ -679,7 +679,7 @@ static int b_dwz_limits(struct hb *h)
 
 static int case_dwz_limits(const struct kt_target *t)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 
 	kt_blk_config_default(&cfg);
 	cfg.blk_size = 4096;
@@ -741,7 +741,7 @@ static int b_dwz_layout(struct hb *h)
 
 static int case_dwz_layout(const struct kt_target *t)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 
 	kt_blk_config_default(&cfg);
 	cfg.max_discard_seg = 2;

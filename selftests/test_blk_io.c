@@ -71,7 +71,7 @@ static int env_attach(struct env *e, const struct kt_target *t, uint64_t feat)
 	KT_TRY(kt_blk_open(&e->b, t, feat, 1, NUM, SLOT, false));
 	r = kt_blk_backend(&e->b, e->fd);
 	if (r)
-		return kt_fail("VHOST_BLK_SET_BACKEND: %s", kt_errname(-r));
+		return kt_fail("KVIO_BLK_SET_BACKEND: %s", kt_errname(-r));
 	return KT_PASS;
 }
 
@@ -412,7 +412,7 @@ static int case_data_segments_direct(const struct kt_target *t)
 static int body_get_id(struct env *e)
 {
 	static const char serial[20] = "kvio-serial-0123456";	/* 19 + NUL */
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 	uint8_t buf[512];
 
 	/* No serial configured: 20 zero bytes. */
@@ -530,13 +530,13 @@ static long long flushes_per_write(struct env *e)
  */
 static int body_writeback(struct env *e)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 	long long n;
 
 	n = flushes_per_write(e);
 	KT_ASSERT(n == 0, "writeback: %lld flushes for one write", n);
 	kt_blk_config_default(&cfg);
-	cfg.flags = VHOST_BLK_CONFIG_F_WRITETHROUGH;
+	cfg.flags = KVIO_BLK_CONFIG_F_WRITETHROUGH;
 	KT_ASSERT(!kt_blk_set_config(&e->b, &cfg), "SET_CONFIG");
 	n = flushes_per_write(e);
 	KT_ASSERT(n >= 1, "writethrough: %lld flushes for one write", n);
@@ -855,7 +855,7 @@ static int body_capacity(struct env *e)
 {
 	uint64_t cap = e->size / 512;
 	uint8_t *buf = kt_blk_alloc(4096);
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 	uint32_t used;
 	int r;
 
@@ -917,7 +917,7 @@ static int case_capacity_file(const struct kt_target *t)
 /* A capacity from the VMM below the backend's size is the limit. */
 static int body_capacity_config(struct env *e)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 	uint8_t buf[512];
 
 	kt_blk_config_default(&cfg);
@@ -946,7 +946,7 @@ static int case_capacity_config(const struct kt_target *t)
 /* blk_size 4096: 512-byte requests and unaligned sectors are refused. */
 static int body_blk_size(struct env *e)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 	uint8_t *buf = kt_blk_alloc(8192);
 
 	kt_blk_config_default(&cfg);
@@ -974,13 +974,13 @@ static int case_blk_size(const struct kt_target *t)
 /* Every change a read-only device refuses; reads and flushes work. */
 static int ro_checks(struct env *e)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 	uint8_t *buf = kt_blk_alloc(4096);
 	uint32_t used;
 	int r;
 
 	KT_ASSERT(!kt_blk_get_config(&e->b, &cfg), "GET_CONFIG");
-	KT_ASSERT(cfg.flags & VHOST_BLK_CONFIG_F_RO, "GET_CONFIG flags 0x%x",
+	KT_ASSERT(cfg.flags & KVIO_BLK_CONFIG_F_RO, "GET_CONFIG flags 0x%x",
 		  cfg.flags);
 	kt_fill_pattern(buf, 4096, 99);
 	KT_TRY(kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, 0, buf, 4096, S_IOERR,
@@ -1001,10 +1001,10 @@ static int ro_checks(struct env *e)
 
 static int body_ro_config(struct env *e)
 {
-	struct vhost_blk_config cfg;
+	struct kvio_blk_config cfg;
 
 	kt_blk_config_default(&cfg);
-	cfg.flags = VHOST_BLK_CONFIG_F_RO;
+	cfg.flags = KVIO_BLK_CONFIG_F_RO;
 	KT_ASSERT(!kt_blk_set_config(&e->b, &cfg), "SET_CONFIG");
 	KT_TRY(ro_checks(e));
 	/* Writable again once the VMM says so. */
@@ -1080,11 +1080,11 @@ static int case_ro_fd_nullb(const struct kt_target *t)
 		r = e.fd < 0 ? kt_fail("open") : env_attach(&e, t, FEAT);
 	}
 	if (r == KT_PASS) {
-		struct vhost_blk_config cfg;
+		struct kvio_blk_config cfg;
 		uint8_t *buf = kt_blk_alloc(4096);
 
 		r = kt_blk_get_config(&e.b, &cfg) ? KT_FAIL : KT_PASS;
-		if (r == KT_PASS && !(cfg.flags & VHOST_BLK_CONFIG_F_RO))
+		if (r == KT_PASS && !(cfg.flags & KVIO_BLK_CONFIG_F_RO))
 			r = kt_fail("RO not reported");
 		if (r == KT_PASS)
 			r = kt_blk_expect(&e.b, 0, VIRTIO_BLK_T_OUT, 0, buf,
@@ -1220,7 +1220,7 @@ static int case_dirty_log_direct(const struct kt_target *t)
 
 static int case_config_abi(const struct kt_target *t)
 {
-	struct vhost_blk_config cfg, got;
+	struct kvio_blk_config cfg, got;
 	struct kt_blk b;
 	int r;
 
@@ -1231,7 +1231,7 @@ static int case_config_abi(const struct kt_target *t)
 	 * Defaults: nothing attached, 254 segments (room for iovec splits),
 	 * one DISCARD/WRITE_ZEROES segment of kvio's 256 MiB per request.
 	 */
-	KT_ASSERT(got.version == VHOST_BLK_CONFIG_VERSION && got.flags == 0 &&
+	KT_ASSERT(got.version == KVIO_BLK_CONFIG_VERSION && got.flags == 0 &&
 		  got.capacity == 0 && got.blk_size == 512 &&
 		  got.seg_max == 254 && got.size_max == 0 &&
 		  got.max_discard_sectors == 1U << 19 &&
@@ -1245,7 +1245,7 @@ static int case_config_abi(const struct kt_target *t)
 		  got.max_write_zeroes_sectors, got.max_write_zeroes_seg);
 
 	kt_blk_config_default(&cfg);
-	cfg.flags = VHOST_BLK_CONFIG_F_WRITETHROUGH;
+	cfg.flags = KVIO_BLK_CONFIG_F_WRITETHROUGH;
 	cfg.blk_size = 4096;
 	cfg.seg_max = 126;
 	cfg.size_max = 65536;
@@ -1254,8 +1254,8 @@ static int case_config_abi(const struct kt_target *t)
 	cfg.max_write_zeroes_sectors = 4096;
 	cfg.max_write_zeroes_seg = 2;
 	memcpy(cfg.serial, "0123456789abcdefghij", 20);
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &cfg));
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_GET_CONFIG, &got));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_CONFIG, &cfg));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_GET_CONFIG, &got));
 	KT_ASSERT(got.flags == cfg.flags && got.blk_size == 4096 &&
 		  got.seg_max == 126 && got.size_max == 65536 &&
 		  got.max_discard_sectors == 8192 && got.max_discard_seg == 16 &&
@@ -1264,9 +1264,9 @@ static int case_config_abi(const struct kt_target *t)
 		  !memcmp(got.serial, cfg.serial, 20), "round trip");
 
 #define BAD(field, value) do {						\
-	struct vhost_blk_config c_ = cfg;				\
+	struct kvio_blk_config c_ = cfg;				\
 	c_.field = value;						\
-	KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &c_));	\
+	KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_CONFIG, &c_));	\
 } while (0)
 	BAD(version, 0);
 	BAD(version, 2);
@@ -1286,28 +1286,28 @@ static int case_config_abi(const struct kt_target *t)
 	BAD(max_discard_sectors, 32769);
 	/* As are 2 segments of 256 MiB, and 256 of the default size. */
 	{
-		struct vhost_blk_config c_ = cfg;
+		struct kvio_blk_config c_ = cfg;
 
 		c_.max_write_zeroes_sectors = 1U << 19;
-		KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &c_));
+		KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_CONFIG, &c_));
 		c_.max_write_zeroes_seg = 1;
-		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &c_));
+		KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_CONFIG, &c_));
 		c_.max_write_zeroes_sectors = 0;
 		c_.max_write_zeroes_seg = 256;
-		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &c_));
-		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_GET_CONFIG, &got));
+		KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_CONFIG, &c_));
+		KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_GET_CONFIG, &got));
 		KT_ASSERT(got.max_write_zeroes_seg == 256 &&
 			  got.max_write_zeroes_sectors == 2048,
 			  "256 segments: %u sectors each, want 2048",
 			  got.max_write_zeroes_sectors);
-		KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, &cfg));
+		KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_CONFIG, &cfg));
 	}
 #undef BAD
 	/* A refused config changed nothing. */
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_GET_CONFIG, &got));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_GET_CONFIG, &got));
 	KT_ASSERT(got.seg_max == 126 && got.blk_size == 4096, "changed");
-	KT_ERRNO(EFAULT, ioctl(b.d.fd, VHOST_BLK_SET_CONFIG, (void *)8));
-	KT_ERRNO(EFAULT, ioctl(b.d.fd, VHOST_BLK_GET_CONFIG, (void *)8));
+	KT_ERRNO(EFAULT, ioctl(b.d.fd, KVIO_BLK_SET_CONFIG, (void *)8));
+	KT_ERRNO(EFAULT, ioctl(b.d.fd, KVIO_BLK_GET_CONFIG, (void *)8));
 	kt_blk_close(&b);
 
 	/* Before SET_OWNER, and from another process: EPERM. */
@@ -1315,8 +1315,8 @@ static int case_config_abi(const struct kt_target *t)
 		int fd = open(t->path, O_RDWR | O_CLOEXEC);
 
 		KT_ASSERT(fd >= 0, "open");
-		KT_ERRNO(EPERM, ioctl(fd, VHOST_BLK_SET_CONFIG, &cfg));
-		KT_ERRNO(EPERM, ioctl(fd, VHOST_BLK_GET_CONFIG, &got));
+		KT_ERRNO(EPERM, ioctl(fd, KVIO_BLK_SET_CONFIG, &cfg));
+		KT_ERRNO(EPERM, ioctl(fd, KVIO_BLK_GET_CONFIG, &got));
 		close(fd);
 	}
 	return KT_PASS;
@@ -1355,7 +1355,7 @@ static int body_swap(struct env *e)
 	fd = open(e->nb.dev, O_RDWR | O_CLOEXEC);
 	f.fd = fd;
 	if (r == KT_PASS && (fd < 0 ||
-			     ioctl(e->b.d.fd, VHOST_BLK_SET_BACKEND, &f) == 0 ||
+			     ioctl(e->b.d.fd, KVIO_BLK_SET_BACKEND, &f) == 0 ||
 			     errno != ETXTBSY))
 		r = kt_fail("SET_BACKEND of an active swap device: %s, want ETXTBSY",
 			    fd < 0 ? "open failed" : kt_errname(errno));
@@ -1376,7 +1376,7 @@ static int body_swap(struct env *e)
 	/* Swap off: served again. */
 	fd = open(e->nb.dev, O_RDWR | O_CLOEXEC);
 	f.fd = fd;
-	KT_ERRNO(0, ioctl(e->b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(0, ioctl(e->b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	close(fd);
 	return kt_blk_expect(&e->b, 0, VIRTIO_BLK_T_OUT, 0, buf, sizeof(buf),
 			     S_OK, 1);
@@ -1401,29 +1401,29 @@ static int case_backend_abi(const struct kt_target *t)
 
 	/* Detaching when nothing is attached is fine. */
 	f.fd = -1;
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	/* Not a descriptor. */
 	f.fd = 1000;
-	KT_ERRNO(EBADF, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EBADF, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	f.fd = -5;
-	KT_ERRNO(EBADF, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EBADF, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	/* Neither a regular file nor a block device. */
 	KT_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair");
 	f.fd = sv[0];
-	KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	KT_ASSERT(!pipe(pfd), "pipe");
 	f.fd = pfd[0];
-	KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	f.fd = fd;
-	KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	close(fd);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	f.fd = fd;
-	KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	close(fd);
 	f.fd = b.d.fd;	/* the device itself */
-	KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	/* Not readable, or appending. */
 	{
 		char path[64];
@@ -1431,30 +1431,30 @@ static int case_backend_abi(const struct kt_target *t)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", file);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		f.fd = fd;
-		KT_ERRNO(EBADF, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+		KT_ERRNO(EBADF, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 		close(fd);
 		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 		f.fd = fd;
-		KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+		KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 		close(fd);
 		fd = open(path, O_PATH | O_CLOEXEC);
 		f.fd = fd;
-		KT_ERRNO(EBADF, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+		KT_ERRNO(EBADF, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 		close(fd);
 	}
 	/* A ring index past the device's. */
 	f.fd = file;
 	f.index = 16;
-	KT_ERRNO(ENOBUFS, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(ENOBUFS, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	f.index = 0xffffffff;
-	KT_ERRNO(ENOBUFS, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
-	KT_ERRNO(EFAULT, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, (void *)8));
+	KT_ERRNO(ENOBUFS, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EFAULT, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, (void *)8));
 
 	/* Any valid index attaches the whole device; again is a no-op. */
 	f.index = 15;
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	f.index = 0;
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	KT_TRY(kt_blk_expect(&b, 0, VIRTIO_BLK_T_IN, 0, NULL, 512, S_OK, 513));
 	/* Rings are fixed while attached. */
 	KT_ERRNO(EBUSY, ioctl(b.d.fd, VHOST_SET_VRING_NUM, &s));
@@ -1463,11 +1463,11 @@ static int case_backend_abi(const struct kt_target *t)
 	KT_ERRNO(EBUSY, ioctl(b.d.fd, VHOST_SET_VRING_NUM, &s));
 	/* A refused fd leaves the attached one working. */
 	f.fd = sv[1];
-	KT_ERRNO(EINVAL, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EINVAL, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	KT_TRY(kt_blk_expect(&b, 0, VIRTIO_BLK_T_IN, 0, NULL, 512, S_OK, 513));
 	/* Detach: rings can change; requests now wait (none answered). */
 	f.fd = -1;
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	s.index = 5;
 	KT_ERRNO(0, ioctl(b.d.fd, VHOST_SET_VRING_NUM, &s));
 	KT_ASSERT(kt_blk_post(&b, 0, 0, VIRTIO_BLK_T_IN, 0, 512, false) >= 0,
@@ -1477,7 +1477,7 @@ static int case_backend_abi(const struct kt_target *t)
 	KT_ASSERT(r == 0, "a request was answered without a backend");
 	/* Attaching picks it up. */
 	f.fd = file;
-	KT_ERRNO(0, ioctl(b.d.fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(0, ioctl(b.d.fd, KVIO_BLK_SET_BACKEND, &f));
 	{
 		uint8_t status;
 
@@ -1493,7 +1493,7 @@ static int case_backend_abi(const struct kt_target *t)
 	/* Without owner: EPERM. */
 	fd = open(t->path, O_RDWR | O_CLOEXEC);
 	f.fd = file;
-	KT_ERRNO(EPERM, ioctl(fd, VHOST_BLK_SET_BACKEND, &f));
+	KT_ERRNO(EPERM, ioctl(fd, KVIO_BLK_SET_BACKEND, &f));
 	close(fd);
 	close(file);
 	return KT_PASS;

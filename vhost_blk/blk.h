@@ -124,7 +124,7 @@ struct kvio_blk {
 	struct kvio_vq *vq_ptrs[KVIO_BLK_VQ_MAX];
 
 	struct kvio_blk_backend *backend;
-	struct vhost_blk_config cfg;	/* as the VMM set it */
+	struct kvio_blk_config cfg;	/* as the VMM set it */
 	struct kvio_blk_params params;
 
 	/* Woken when a ring's inflight count drops to 0. */

@@ -11,6 +11,12 @@
 #define _KVIO_COMPAT_H
 
 #include <linux/version.h>
+
+/* The oldest kernel kvio supports: Debian 12's. */
+#if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
+#error "kvio needs Linux 6.1 or newer"
+#endif
+
 #include <linux/blkdev.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>

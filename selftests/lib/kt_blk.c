@@ -146,23 +146,23 @@ void kt_blk_close(struct kt_blk *b)
 
 int kt_blk_backend(struct kt_blk *b, int fd)
 {
-	return kt_blk_ioctl_file(b, VHOST_BLK_SET_BACKEND, 0, fd);
+	return kt_blk_ioctl_file(b, KVIO_BLK_SET_BACKEND, 0, fd);
 }
 
-void kt_blk_config_default(struct vhost_blk_config *cfg)
+void kt_blk_config_default(struct kvio_blk_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->version = VHOST_BLK_CONFIG_VERSION;
+	cfg->version = KVIO_BLK_CONFIG_VERSION;
 }
 
-int kt_blk_set_config(struct kt_blk *b, const struct vhost_blk_config *cfg)
+int kt_blk_set_config(struct kt_blk *b, const struct kvio_blk_config *cfg)
 {
-	return ioctl(b->d.fd, VHOST_BLK_SET_CONFIG, cfg) < 0 ? -errno : 0;
+	return ioctl(b->d.fd, KVIO_BLK_SET_CONFIG, cfg) < 0 ? -errno : 0;
 }
 
-int kt_blk_get_config(struct kt_blk *b, struct vhost_blk_config *cfg)
+int kt_blk_get_config(struct kt_blk *b, struct kvio_blk_config *cfg)
 {
-	return ioctl(b->d.fd, VHOST_BLK_GET_CONFIG, cfg) < 0 ? -errno : 0;
+	return ioctl(b->d.fd, KVIO_BLK_GET_CONFIG, cfg) < 0 ? -errno : 0;
 }
 
 /* ------------------------------------------------------- requests */

@@ -55,12 +55,12 @@ int kt_blk_q_setup(struct kt_blk *b, unsigned int qi, unsigned int num,
 		   uint32_t slot_size);
 void kt_blk_q_release(struct kt_blk_q *q);
 
-/* VHOST_BLK_SET_BACKEND (index 0): 0 or -errno. */
+/* KVIO_BLK_SET_BACKEND (index 0): 0 or -errno. */
 int kt_blk_backend(struct kt_blk *b, int fd);
-/* VHOST_BLK_SET_CONFIG / GET_CONFIG: 0 or -errno. */
-int kt_blk_set_config(struct kt_blk *b, const struct vhost_blk_config *cfg);
-int kt_blk_get_config(struct kt_blk *b, struct vhost_blk_config *cfg);
-void kt_blk_config_default(struct vhost_blk_config *cfg);
+/* KVIO_BLK_SET_CONFIG / GET_CONFIG: 0 or -errno. */
+int kt_blk_set_config(struct kt_blk *b, const struct kvio_blk_config *cfg);
+int kt_blk_get_config(struct kt_blk *b, struct kvio_blk_config *cfg);
+void kt_blk_config_default(struct kvio_blk_config *cfg);
 
 /* Slot helpers. */
 void *kt_blk_data(struct kt_blk *b, unsigned int qi, unsigned int slot);

@@ -5,7 +5,11 @@
  *
  * Everything the upstream <linux/vhost.h> of a 6.1 kernel already defines is
  * used from there.  Ioctls that upstream added after 6.1 are defined here with
- * the upstream numbers and structures, guarded so a newer header wins.
+ * the upstream numbers, names and structures, guarded so a newer header wins.
+ * kvio's own ioctls and structures carry kvio names (KVIO_*, struct kvio_*),
+ * so that none can clash with what a future upstream header defines (a
+ * vhost-blk of its own, say); they live in the vhost ioctl space (type
+ * VHOST_VIRTIO) at numbers upstream does not use.
  */
 #ifndef _UAPI_LINUX_KVIO_H
 #define _UAPI_LINUX_KVIO_H
@@ -42,9 +46,7 @@ struct vhost_vring_worker {
  * vhost-blk backend: fd of a block device or regular file; fd -1 detaches.
  * 0x50 is the number kvmtool and the never-merged vhost-blk series used.
  */
-#ifndef VHOST_BLK_SET_BACKEND
-#define VHOST_BLK_SET_BACKEND _IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
-#endif
+#define KVIO_BLK_SET_BACKEND _IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
 
 /*
  * vhost-blk device configuration: what the VMM serves in the virtio-blk
@@ -53,21 +55,21 @@ struct vhost_vring_worker {
  * named in its comment.  kvio's own numbers (0x51, 0x52: unused upstream);
  * Documentation/blk.rst has the rules.
  */
-#define VHOST_BLK_CONFIG_VERSION	1
+#define KVIO_BLK_CONFIG_VERSION	1
 
 /* Refuse writes, discard and write zeroes (VIRTIO_BLK_F_RO). */
-#define VHOST_BLK_CONFIG_F_RO		(1U << 0)
+#define KVIO_BLK_CONFIG_F_RO		(1U << 0)
 /*
  * Writethrough: a write is stable when it completes.  Set it when the guest
  * clears "writeback" in the config space (VIRTIO_BLK_F_CONFIG_WCE) or the
  * host wants no volatile cache; without VIRTIO_BLK_F_FLUSH acked the device
  * is writethrough anyway.
  */
-#define VHOST_BLK_CONFIG_F_WRITETHROUGH	(1U << 1)
+#define KVIO_BLK_CONFIG_F_WRITETHROUGH	(1U << 1)
 
-struct vhost_blk_config {
-	__u32 version;			/* VHOST_BLK_CONFIG_VERSION */
-	__u32 flags;			/* VHOST_BLK_CONFIG_F_* */
+struct kvio_blk_config {
+	__u32 version;			/* KVIO_BLK_CONFIG_VERSION */
+	__u32 flags;			/* KVIO_BLK_CONFIG_F_* */
 	__u64 capacity;			/* 512-byte sectors; 0: the backend's */
 	__u32 blk_size;			/* logical block size; 0: 512 */
 	__u32 seg_max;			/* data segments per request; 0: 254 */
@@ -89,7 +91,7 @@ struct vhost_blk_config {
  * of the moment).  One DISCARD or WRITE_ZEROES request covers at most
  * 256 MiB: max_*_sectors * max_*_seg above that is EINVAL.
  */
-#define VHOST_BLK_SET_CONFIG _IOW(VHOST_VIRTIO, 0x51, struct vhost_blk_config)
-#define VHOST_BLK_GET_CONFIG _IOR(VHOST_VIRTIO, 0x52, struct vhost_blk_config)
+#define KVIO_BLK_SET_CONFIG _IOW(VHOST_VIRTIO, 0x51, struct kvio_blk_config)
+#define KVIO_BLK_GET_CONFIG _IOR(VHOST_VIRTIO, 0x52, struct kvio_blk_config)
 
 #endif /* _UAPI_LINUX_KVIO_H */
