@@ -1178,6 +1178,9 @@ static int case_fd_holds_module(const struct kt_target *t)
 
 	before = module_refcnt(mod);
 	core_before = t->kvio ? module_refcnt("kvio_core") : 0;
+	/* The debug kernel has vhost_net built in: nothing to hold. */
+	if (before < 0 && !t->kvio)
+		return kt_skip("%s is not a module here", mod);
 	KT_ASSERT(before >= 0 && core_before >= 0, "no refcnt for %s", mod);
 	KT_TRY(owned(&d, t, 0));
 	open_ = module_refcnt(mod);
