@@ -74,16 +74,43 @@ bool kvio_vq_log_used_ok(struct kvio_vq *vq, u64 log_base, bool log_used,
 
 /* vq.c */
 int kvio_vq_start_kick(struct kvio_vq *vq);
+int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last, u32 perm,
+		      struct kvio_piece *piece);
+
+/*
+ * The one walk over the translated pieces of [addr, addr + len) in a ring's
+ * view (vq->mutex held):
+ *
+ *	ret = kvio_piece_iter_init(&it, addr, len, perm);
+ *	while (!ret && (ret = kvio_vq_next_piece(vq, &it)) > 0) {
+ *		use it.hva, it.len;
+ *		ret = 0;
+ *	}
+ *
+ * init: -EFAULT if the range wraps.  next: 1 with the next piece in
+ * it.hva / it.len, 0 once the range is done, or kvio_vq_translate()'s error.
+ */
+struct kvio_piece_iter {
+	u64 addr;		/* next address to translate */
+	u64 left;		/* bytes from there */
+	u32 perm;
+	u64 hva;		/* the current piece */
+	u64 len;
+};
+
+int kvio_piece_iter_init(struct kvio_piece_iter *it, u64 addr, u64 len,
+			 u32 perm);
+int kvio_vq_next_piece(struct kvio_vq *vq, struct kvio_piece_iter *it);
 
 /* log.c */
 bool kvio_log_range_ok(u64 log_base, u64 first, u64 last);
-bool kvio_umem_log_ok(struct kvio_iotlb *umem, u64 log_base);
+bool kvio_mem_log_ok(struct kvio_as *mem, u64 log_base);
 int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len);
 void kvio_log_used_report(struct kvio_vq *vq, int err);
 
 /* msg.c: device IOTLB messages */
 void kvio_msg_clear(struct kvio_dev *dev);
-int kvio_iotlb_miss(struct kvio_vq *vq, u64 iova, u32 perm);
+struct kvio_as *kvio_iotlb_alloc(struct kvio_dev *dev);
 
 /* Ring index of @vq in its device, for messages. */
 static inline int kvio_vq_index(struct kvio_vq *vq)

@@ -4,7 +4,7 @@
  * dirty log, backend features.  Ring ioctls are in vring.c, worker ioctls in
  * worker.c.
  *
- * Every dev field the data path reads (umem, iotlb, log_base, log_ctx,
+ * Every dev field the data path reads (mem, iotlb, log_base, log_ctx,
  * features) is changed with dev->mutex and every vq->mutex held, so a handler
  * (which holds its vq->mutex) sees one consistent configuration.
  */
@@ -79,7 +79,7 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 	dev->nvqs = 0;
 	dev->acked_features = 0;
 	dev->backend_features = 0;
-	dev->umem = NULL;
+	dev->mem = NULL;
 	dev->iotlb = NULL;
 	spin_lock_init(&dev->iotlb_lock);
 	INIT_LIST_HEAD(&dev->read_list);
@@ -93,8 +93,11 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 	dev->weight = weight;
 	dev->byte_weight = byte_weight;
 
-	if (!ops || !vqs || nvqs <= 0 || iov_limit <= 0 ||
+	if (!ops || (nvqs && !vqs) || nvqs < 0 || iov_limit <= 0 ||
 	    iov_limit > KVIO_IOV_LIMIT_MAX || weight <= 0 || byte_weight < 0)
+		return -EINVAL;
+	/* Rings are kicked into a worker. */
+	if (nvqs && (ops->flags & KVIO_DEV_NO_WORKER))
 		return -EINVAL;
 
 	for (i = 0; i < nvqs; i++) {
@@ -176,6 +179,8 @@ static long kvio_dev_set_owner(struct kvio_dev *dev)
 	}
 
 	dev->mm = mm;
+	if (dev->ops->flags & KVIO_DEV_NO_WORKER)
+		return 0;
 	worker = kvio_worker_create(dev, current->pid);
 	if (IS_ERR(worker)) {
 		ret = PTR_ERR(worker);
@@ -201,7 +206,7 @@ err_scratch:
  */
 static void kvio_dev_drop_owner(struct kvio_dev *dev)
 {
-	struct kvio_iotlb *iotlb;
+	struct kvio_as *iotlb;
 	struct kvio_worker *worker;
 	unsigned long id;
 	int i;
@@ -247,9 +252,9 @@ static void kvio_dev_drop_owner(struct kvio_dev *dev)
 	iotlb = dev->iotlb;
 	/* Read without locks by a reader blocked in kvio_dev_read_iter(). */
 	WRITE_ONCE(dev->iotlb, NULL);
-	kvio_iotlb_free(iotlb);
-	kvio_iotlb_free(dev->umem);
-	dev->umem = NULL;
+	kvio_as_put(iotlb);
+	kvio_as_put(dev->mem);
+	dev->mem = NULL;
 	if (dev->log_ctx)
 		eventfd_ctx_put(dev->log_ctx);
 	dev->log_ctx = NULL;
@@ -295,16 +300,16 @@ static long kvio_dev_reset_owner(struct kvio_dev *dev)
 }
 
 /*
- * Can @vq, running, log into @log_base with memory table @umem?  Checked
+ * Can @vq, running, log into @log_base with memory table @mem?  Checked
  * for rings with a backend only, like upstream: the others are checked when
  * their backend is attached (kvio_vq_access_ok()).  vq->mutex held.
  */
-static bool kvio_vq_log_config_ok(struct kvio_vq *vq, struct kvio_iotlb *umem,
+static bool kvio_vq_log_config_ok(struct kvio_vq *vq, struct kvio_as *mem,
 				  u64 log_base, bool log_all)
 {
 	if (!kvio_vq_get_backend(vq))
 		return true;
-	if (log_all && !kvio_umem_log_ok(umem, log_base))
+	if (log_all && !kvio_mem_log_ok(mem, log_base))
 		return false;
 	return kvio_vq_log_used_ok(vq, log_base, vq->log_used,
 				   vq->log_addr);
@@ -312,7 +317,7 @@ static bool kvio_vq_log_config_ok(struct kvio_vq *vq, struct kvio_iotlb *umem,
 
 static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 {
-	struct kvio_iotlb *iotlb = NULL, *old;
+	struct kvio_as *iotlb = NULL, *old;
 	bool log_all, platform;
 	u64 features;
 	int i;
@@ -326,18 +331,17 @@ static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 
 	/* Upstream starts with an empty device IOTLB on every SET_FEATURES. */
 	if (platform) {
-		iotlb = kvio_iotlb_alloc(kvio_max_iotlb_entries,
-					 KVIO_IOTLB_RETIRE);
+		iotlb = kvio_iotlb_alloc(dev);
 		if (!iotlb)
 			return -ENOMEM;
 	}
 
 	kvio_dev_lock_vqs(dev);
 	for (i = 0; log_all && i < dev->nvqs; i++) {
-		if (!kvio_vq_log_config_ok(dev->vqs[i], dev->umem,
+		if (!kvio_vq_log_config_ok(dev->vqs[i], dev->mem,
 					   dev->log_base, true)) {
 			kvio_dev_unlock_vqs(dev);
-			kvio_iotlb_free(iotlb);
+			kvio_as_put(iotlb);
 			return -EFAULT;
 		}
 	}
@@ -350,7 +354,7 @@ static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 		struct kvio_vq *vq = dev->vqs[i];
 
 		vq->acked_features = features;
-		vq->iotlb = iotlb;
+		vq->iova = iotlb;
 		kvio_vq_reset_meta(vq);
 		/* Endianness may have changed: re-read the used index. */
 		vq->access_ready = false;
@@ -362,7 +366,7 @@ static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 		kvio_msg_clear(dev);
 	kvio_dev_unlock_vqs(dev);
 
-	kvio_iotlb_free(old);
+	kvio_as_put(old);
 	return 0;
 }
 
@@ -386,8 +390,8 @@ static long kvio_dev_set_backend_features(struct kvio_dev *dev,
 }
 
 /* Upstream's errno for any bad region is -EFAULT; overlaps are ours. */
-static int kvio_umem_add_region(struct kvio_iotlb *umem,
-				const struct vhost_memory_region *region)
+static int kvio_mem_add_region(struct kvio_as *mem,
+			       const struct vhost_memory_region *region)
 {
 	u64 gpa_last, uaddr_last;
 	int ret;
@@ -405,8 +409,8 @@ static int kvio_umem_add_region(struct kvio_iotlb *umem,
 		       region->memory_size))
 		return -EFAULT;
 
-	ret = kvio_iotlb_add_range(umem, region->guest_phys_addr, gpa_last,
-				   region->userspace_addr, KVIO_PERM_RW);
+	ret = kvio_as_map(mem, region->guest_phys_addr, gpa_last,
+			  region->userspace_addr, KVIO_PERM_RW, NULL);
 	/*
 	 * Upstream accepts overlapping guest-physical regions and resolves a
 	 * lookup to whichever it finds first; we refuse them, a memory table
@@ -421,28 +425,28 @@ static long kvio_dev_set_mem_table(struct kvio_dev *dev,
 				   struct vhost_memory __user *argp)
 {
 	struct vhost_memory_region region;
-	struct kvio_iotlb *umem, *old;
-	struct vhost_memory mem;
+	struct kvio_as *mem, *old;
+	struct vhost_memory hdr;
 	u32 i;
 	int ret;
 
-	if (copy_from_user(&mem, argp, offsetof(struct vhost_memory, regions)))
+	if (copy_from_user(&hdr, argp, offsetof(struct vhost_memory, regions)))
 		return -EFAULT;
-	if (mem.padding)
+	if (hdr.padding)
 		return -EOPNOTSUPP;
-	if (mem.nregions > kvio_max_mem_regions)
+	if (hdr.nregions > kvio_max_mem_regions)
 		return -E2BIG;
 
-	umem = kvio_iotlb_alloc(kvio_max_mem_regions, 0);
-	if (!umem)
+	mem = kvio_as_alloc(NULL, dev, 0, kvio_max_mem_regions);
+	if (!mem)
 		return -ENOMEM;
 
-	for (i = 0; i < mem.nregions; i++) {
+	for (i = 0; i < hdr.nregions; i++) {
 		if (copy_from_user(&region, &argp->regions[i], sizeof(region))) {
 			ret = -EFAULT;
 			goto err;
 		}
-		ret = kvio_umem_add_region(umem, &region);
+		ret = kvio_mem_add_region(mem, &region);
 		if (ret)
 			goto err;
 		cond_resched();
@@ -452,24 +456,24 @@ static long kvio_dev_set_mem_table(struct kvio_dev *dev,
 	for (i = 0; i < dev->nvqs; i++) {
 		struct kvio_vq *vq = dev->vqs[i];
 
-		if (!kvio_vq_log_config_ok(vq, umem, dev->log_base,
+		if (!kvio_vq_log_config_ok(vq, mem, dev->log_base,
 					   kvio_vq_has_feature(vq, VHOST_F_LOG_ALL))) {
 			kvio_dev_unlock_vqs(dev);
 			ret = -EFAULT;
 			goto err;
 		}
 	}
-	old = dev->umem;
-	dev->umem = umem;
+	old = dev->mem;
+	dev->mem = mem;
 	for (i = 0; i < dev->nvqs; i++)
-		dev->vqs[i]->umem = umem;
+		dev->vqs[i]->mem = mem;
 	kvio_dev_unlock_vqs(dev);
 
-	kvio_iotlb_free(old);
+	kvio_as_put(old);
 	return 0;
 
 err:
-	kvio_iotlb_free(umem);
+	kvio_as_put(mem);
 	return ret;
 }
 
@@ -488,7 +492,7 @@ static long kvio_dev_set_log_base(struct kvio_dev *dev, u64 __user *argp)
 	for (i = 0; i < dev->nvqs; i++) {
 		struct kvio_vq *vq = dev->vqs[i];
 
-		if (!kvio_vq_log_config_ok(vq, vq->umem, base,
+		if (!kvio_vq_log_config_ok(vq, vq->mem, base,
 					   kvio_vq_has_feature(vq, VHOST_F_LOG_ALL))) {
 			kvio_dev_unlock_vqs(dev);
 			return -EFAULT;

@@ -106,3 +106,19 @@ void kvio_driver_unregister(struct kvio_driver *drv)
 	misc_deregister(&drv->misc);
 }
 EXPORT_SYMBOL_GPL(kvio_driver_unregister);
+
+/**
+ * kvio_dev_from_file() - the kvio device behind an open file
+ * @file: any file (a VMM hands us an fd)
+ *
+ * For a device that refers to another (a vIOMMU endpoint bound to a
+ * kvio-net fd).  The caller holds a reference on @file for as long as it
+ * uses the device.
+ *
+ * Return: the device, or NULL if @file is not a kvio device node.
+ */
+struct kvio_dev *kvio_dev_from_file(struct file *file)
+{
+	return file->f_op == &kvio_driver_fops ? file->private_data : NULL;
+}
+EXPORT_SYMBOL_GPL(kvio_dev_from_file);

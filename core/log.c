@@ -30,16 +30,17 @@ bool kvio_log_range_ok(u64 log_base, u64 first, u64 last)
 	return access_ok(u64_to_user_ptr(start), end - start + 1);
 }
 
-bool kvio_umem_log_ok(struct kvio_iotlb *umem, u64 log_base)
+static int kvio_log_region_ok(const struct kvio_as_map *map, void *arg)
 {
-	struct kvio_iotlb_map *map;
+	u64 log_base = *(u64 *)arg;
 
-	if (!umem)
-		return true;
-	list_for_each_entry(map, &umem->list, link)
-		if (!kvio_log_range_ok(log_base, map->start, map->last))
-			return false;
-	return true;
+	return kvio_log_range_ok(log_base, map->start, map->last) ? 0 : 1;
+}
+
+bool kvio_mem_log_ok(struct kvio_as *mem, u64 log_base)
+{
+	return !mem || !kvio_as_for_each(mem, 0, U64_MAX, kvio_log_region_ok,
+					 &log_base);
 }
 
 /* Marks guest pages [first, last] in the bitmap at @log_base. */
@@ -79,32 +80,47 @@ static int kvio_log_gpa(u64 log_base, u64 gpa, u64 len)
 	return kvio_log_pages(log_base, first, last);
 }
 
+struct kvio_log_hva_walk {
+	u64 log_base;
+	u64 hva;
+	u64 last;
+	bool hit;
+};
+
+static int kvio_log_region_hva(const struct kvio_as_map *map, void *arg)
+{
+	struct kvio_log_hva_walk *w = arg;
+	u64 first_page, last_page;
+	int ret;
+
+	if (!kvio_log_region_pages(map->start, map->last, map->addr, w->hva,
+				   w->last, &first_page, &last_page))
+		return 0;
+	ret = kvio_log_pages(w->log_base, first_page, last_page);
+	if (ret)
+		return ret;
+	w->hit = true;
+	return 0;
+}
+
 /*
  * Marks the guest pages behind owner addresses [hva, hva + len); len > 0.
  * Several regions may alias one address: all of them are marked.
  */
 static int kvio_log_hva(struct kvio_vq *vq, u64 hva, u64 len)
 {
-	u64 log_base = vq->dev->log_base;
-	struct kvio_iotlb_map *map;
-	bool hit = false;
-	u64 last;
+	struct kvio_log_hva_walk w = {
+		.log_base = vq->dev->log_base,
+		.hva = hva,
+	};
 	int ret;
 
-	if (!vq->umem || check_add_overflow(hva, len - 1, &last))
+	if (!vq->mem || check_add_overflow(hva, len - 1, &w.last))
 		return -EFAULT;
-	list_for_each_entry(map, &vq->umem->list, link) {
-		u64 first_page, last_page;
-
-		if (!kvio_log_region_pages(map->start, map->last, map->addr,
-					   hva, last, &first_page, &last_page))
-			continue;
-		ret = kvio_log_pages(log_base, first_page, last_page);
-		if (ret)
-			return ret;
-		hit = true;
-	}
-	return hit ? 0 : -EFAULT;
+	ret = kvio_as_for_each(vq->mem, 0, U64_MAX, kvio_log_region_hva, &w);
+	if (ret)
+		return ret;
+	return w.hit ? 0 : -EFAULT;
 }
 
 static bool kvio_log_enabled(struct kvio_vq *vq)
@@ -113,8 +129,8 @@ static bool kvio_log_enabled(struct kvio_vq *vq)
 }
 
 /*
- * Marks a write of @len bytes at @offset in the used ring.  Without a device
- * IOTLB the VMM told us the used ring's guest-physical address; with one,
+ * Marks a write of @len bytes at @offset in the used ring.  Without an IOVA
+ * stage the VMM told us the used ring's guest-physical address; with one,
  * the ring's IOVAs are translated and mapped back to guest pages.
  */
 /*
@@ -131,8 +147,8 @@ void kvio_log_used_report(struct kvio_vq *vq, int err)
 
 int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len)
 {
-	struct kvio_iotlb_map *map;
-	u64 addr, left = len;
+	struct kvio_piece_iter it;
+	u64 addr;
 	int ret;
 
 	/*
@@ -141,30 +157,18 @@ int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len)
 	 */
 	if (!len || !vq->dev->log_base)
 		return 0;
-	if (!vq->iotlb) {
+	if (!vq->iova) {
 		if (check_add_overflow(vq->log_addr, (u64)offset, &addr))
 			return -EFAULT;
 		return kvio_log_gpa(vq->dev->log_base, addr, len);
 	}
 
-	if (check_add_overflow(vq->used_user_addr, (u64)offset, &addr) ||
-	    addr > U64_MAX - (len - 1))
+	if (check_add_overflow(vq->used_user_addr, (u64)offset, &addr))
 		return -EFAULT;
-	while (left) {
-		u64 room, span;
-
-		map = kvio_iotlb_itree_first(vq->iotlb, addr, addr);
-		if (!map)
-			return -EFAULT;
-		room = map->last - addr;
-		span = left - 1 > room ? room + 1 : left;
-		ret = kvio_log_hva(vq, map->addr + (addr - map->start), span);
-		if (ret)
-			return ret;
-		addr += span;
-		left -= span;
-	}
-	return 0;
+	ret = kvio_piece_iter_init(&it, addr, len, KVIO_PERM_WO);
+	while (!ret && (ret = kvio_vq_next_piece(vq, &it)) > 0)
+		ret = kvio_log_hva(vq, it.hva, it.len);
+	return ret;
 }
 
 int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
@@ -186,7 +190,7 @@ int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
 		/* A zero-length buffer marks nothing (CVE-2019-14835). */
 		if (!part)
 			continue;
-		if (vq->iotlb)
+		if (vq->iova)
 			ret = kvio_log_hva(vq, log[i].addr, part);
 		else
 			ret = kvio_log_gpa(dev->log_base, log[i].addr, part);

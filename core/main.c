@@ -2,7 +2,7 @@
 /*
  * kvio_core: the shared virtqueue engine of the kvio backends.  This file
  * holds the module's parameters; everything else is in the files named for
- * their concern (dev.c, vring.c, vq.c, worker.c, log.c, msg.c, iotlb.c).
+ * their concern (dev.c, vring.c, vq.c, worker.c, log.c, msg.c, as.c).
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>

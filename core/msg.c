@@ -8,8 +8,9 @@
  * queues a MISS on read_list and returns -EAGAIN.  The VMM read()s it (the
  * node moves to pending_list), translates, and write()s an UPDATE; an UPDATE
  * that covers a waiting miss re-queues that ring's kick work.  INVALIDATE
- * removes translations; both change the IOTLB with every vq->mutex held, so
- * no handler is between a translation and its use.
+ * removes translations; both change the IOTLB (a struct kvio_as, see
+ * include/kvio/as.h) with every vq->mutex held, so no handler is between a
+ * translation and its use.
  */
 #include <linux/overflow.h>
 #include <linux/sched/signal.h>
@@ -59,7 +60,7 @@ void kvio_msg_clear(struct kvio_dev *dev)
 }
 
 /* Reports that @vq needs @iova with @perm; vq->mutex held. */
-int kvio_iotlb_miss(struct kvio_vq *vq, u64 iova, u32 perm)
+static int kvio_iotlb_miss(struct kvio_vq *vq, u64 iova, u32 perm)
 {
 	struct kvio_dev *dev = vq->dev;
 	struct kvio_msg_node *node, *n;
@@ -114,6 +115,37 @@ int kvio_iotlb_miss(struct kvio_vq *vq, u64 iova, u32 perm)
 	return 0;
 }
 
+/*
+ * The device IOTLB's ops->fault: a missing entry is asked of the VMM and
+ * the access retried once it answers; a present entry without the
+ * permission is the guest's fault.
+ */
+static int kvio_iotlb_fault(struct kvio_as *as, struct kvio_vq *vq, u64 iova,
+			    u32 perm, int err)
+{
+	int ret;
+
+	if (err != -ENOENT)
+		return -EFAULT;
+	ret = kvio_iotlb_miss(vq, iova, perm);
+	return ret ? ret : -EAGAIN;
+}
+
+static const struct kvio_as_ops kvio_iotlb_ops = {
+	.fault = kvio_iotlb_fault,
+};
+
+/*
+ * An empty device IOTLB: a cache of kvio_max_iotlb_entries entries in
+ * which a new entry replaces what it overlaps and, when full, the oldest.
+ */
+struct kvio_as *kvio_iotlb_alloc(struct kvio_dev *dev)
+{
+	return kvio_as_alloc(&kvio_iotlb_ops, dev,
+			     KVIO_AS_REPLACE | KVIO_AS_EVICT,
+			     kvio_max_iotlb_entries);
+}
+
 /* Rings waiting for anything in [start, last] run again. */
 static void kvio_msg_answer(struct kvio_dev *dev, struct list_head *list,
 			    u64 start, u64 last)
@@ -132,19 +164,10 @@ static void kvio_msg_answer(struct kvio_dev *dev, struct list_head *list,
 	}
 }
 
-static void kvio_iotlb_changed(struct kvio_dev *dev)
-{
-	int i;
-
-	/* Cached ring translations may point into what changed. */
-	for (i = 0; i < dev->nvqs; i++)
-		kvio_vq_reset_meta(dev->vqs[i]);
-}
-
 static int kvio_iotlb_update(struct kvio_dev *dev,
 			     const struct vhost_iotlb_msg *msg)
 {
-	struct kvio_iotlb *iotlb = dev->iotlb;
+	struct kvio_as *iotlb = dev->iotlb;
 	u64 last, uaddr_last;
 	int ret;
 
@@ -160,20 +183,12 @@ static int kvio_iotlb_update(struct kvio_dev *dev,
 	    !access_ok(u64_to_user_ptr(msg->uaddr), msg->size))
 		return -EFAULT;
 
+	/*
+	 * A replaced or evicted entry bumps iotlb->unmaps: the rings drop
+	 * the ring translations they cached (kvio_vq_prepare()).
+	 */
 	kvio_dev_lock_vqs(dev);
-	kvio_iotlb_changed(dev);
-	ret = kvio_iotlb_add_range(iotlb, msg->iova, last, msg->uaddr,
-				   msg->perm);
-	/* The IOTLB is a cache: when full, the oldest entry goes. */
-	while (ret == -ENOSPC && !list_empty(&iotlb->list)) {
-		struct kvio_iotlb_map *old;
-
-		old = list_first_entry(&iotlb->list, struct kvio_iotlb_map,
-				       link);
-		kvio_iotlb_del_range(iotlb, old->start, old->last);
-		ret = kvio_iotlb_add_range(iotlb, msg->iova, last, msg->uaddr,
-					   msg->perm);
-	}
+	ret = kvio_as_map(iotlb, msg->iova, last, msg->uaddr, msg->perm, NULL);
 	if (!ret) {
 		spin_lock(&dev->iotlb_lock);
 		kvio_msg_answer(dev, &dev->pending_list, msg->iova, last);
@@ -201,8 +216,7 @@ static int kvio_iotlb_invalidate(struct kvio_dev *dev,
 		last = U64_MAX;
 
 	kvio_dev_lock_vqs(dev);
-	kvio_iotlb_changed(dev);
-	kvio_iotlb_del_range(dev->iotlb, msg->iova, last);
+	kvio_as_unmap(dev->iotlb, msg->iova, last, false);
 	kvio_dev_unlock_vqs(dev);
 	return 0;
 }

@@ -8,12 +8,12 @@
  * descriptor is copied once into a local struct and only that copy used.
  *
  * Addresses: ring areas are user addresses of the owner (HVAs), or IOVAs
- * translated through the device IOTLB when VIRTIO_F_ACCESS_PLATFORM is
- * acked; buffers are guest-physical addresses translated through the memory
- * table, or IOVAs through the device IOTLB.  All of it runs in the worker,
- * which has adopted the owner's mm, with vq->mutex held; IOTLB and memory
- * table changes take every vq->mutex, so a translation stays valid while
- * the handler runs.
+ * when VIRTIO_F_ACCESS_PLATFORM is acked; buffers are guest-physical
+ * addresses, or IOVAs.  Everything translates through the ring's address
+ * spaces (include/kvio/as.h): vq->iova, if any, then vq->mem.  All of it runs
+ * in the worker, which has adopted the owner's mm, with vq->mutex held;
+ * device IOTLB and memory table changes take every vq->mutex, so a
+ * translation stays valid while the handler runs.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -66,43 +66,51 @@ static int kvio_vq_fail(struct kvio_vq *vq, int err, const char *why)
 /* Translation. */
 
 /*
- * The map holding @addr with @perm, from the device IOTLB if there is one,
- * else from the memory table.  A device IOTLB miss is reported to the VMM.
+ * The piece at @addr (to @last at most) in @vq's view: through its IOVA
+ * stage, if any, and the memory table.  A fault in the IOVA stage goes to
+ * that stage's owner (a device IOTLB asks the VMM: -EAGAIN).
  */
-static int kvio_lookup(struct kvio_vq *vq, u64 addr, u32 perm,
-		       const struct kvio_iotlb_map **mapp)
+int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last, u32 perm,
+		      struct kvio_piece *piece)
 {
-	struct kvio_iotlb *tlb = vq->iotlb ? vq->iotlb : vq->umem;
-	const struct kvio_iotlb_map *map;
+	struct kvio_as *iova = vq->iova;
 	int ret;
 
-	if (!tlb)
+	ret = kvio_as_translate(iova, vq->mem, addr, last, perm, piece);
+	if (likely(!ret))
+		return 0;
+	if (ret == -EFAULT || !iova->ops || !iova->ops->fault)
 		return -EFAULT;
-	map = kvio_iotlb_itree_first(tlb, addr, addr);
-	if (!map) {
-		if (!vq->iotlb)
-			return -EFAULT;
-		ret = kvio_iotlb_miss(vq, addr, perm);
-		return ret ? ret : -EAGAIN;
-	}
-	if ((map->perm & perm) != perm)
-		return -EFAULT;
-	*mapp = map;
-	return 0;
+	return iova->ops->fault(iova, vq, addr, perm, ret);
 }
 
-/* Bytes of [addr, addr + len) inside @map, which holds addr; len > 0. */
-static inline u64 kvio_map_span(const struct kvio_iotlb_map *map, u64 addr,
-				u64 len)
+int kvio_piece_iter_init(struct kvio_piece_iter *it, u64 addr, u64 len,
+			 u32 perm)
 {
-	u64 room = map->last - addr;	/* bytes after addr, minus one */
-
-	return len - 1 > room ? room + 1 : len;
+	it->addr = addr;
+	it->left = len;
+	it->perm = perm;
+	it->hva = 0;
+	it->len = 0;
+	return len && addr > U64_MAX - (len - 1) ? -EFAULT : 0;
 }
 
-static inline u64 kvio_map_hva(const struct kvio_iotlb_map *map, u64 addr)
+int kvio_vq_next_piece(struct kvio_vq *vq, struct kvio_piece_iter *it)
 {
-	return map->addr + (addr - map->start);
+	struct kvio_piece piece;
+	int ret;
+
+	if (!it->left)
+		return 0;
+	ret = kvio_vq_translate(vq, it->addr, it->addr + (it->left - 1),
+				it->perm, &piece);
+	if (ret)
+		return ret;
+	it->hva = piece.hva;
+	it->len = piece.last - it->addr + 1;
+	it->addr += it->len;
+	it->left -= it->len;
+	return 1;
 }
 
 /* Ring areas. */
@@ -126,35 +134,27 @@ static u32 kvio_area_perm(enum kvio_ring_area area)
 }
 
 /*
- * With a device IOTLB, checks that a whole area translates (reporting the
- * first miss), and caches its user address when one map holds all of it.
+ * With an IOVA stage, checks that a whole area translates (reporting the
+ * first miss), and caches its user address when it is one piece.
  */
 static int kvio_area_prefetch(struct kvio_vq *vq, enum kvio_ring_area area)
 {
 	struct kvio_ring_meta *meta = &vq->meta[area];
-	u64 addr = kvio_area_addr(vq, area);
 	u64 size = kvio_vq_area_size(vq, area, vq->num);
-	u32 perm = kvio_area_perm(area);
-	const struct kvio_iotlb_map *map;
-	u64 left = size;
+	struct kvio_piece_iter it;
 	int ret;
 
 	if (meta->checked)
 		return 0;
-	if (addr > U64_MAX - (size - 1))
-		return -EFAULT;
-	while (left) {
-		u64 span;
-
-		ret = kvio_lookup(vq, addr, perm, &map);
-		if (ret)
-			return ret;
-		span = kvio_map_span(map, addr, left);
-		if (span == size)
-			meta->hva = u64_to_user_ptr(kvio_map_hva(map, addr));
-		addr += span;
-		left -= span;
+	ret = kvio_piece_iter_init(&it, kvio_area_addr(vq, area), size,
+				   kvio_area_perm(area));
+	while (!ret && (ret = kvio_vq_next_piece(vq, &it)) > 0) {
+		if (it.len == size)
+			meta->hva = u64_to_user_ptr(it.hva);
+		ret = 0;
 	}
+	if (ret)
+		return ret;
 	meta->checked = true;
 	return 0;
 }
@@ -163,7 +163,7 @@ static int kvio_area_prefetch(struct kvio_vq *vq, enum kvio_ring_area area)
 static inline void __user *kvio_area_base(struct kvio_vq *vq,
 					  enum kvio_ring_area area)
 {
-	if (vq->iotlb)
+	if (vq->iova)
 		return vq->meta[area].hva;
 	switch (area) {
 	case KVIO_RING_DESC:
@@ -175,31 +175,25 @@ static inline void __user *kvio_area_base(struct kvio_vq *vq,
 	}
 }
 
-/* An area in several IOTLB pieces: copy piece by piece. */
+/* An area in several pieces: copy piece by piece. */
 static int kvio_area_copy(struct kvio_vq *vq, enum kvio_ring_area area,
 			  size_t off, void *buf, size_t len, bool write)
 {
-	u64 addr = kvio_area_addr(vq, area) + off;
-	const struct kvio_iotlb_map *map;
+	struct kvio_piece_iter it;
 	int ret;
 
-	while (len) {
-		void __user *uaddr;
-		u64 span;
+	ret = kvio_piece_iter_init(&it, kvio_area_addr(vq, area) + off, len,
+				   kvio_area_perm(area));
+	while (!ret && (ret = kvio_vq_next_piece(vq, &it)) > 0) {
+		void __user *uaddr = u64_to_user_ptr(it.hva);
 
-		ret = kvio_lookup(vq, addr, kvio_area_perm(area), &map);
-		if (ret)
-			return ret;
-		span = kvio_map_span(map, addr, len);
-		uaddr = u64_to_user_ptr(kvio_map_hva(map, addr));
-		if (write ? copy_to_user(uaddr, buf, span) :
-			    copy_from_user(buf, uaddr, span))
+		if (write ? copy_to_user(uaddr, buf, it.len) :
+			    copy_from_user(buf, uaddr, it.len))
 			return -EFAULT;
-		buf += span;
-		addr += span;
-		len -= span;
+		buf += it.len;
+		ret = 0;
 	}
-	return 0;
+	return ret;
 }
 
 static int kvio_area_read(struct kvio_vq *vq, enum kvio_ring_area area,
@@ -292,8 +286,13 @@ static int kvio_vq_configured(struct kvio_vq *vq)
 	if (!vq->num || !vq->desc_user_addr || !vq->avail_user_addr ||
 	    !vq->used_user_addr)
 		return -EFAULT;
-	if (!vq->iotlb)
+	if (!vq->iova)
 		return 0;
+	/* A removal from the IOVA stage may have taken a cached area. */
+	if (unlikely(vq->iova_unmaps != READ_ONCE(vq->iova->unmaps))) {
+		vq->iova_unmaps = READ_ONCE(vq->iova->unmaps);
+		kvio_vq_reset_meta(vq);
+	}
 	for (area = KVIO_RING_DESC; area <= KVIO_RING_USED; area++) {
 		ret = kvio_area_prefetch(vq, area);
 		if (ret)
@@ -309,7 +308,7 @@ static int kvio_vq_prepare(struct kvio_vq *vq)
 
 	if (unlikely(vq->broken))
 		return -EIO;
-	if (likely(vq->access_ready && !vq->iotlb))
+	if (likely(vq->access_ready && !vq->iova))
 		return 0;
 	ret = kvio_vq_configured(vq);
 	if (ret)
@@ -387,16 +386,16 @@ static int kvio_vq_chain_read_desc(struct kvio_chain *c, unsigned int i,
 static int kvio_vq_chain_translate(struct kvio_chain *c, u64 addr,
 				   bool write, struct kvio_chain_map *cmap)
 {
-	const struct kvio_iotlb_map *map;
+	struct kvio_piece piece;
 	int ret;
 
-	ret = kvio_lookup(c->priv, addr, write ? KVIO_PERM_WO : KVIO_PERM_RO,
-			  &map);
+	ret = kvio_vq_translate(c->priv, addr, U64_MAX,
+				write ? KVIO_PERM_WO : KVIO_PERM_RO, &piece);
 	if (ret)
 		return ret;
-	cmap->start = map->start;
-	cmap->last = map->last;
-	cmap->uaddr = map->addr;
+	cmap->start = addr;
+	cmap->last = piece.last;
+	cmap->uaddr = piece.hva;
 	return 0;
 }
 
@@ -429,12 +428,12 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		.num = vq->num,
 		.little_endian = kvio_vq_is_little_endian(vq),
 		/*
-		 * With a device IOTLB the owner's addresses are logged, one
+		 * With an IOVA stage the owner's addresses are logged, one
 		 * per iovec; kvio_log_write() maps them back through the
 		 * memory table.  Otherwise guest-physical ranges, one per
 		 * descriptor.
 		 */
-		.log_uaddr = !!vq->iotlb,
+		.log_uaddr = !!vq->iova,
 		.iov = iov,
 		.iov_count = iov_count,
 		.log = log,

@@ -47,8 +47,9 @@ void kvio_vq_reset(struct kvio_vq *vq)
 	vq->access_ready = false;
 	vq->acked_features = 0;
 	vq->acked_backend_features = 0;
-	vq->umem = NULL;
-	vq->iotlb = NULL;
+	vq->mem = NULL;
+	vq->iova = NULL;
+	vq->iova_unmaps = 0;
 	vq->private_data = NULL;
 	vq->busyloop_timeout = 0;
 }
@@ -83,7 +84,7 @@ bool kvio_vq_log_used_ok(struct kvio_vq *vq, u64 log_base, bool log_used,
 	size_t size = kvio_vq_area_size(vq, KVIO_RING_USED, vq->num);
 	u64 last;
 
-	if (!log_used || vq->iotlb)
+	if (!log_used || vq->iova)
 		return true;
 	if (check_add_overflow(log_addr, (u64)size - 1, &last))
 		return false;
@@ -94,7 +95,7 @@ static bool kvio_vq_rings_ok(struct kvio_vq *vq, unsigned int num, u64 desc,
 			     u64 avail, u64 used)
 {
 	/* IOVAs are checked when they are translated. */
-	if (vq->iotlb)
+	if (vq->iova)
 		return true;
 	return access_ok(u64_to_user_ptr(desc),
 			 kvio_vq_area_size(vq, KVIO_RING_DESC, num)) &&
@@ -116,7 +117,7 @@ bool kvio_vq_access_ok(struct kvio_vq *vq)
 			      vq->avail_user_addr, vq->used_user_addr))
 		return false;
 	if (kvio_vq_has_feature(vq, VHOST_F_LOG_ALL) &&
-	    !kvio_umem_log_ok(vq->umem, dev->log_base))
+	    !kvio_mem_log_ok(vq->mem, dev->log_base))
 		return false;
 	return kvio_vq_log_used_ok(vq, dev->log_base, vq->log_used,
 				   vq->log_addr);

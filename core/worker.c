@@ -492,6 +492,8 @@ long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int cmd,
 	ret = kvio_dev_check_owner(dev);
 	if (ret)
 		return ret;
+	if (!kvio_dev_worker(dev))
+		return -EOPNOTSUPP;	/* KVIO_DEV_NO_WORKER */
 
 	switch (cmd) {
 	case VHOST_NEW_WORKER:

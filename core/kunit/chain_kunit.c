@@ -2,7 +2,8 @@
 /*
  * KUnit suite "kvio_chain": the descriptor-chain parser (core/chain.c) over
  * a descriptor table in kernel memory, a memory table that is a real
- * kvio_iotlb (so lookups go through the same range map as in the engine),
+ * struct kvio_as (so lookups go through kvio_as_translate() as in the
+ * engine),
  * and an arena that plays the owner's memory for indirect tables.  "User
  * addresses" are KT_UBASE + arena offset; they are compared, never
  * dereferenced, except through the read op, which checks them.
@@ -14,14 +15,14 @@
 #include <linux/virtio_ring.h>
 
 #include <kvio/chain.h>
-#include <kvio/iotlb.h>
+#include <kvio/as.h>
 
 #define KT_NUM		512
 #define KT_ARENA	(64 * 1024)
 #define KT_UBASE	0x7f0000000000ULL
 
 struct kt_chain {
-	struct kvio_iotlb *mem;
+	struct kvio_as *mem;
 	u8 *arena;
 	struct vring_desc table[KT_NUM];
 	struct iovec iov[KT_NUM];
@@ -51,16 +52,18 @@ static int kt_translate(struct kvio_chain *c, u64 addr, bool write,
 {
 	struct kt_chain *t = c->priv;
 	u32 perm = write ? KVIO_PERM_WO : KVIO_PERM_RO;
-	struct kvio_iotlb_map *map;
+	struct kvio_as_map map;
+	struct kvio_piece p;
+	int ret;
 
-	map = kvio_iotlb_itree_first(t->mem, addr, addr);
-	if (!map)
+	if (!kvio_as_lookup(t->mem, addr, &map))
 		return t->miss_err;
-	if ((map->perm & perm) != perm)
-		return -EFAULT;
-	cmap->start = map->start;
-	cmap->last = map->last;
-	cmap->uaddr = map->addr;
+	ret = kvio_as_translate(NULL, t->mem, addr, U64_MAX, perm, &p);
+	if (ret)
+		return ret;
+	cmap->start = addr;
+	cmap->last = p.last;
+	cmap->uaddr = p.hva;
 	return 0;
 }
 
@@ -97,7 +100,7 @@ static int kt_chain_init(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, t);
 	t->arena = kunit_kzalloc(test, KT_ARENA, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, t->arena);
-	t->mem = kvio_iotlb_alloc(0, 0);
+	t->mem = kvio_as_alloc(NULL, NULL, 0, 0);
 	KUNIT_ASSERT_NOT_NULL(test, t->mem);
 	t->le = true;
 	t->desc_fail_at = -1;
@@ -117,7 +120,7 @@ static void kt_chain_exit(struct kunit *test)
 	struct kt_chain *t = test->priv;
 
 	if (t)
-		kvio_iotlb_free(t->mem);
+		kvio_as_put(t->mem);
 }
 
 /* Guest [gpa, gpa + len) -> arena offset @off. */
@@ -125,8 +128,8 @@ static void kt_map(struct kunit *test, u64 gpa, u64 len, u64 off, u32 perm)
 {
 	struct kt_chain *t = test->priv;
 
-	KUNIT_ASSERT_EQ(test, kvio_iotlb_add_range(t->mem, gpa, gpa + len - 1,
-						   KT_UBASE + off, perm), 0);
+	KUNIT_ASSERT_EQ(test, kvio_as_map(t->mem, gpa, gpa + len - 1,
+					  KT_UBASE + off, perm, NULL), 0);
 }
 
 static void kt_fill(struct kt_chain *t, struct vring_desc *d, u64 addr,

@@ -10,7 +10,8 @@
  * kvio_dev_cleanup() and frees the device.
  *
  * Lock order (outermost first):
- *   dev->mutex  ->  vq->mutex (ascending vq index)  ->  dev->iotlb_lock
+ *   dev->mutex  ->  vq->mutex (ascending vq index)  ->  as->lock (an
+ *   address space's, include/kvio/as.h)  ->  dev->iotlb_lock
  *   ->  worker's llist (lockless) / eventfd wait-queue locks.
  * The data path (handle_kick) runs in the worker with only vq->mutex held.
  * Ring state that ioctls change is changed with vq->mutex held, so a handler
@@ -42,7 +43,7 @@
 
 #include <kvio/chain.h>
 #include <kvio/compat.h>
-#include <kvio/iotlb.h>
+#include <kvio/as.h>
 
 struct kvio_dev;
 struct kvio_vq;
@@ -138,8 +139,16 @@ struct kvio_vq {
 
 	u64 acked_features;	/* copy of the device's, read under vq->mutex */
 	u64 acked_backend_features;
-	struct kvio_iotlb *umem;	/* memory table, GPA -> HVA */
-	struct kvio_iotlb *iotlb;	/* device IOTLB, IOVA -> HVA, or NULL */
+	/*
+	 * Where the ring's addresses translate (the device's references):
+	 * @mem, the memory table (GPA -> HVA); @iova, NULL when the ring
+	 * uses guest-physical addresses, else the IOVA stage in front of
+	 * it (the device IOTLB or a vIOMMU domain).  @iova_unmaps is the
+	 * @iova->unmaps count meta[] was cached under.
+	 */
+	struct kvio_as *mem;
+	struct kvio_as *iova;
+	unsigned long iova_unmaps;
 	void *private_data;	/* backend; see kvio_vq_{get,set}_backend() */
 
 	/* Runs handle_kick and polls; RCU: wakeups read it lock-free. */
@@ -161,6 +170,14 @@ struct kvio_vq {
 	 (1ULL << VHOST_F_LOG_ALL) |			\
 	 (1ULL << VIRTIO_F_ACCESS_PLATFORM))
 
+/* kvio_dev_ops.flags */
+/*
+ * The device has no rings and SET_OWNER creates no worker: it only needs
+ * the owner's mm, memory table and address spaces (the worker ioctls are
+ * -EOPNOTSUPP).
+ */
+#define KVIO_DEV_NO_WORKER	0x1
+
 /* Backend callbacks, all optional but features. */
 struct kvio_dev_ops {
 	/*
@@ -168,6 +185,7 @@ struct kvio_dev_ops {
 	 * KVIO_FEATURES and the device type's own.
 	 */
 	u64 features;
+	unsigned int flags;	/* KVIO_DEV_* */
 	/*
 	 * Called for each vq with vq->mutex held after SET_FEATURES stored
 	 * new acked_features in it (kvio_net recomputes header lengths).
@@ -200,8 +218,8 @@ struct kvio_dev {
 	u64 acked_features;
 	u64 backend_features;
 
-	struct kvio_iotlb *umem;
-	struct kvio_iotlb *iotlb;
+	struct kvio_as *mem;	/* memory table; NULL before SET_MEM_TABLE */
+	struct kvio_as *iotlb;	/* device IOTLB; ACCESS_PLATFORM acked */
 	spinlock_t iotlb_lock;	/* pending/read lists of IOTLB messages */
 	struct list_head read_list;
 	struct list_head pending_list;
@@ -221,7 +239,10 @@ struct kvio_dev {
 	int byte_weight;	/* max bytes per handler run; 0: no limit */
 };
 
-/* Device lifetime. */
+/*
+ * Device lifetime.  @nvqs may be 0 (then @vqs may be NULL): a device without
+ * rings, which with KVIO_DEV_NO_WORKER needs no worker either.
+ */
 int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 		  const struct kvio_dev_ops *ops, int iov_limit, int weight,
 		  int byte_weight);
@@ -292,6 +313,8 @@ int __kvio_driver_register(struct kvio_driver *drv, struct module *owner);
 void kvio_driver_unregister(struct kvio_driver *drv);
 
 #define kvio_driver_register(drv) __kvio_driver_register((drv), THIS_MODULE)
+
+struct kvio_dev *kvio_dev_from_file(struct file *file);
 
 /* Work and polls. */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);

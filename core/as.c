@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio address spaces (include/kvio/as.h): maps in a maple tree in RCU mode.
+ *
+ * Each map is one tree entry stored over exactly [start, last], so the tree
+ * itself refuses overlaps (mtree_insert_range() -EEXIST) and a lookup's
+ * entry carries its own bounds.  Writers hold as->lock; the tree's internal
+ * spinlock is taken inside the mtree_*() calls.  Removed maps and the space
+ * itself are freed with kfree_rcu(): lock-free readers copy a map out under
+ * rcu_read_lock() and never see it freed.
+ */
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include <kvio/as.h>
+
+/**
+ * kvio_as_alloc() - a new, empty address space
+ * @ops: the source's callbacks (may be NULL)
+ * @priv: the owner's pointer, kept in as->priv
+ * @flags: KVIO_AS_OUT_GPA, KVIO_AS_REPLACE, KVIO_AS_EVICT
+ * @limit: most maps at once, 0 for no limit
+ *
+ * Context: process context, may sleep.
+ * Return: the space with one reference, or NULL without memory.
+ */
+struct kvio_as *kvio_as_alloc(const struct kvio_as_ops *ops, void *priv,
+			      unsigned int flags, unsigned int limit)
+{
+	struct kvio_as *as;
+
+	as = kzalloc(sizeof(*as), GFP_KERNEL_ACCOUNT);
+	if (!as)
+		return NULL;
+	mt_init_flags(&as->mt, MT_FLAGS_USE_RCU);
+	mutex_init(&as->lock);
+	INIT_LIST_HEAD(&as->maps);
+	INIT_LIST_HEAD(&as->notifiers);
+	as->ops = ops;
+	as->priv = priv;
+	as->flags = flags;
+	as->limit = limit;
+	refcount_set(&as->ref, 1);
+	return as;
+}
+EXPORT_SYMBOL_GPL(kvio_as_alloc);
+
+/**
+ * kvio_as_get() - take a reference
+ * @as: the space
+ */
+void kvio_as_get(struct kvio_as *as)
+{
+	refcount_inc(&as->ref);
+}
+EXPORT_SYMBOL_GPL(kvio_as_get);
+
+/* Removes @map: tree, list, notifiers, then freed after readers. */
+static void kvio_as_remove(struct kvio_as *as, struct kvio_as_map *map)
+{
+	struct kvio_as_notifier *nb;
+
+	lockdep_assert_held(&as->lock);
+	mtree_erase(&as->mt, map->start);
+	list_del(&map->link);
+	as->nmaps--;
+	WRITE_ONCE(as->unmaps, as->unmaps + 1);
+	list_for_each_entry(nb, &as->notifiers, link)
+		if (nb->unmap)
+			nb->unmap(nb, map);
+	kfree_rcu(map, rcu);
+}
+
+/**
+ * kvio_as_put() - drop a reference; the last one frees the space
+ * @as: the space, or NULL
+ *
+ * Every map is removed (notifiers still registered hear of it) and freed
+ * after an RCU grace period, the space too.
+ *
+ * Context: process context, may sleep.
+ */
+void kvio_as_put(struct kvio_as *as)
+{
+	if (!as || !refcount_dec_and_test(&as->ref))
+		return;
+	kvio_as_clear(as);
+	mtree_destroy(&as->mt);
+	mutex_destroy(&as->lock);
+	kfree_rcu(as, rcu);
+}
+EXPORT_SYMBOL_GPL(kvio_as_put);
+
+/* The map holding @addr; as->lock or rcu_read_lock() held. */
+static struct kvio_as_map *kvio_as_find(struct kvio_as *as, u64 addr)
+{
+	return mtree_load(&as->mt, addr);
+}
+
+/* The first map intersecting [start, last]; as->lock held. */
+static struct kvio_as_map *kvio_as_first(struct kvio_as *as, u64 start,
+					 u64 last)
+{
+	unsigned long index = start;
+
+	return mt_find(&as->mt, &index, last);
+}
+
+/**
+ * kvio_as_map() - add [@start, @last] -> @addr
+ * @as: the space
+ * @start: first address
+ * @last: last address, inclusive
+ * @addr: translation of @start
+ * @perm: KVIO_PERM_RO, _WO or _RW
+ * @opaque: the owner's pointer, handed back by lookups and notifiers
+ *
+ * With KVIO_AS_REPLACE, maps the range overlaps are removed first; with
+ * KVIO_AS_EVICT, at the limit the oldest map is removed to make room.
+ *
+ * Context: process context, may sleep; takes as->lock.
+ * Return: 0; -EINVAL if @last < @start, @perm is not one of the three, or
+ * the translation of @last overflows 64 bits; -EEXIST if the range
+ * overlaps a map (no KVIO_AS_REPLACE); -ENOSPC at the limit (no
+ * KVIO_AS_EVICT); -ENOMEM.
+ */
+int kvio_as_map(struct kvio_as *as, u64 start, u64 last, u64 addr, u32 perm,
+		void *opaque)
+{
+	struct kvio_as_notifier *nb;
+	struct kvio_as_map *map, *old;
+	u64 addr_last;
+	int ret;
+
+	if (last < start || check_add_overflow(addr, last - start, &addr_last))
+		return -EINVAL;
+	if (perm != KVIO_PERM_RO && perm != KVIO_PERM_WO &&
+	    perm != KVIO_PERM_RW)
+		return -EINVAL;
+
+	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	if (!map)
+		return -ENOMEM;
+	map->start = start;
+	map->last = last;
+	map->addr = addr;
+	map->perm = perm;
+	map->opaque = opaque;
+
+	mutex_lock(&as->lock);
+	if (as->flags & KVIO_AS_REPLACE) {
+		while ((old = kvio_as_first(as, start, last))) {
+			kvio_as_remove(as, old);
+			cond_resched();
+		}
+	} else if (kvio_as_first(as, start, last)) {
+		/* An overlap is refused as such, even in a full space. */
+		ret = -EEXIST;
+		goto err;
+	}
+	if (as->limit && as->nmaps >= as->limit) {
+		ret = -ENOSPC;
+		if (!(as->flags & KVIO_AS_EVICT))
+			goto err;
+		while (as->nmaps >= as->limit)
+			kvio_as_remove(as, list_first_entry(&as->maps,
+							    struct kvio_as_map,
+							    link));
+	}
+	ret = mtree_insert_range(&as->mt, start, last, map,
+				 GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err;
+	list_add_tail(&map->link, &as->maps);
+	as->nmaps++;
+	list_for_each_entry(nb, &as->notifiers, link)
+		if (nb->map)
+			nb->map(nb, map);
+	mutex_unlock(&as->lock);
+	return 0;
+
+err:
+	mutex_unlock(&as->lock);
+	kfree(map);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kvio_as_map);
+
+/**
+ * kvio_as_unmap() - remove the maps in [@start, @last]
+ * @as: the space
+ * @start: first address
+ * @last: last address, inclusive
+ * @exact: only whole maps inside the range may go
+ *
+ * Without @exact every map the range touches is removed whole (device IOTLB
+ * invalidation).  With @exact a map that crosses either end of the range
+ * leaves everything in place (a virtio-iommu UNMAP may not split a
+ * mapping); parts of the range that hold no map are no error.
+ *
+ * Context: process context, may sleep; takes as->lock.
+ * Return: the number of maps removed; -EINVAL if @last < @start; -ERANGE
+ * (@exact) if a map crosses an end of the range.
+ */
+int kvio_as_unmap(struct kvio_as *as, u64 start, u64 last, bool exact)
+{
+	struct kvio_as_map *map;
+	int n = 0;
+
+	if (last < start)
+		return -EINVAL;
+	mutex_lock(&as->lock);
+	if (exact) {
+		map = kvio_as_find(as, start);
+		if (map && map->start < start)
+			goto range;
+		map = kvio_as_find(as, last);
+		if (map && map->last > last)
+			goto range;
+	}
+	/* A guest's UNMAP of everything may remove 2^20 maps. */
+	while ((map = kvio_as_first(as, start, last))) {
+		kvio_as_remove(as, map);
+		n++;
+		cond_resched();
+	}
+	mutex_unlock(&as->lock);
+	return n;
+
+range:
+	mutex_unlock(&as->lock);
+	return -ERANGE;
+}
+EXPORT_SYMBOL_GPL(kvio_as_unmap);
+
+/**
+ * kvio_as_clear() - remove every map
+ * @as: the space
+ *
+ * Context: process context, may sleep; takes as->lock.
+ */
+void kvio_as_clear(struct kvio_as *as)
+{
+	struct kvio_as_map *map, *tmp;
+
+	mutex_lock(&as->lock);
+	list_for_each_entry_safe(map, tmp, &as->maps, link) {
+		kvio_as_remove(as, map);
+		cond_resched();
+	}
+	mutex_unlock(&as->lock);
+}
+EXPORT_SYMBOL_GPL(kvio_as_clear);
+
+/**
+ * kvio_as_notifier_register() - hear of every later map and unmap
+ * @as: the space
+ * @nb: the notifier, its callbacks set
+ *
+ * Context: process context; takes as->lock.
+ */
+void kvio_as_notifier_register(struct kvio_as *as,
+			       struct kvio_as_notifier *nb)
+{
+	mutex_lock(&as->lock);
+	list_add_tail(&nb->link, &as->notifiers);
+	mutex_unlock(&as->lock);
+}
+EXPORT_SYMBOL_GPL(kvio_as_notifier_register);
+
+/**
+ * kvio_as_notifier_unregister() - stop hearing; no callback runs after it
+ * @as: the space
+ * @nb: a registered notifier
+ *
+ * Context: process context; takes as->lock.
+ */
+void kvio_as_notifier_unregister(struct kvio_as *as,
+				 struct kvio_as_notifier *nb)
+{
+	mutex_lock(&as->lock);
+	list_del(&nb->link);
+	mutex_unlock(&as->lock);
+}
+EXPORT_SYMBOL_GPL(kvio_as_notifier_unregister);
+
+/**
+ * kvio_as_lookup() - copy out the map holding @addr
+ * @as: the space
+ * @addr: the address
+ * @out: receives the map's fields (not its private ones)
+ *
+ * Context: any; lock-free (RCU).
+ * Return: whether a map holds @addr.
+ */
+bool kvio_as_lookup(struct kvio_as *as, u64 addr, struct kvio_as_map *out)
+{
+	struct kvio_as_map *map;
+
+	rcu_read_lock();
+	map = kvio_as_find(as, addr);
+	if (map) {
+		out->start = map->start;
+		out->last = map->last;
+		out->addr = map->addr;
+		out->perm = map->perm;
+		out->opaque = map->opaque;
+	}
+	rcu_read_unlock();
+	return map;
+}
+EXPORT_SYMBOL_GPL(kvio_as_lookup);
+
+/**
+ * kvio_as_for_each() - call @fn for each map intersecting [@start, @last]
+ * @as: the space
+ * @start: first address
+ * @last: last address, inclusive
+ * @fn: called in address order with as->lock held; a non-zero return
+ *	stops the walk and is returned
+ * @arg: for @fn
+ *
+ * Context: process context; takes as->lock.
+ * Return: 0 or @fn's first non-zero return.
+ */
+int kvio_as_for_each(struct kvio_as *as, u64 start, u64 last,
+		     int (*fn)(const struct kvio_as_map *map, void *arg),
+		     void *arg)
+{
+	struct kvio_as_map *map;
+	unsigned long index = start;
+	int ret = 0;
+
+	if (last < start)
+		return 0;
+	mutex_lock(&as->lock);
+	while ((map = mt_find(&as->mt, &index, last))) {
+		ret = fn(map, arg);
+		/* index wraps to 0 after a map ending at 2^64 - 1. */
+		if (ret || map->last >= last)
+			break;
+	}
+	mutex_unlock(&as->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kvio_as_for_each);
+
+/**
+ * kvio_as_translate() - the longest piece of user memory at @addr
+ * @iova: the first stage, or NULL when addresses are guest-physical
+ * @mem: the memory table, GPA -> HVA (a KVIO_AS_OUT_GPA @iova's second
+ *	stage; unused after a first stage that gives user addresses)
+ * @addr: the address to translate
+ * @last: the last address of interest, inclusive (>= @addr)
+ * @perm: the access, KVIO_PERM_RO or KVIO_PERM_WO
+ * @piece: receives [@addr, piece->last] -> piece->hva and the first
+ *	stage's opaque pointer (the memory table's without one)
+ *
+ * Context: any; lock-free (RCU).
+ * Return: 0; -ENOENT if no first-stage map holds @addr; -EACCES if it lacks
+ * @perm; -EFAULT if the memory table has no region at the address it gives.
+ */
+int kvio_as_translate(struct kvio_as *iova, struct kvio_as *mem, u64 addr,
+		      u64 last, u32 perm, struct kvio_piece *piece)
+{
+	struct kvio_as_map *map;
+	int ret = 0;
+	u64 gpa;
+
+	rcu_read_lock();
+	if (iova) {
+		map = kvio_as_find(iova, addr);
+		if (unlikely(!map)) {
+			ret = -ENOENT;
+			goto out;
+		}
+		if (unlikely((map->perm & perm) != perm)) {
+			ret = -EACCES;
+			goto out;
+		}
+		last = min(map->last, last);
+		piece->opaque = map->opaque;
+		if (!(iova->flags & KVIO_AS_OUT_GPA)) {
+			piece->last = last;
+			piece->hva = map->addr + (addr - map->start);
+			goto out;
+		}
+		gpa = map->addr + (addr - map->start);
+		/* Clamp to the first stage's piece, in GPA terms. */
+		last = gpa + (last - addr);
+	} else {
+		gpa = addr;
+	}
+	map = mem ? kvio_as_find(mem, gpa) : NULL;
+	if (unlikely(!map || (map->perm & perm) != perm)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (!iova)
+		piece->opaque = map->opaque;
+	piece->last = addr + (min(map->last, last) - gpa);
+	piece->hva = map->addr + (gpa - map->start);
+out:
+	rcu_read_unlock();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kvio_as_translate);
