@@ -81,6 +81,9 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 	dev->backend_features = 0;
 	dev->mem = NULL;
 	dev->iotlb = NULL;
+	dev->viommu = false;
+	dev->viommu_as = NULL;
+	dev->viommu_ep = NULL;
 	spin_lock_init(&dev->iotlb_lock);
 	INIT_LIST_HEAD(&dev->read_list);
 	INIT_LIST_HEAD(&dev->pending_list);
@@ -287,6 +290,9 @@ void kvio_dev_cleanup(struct kvio_dev *dev)
 	kvio_dev_stop(dev);
 	kvio_dev_drop_owner(dev);
 	xa_destroy(&dev->worker_xa);
+	/* A bound endpoint holds our file: none is left by now. */
+	kvio_as_put(dev->viommu_as);
+	dev->viommu_as = NULL;
 }
 EXPORT_SYMBOL_GPL(kvio_dev_cleanup);
 
@@ -315,6 +321,135 @@ static bool kvio_vq_log_config_ok(struct kvio_vq *vq, struct kvio_as *mem,
 				   vq->log_addr);
 }
 
+/* The IOVA stage of @vq becomes @iova; vq->mutex held. */
+static void kvio_vq_set_iova(struct kvio_vq *vq, struct kvio_as *iova)
+{
+	vq->iova = iova;
+	vq->iova_unmaps = iova ? READ_ONCE(iova->unmaps) : 0;
+	kvio_vq_reset_meta(vq);
+}
+
+/*
+ * Swap the device's translation with every ring mutex held (dev->mutex
+ * held): the vIOMMU state and the device IOTLB, then each ring's IOVA
+ * stage.  The old domain and IOTLB are returned for the caller to put.
+ */
+static void kvio_dev_switch_iova(struct kvio_dev *dev, bool viommu,
+				 struct kvio_as *as, void *ep,
+				 struct kvio_as *iotlb,
+				 struct kvio_as **old_as,
+				 struct kvio_as **old_iotlb)
+{
+	bool platform = dev->acked_features &
+			(1ULL << VIRTIO_F_ACCESS_PLATFORM);
+	int i;
+
+	kvio_dev_lock_vqs(dev);
+	*old_as = dev->viommu_as;
+	*old_iotlb = dev->iotlb;
+	dev->viommu = viommu;
+	dev->viommu_as = as;
+	dev->viommu_ep = ep;
+	/* Read without locks by a reader blocked in kvio_dev_read_iter(). */
+	WRITE_ONCE(dev->iotlb, iotlb);
+	for (i = 0; i < dev->nvqs; i++) {
+		struct kvio_vq *vq = dev->vqs[i];
+
+		kvio_vq_set_iova(vq, !platform ? NULL : viommu ? as : iotlb);
+		/* A ring that waited for an IOTLB answer tries again. */
+		if (vq->kick)
+			kvio_poll_queue(&vq->poll);
+	}
+	kvio_msg_clear(dev);
+	kvio_dev_unlock_vqs(dev);
+	wake_up_interruptible_poll(&dev->wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/**
+ * kvio_dev_set_viommu() - translate a device's IOVAs through a vIOMMU
+ * @dev: the device behind a vIOMMU endpoint
+ * @as: the domain the endpoint is attached to (a KVIO_AS_OUT_GPA space;
+ *	the device takes a reference), or NULL for bypass (IOVAs are
+ *	guest-physical addresses)
+ * @ep: the vIOMMU's endpoint; @as's ops->fault finds it in
+ *	vq->dev->viommu_ep
+ *
+ * Takes effect when the device has VIRTIO_F_ACCESS_PLATFORM acked (now or
+ * later): its rings and buffers translate through @as and the memory
+ * table, and it has no device IOTLB (IOTLB messages are refused as when
+ * the feature is not acked).  Without the feature the device uses
+ * guest-physical addresses, as the virtio spec says a device that did not
+ * negotiate it does.  No handler of the device is between a translation
+ * and its use when this returns.
+ *
+ * Context: process context; takes dev->mutex and every ring's mutex, so
+ * the caller must not hold any of the device's locks.
+ * Return: 0.
+ */
+int kvio_dev_set_viommu(struct kvio_dev *dev, struct kvio_as *as, void *ep)
+{
+	struct kvio_as *old_as, *old_iotlb;
+
+	if (as)
+		kvio_as_get(as);
+	mutex_lock(&dev->mutex);
+	kvio_dev_switch_iova(dev, true, as, ep, NULL, &old_as, &old_iotlb);
+	mutex_unlock(&dev->mutex);
+	kvio_as_put(old_as);
+	kvio_as_put(old_iotlb);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kvio_dev_set_viommu);
+
+/**
+ * kvio_dev_clear_viommu() - the device leaves its vIOMMU endpoint
+ * @dev: a device kvio_dev_set_viommu() was called for
+ *
+ * Back to what SET_FEATURES gives: with ACCESS_PLATFORM acked, an empty
+ * device IOTLB the VMM fills; if it cannot be allocated, the device has
+ * none (IOTLB messages are refused, rings fault) until the next
+ * SET_FEATURES.
+ *
+ * Context: process context; takes dev->mutex and every ring's mutex.
+ */
+void kvio_dev_clear_viommu(struct kvio_dev *dev)
+{
+	struct kvio_as *iotlb = NULL, *old_as, *old_iotlb;
+
+	mutex_lock(&dev->mutex);
+	if (dev->acked_features & (1ULL << VIRTIO_F_ACCESS_PLATFORM))
+		iotlb = kvio_iotlb_alloc(dev);
+	kvio_dev_switch_iova(dev, false, NULL, NULL, iotlb, &old_as,
+			     &old_iotlb);
+	mutex_unlock(&dev->mutex);
+	kvio_as_put(old_as);
+	kvio_as_put(old_iotlb);
+}
+EXPORT_SYMBOL_GPL(kvio_dev_clear_viommu);
+
+/**
+ * kvio_dev_sync_translation() - wait out the device's handlers
+ * @dev: a device whose IOVA stage lost maps
+ *
+ * Every handler that was running when this is called (and so may hold
+ * translations made before a removal) has finished when it returns: what
+ * a vIOMMU's UNMAP waits for before it completes.  I/O a device submitted
+ * asynchronously before (kvio_blk's) is not waited for.
+ *
+ * Context: process context; takes each ring's mutex in turn, so the
+ * caller may hold the vIOMMU's locks but none of @dev's.
+ */
+void kvio_dev_sync_translation(struct kvio_dev *dev)
+{
+	int i;
+
+	for (i = 0; i < dev->nvqs; i++) {
+		mutex_lock(&dev->vqs[i]->mutex);
+		mutex_unlock(&dev->vqs[i]->mutex);
+	}
+}
+EXPORT_SYMBOL_GPL(kvio_dev_sync_translation);
+
 static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 {
 	struct kvio_as *iotlb = NULL, *old;
@@ -329,8 +464,11 @@ static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 	log_all = features & (1ULL << VHOST_F_LOG_ALL);
 	platform = features & (1ULL << VIRTIO_F_ACCESS_PLATFORM);
 
-	/* Upstream starts with an empty device IOTLB on every SET_FEATURES. */
-	if (platform) {
+	/*
+	 * Upstream starts with an empty device IOTLB on every SET_FEATURES;
+	 * a vIOMMU endpoint's device has its domain instead.
+	 */
+	if (platform && !dev->viommu) {
 		iotlb = kvio_iotlb_alloc(dev);
 		if (!iotlb)
 			return -ENOMEM;
@@ -354,8 +492,8 @@ static long kvio_dev_set_features(struct kvio_dev *dev, u64 __user *argp)
 		struct kvio_vq *vq = dev->vqs[i];
 
 		vq->acked_features = features;
-		vq->iova = iotlb;
-		kvio_vq_reset_meta(vq);
+		kvio_vq_set_iova(vq, platform ? (dev->viommu ? dev->viommu_as :
+						 iotlb) : NULL);
 		/* Endianness may have changed: re-read the used index. */
 		vq->access_ready = false;
 		if (dev->ops->vq_features_set)

@@ -121,7 +121,7 @@ struct kvio_as_notifier {
  */
 struct kvio_as {
 	struct maple_tree mt;
-	struct mutex lock;
+	struct mutex lock;		/* writers, notifiers */
 	struct list_head maps;
 	struct list_head notifiers;
 	const struct kvio_as_ops *ops;

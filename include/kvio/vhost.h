@@ -220,6 +220,16 @@ struct kvio_dev {
 
 	struct kvio_as *mem;	/* memory table; NULL before SET_MEM_TABLE */
 	struct kvio_as *iotlb;	/* device IOTLB; ACCESS_PLATFORM acked */
+	/*
+	 * A vIOMMU endpoint (kvio_dev_set_viommu()): with ACCESS_PLATFORM
+	 * acked, IOVAs translate through @viommu_as (the endpoint's domain;
+	 * NULL: bypass, addresses are guest-physical) instead of a device
+	 * IOTLB.  @viommu_ep is the vIOMMU's, for the domain's ops->fault.
+	 * Changed with dev->mutex and every vq->mutex held.
+	 */
+	bool viommu;
+	struct kvio_as *viommu_as;
+	void *viommu_ep;
 	spinlock_t iotlb_lock;	/* pending/read lists of IOTLB messages */
 	struct list_head read_list;
 	struct list_head pending_list;
@@ -315,6 +325,11 @@ void kvio_driver_unregister(struct kvio_driver *drv);
 #define kvio_driver_register(drv) __kvio_driver_register((drv), THIS_MODULE)
 
 struct kvio_dev *kvio_dev_from_file(struct file *file);
+
+/* vIOMMU endpoints (kvio_iommu): see the kernel-doc in core/dev.c. */
+int kvio_dev_set_viommu(struct kvio_dev *dev, struct kvio_as *as, void *ep);
+void kvio_dev_clear_viommu(struct kvio_dev *dev);
+void kvio_dev_sync_translation(struct kvio_dev *dev);
 
 /* Work and polls. */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
