@@ -54,6 +54,9 @@ struct kt_case {
  * (repeatable), --case SUBSTRING (run only matching cases), --list.
  */
 int kt_main(int argc, char **argv, const struct kt_case *cases, size_t ncases);
+/* kt_main() with --dev @dev unless the command line names devices. */
+int kt_main_dev(int argc, char **argv, const struct kt_case *cases,
+		size_t ncases, const char *dev);
 
 /* The running case's data pointer (struct kt_case.data). */
 const void *kt_case_data(void);

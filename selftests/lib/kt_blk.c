@@ -22,27 +22,7 @@
 int kt_blk_main(int argc, char **argv, const struct kt_case *cases,
 		size_t ncases)
 {
-	char *def[] = { argv[0], "--dev", KT_BLK_DEV, NULL };
-	int i;
-
-	/* The runner passes nothing: only --case/--list keep the default. */
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--dev"))
-			return kt_main(argc, argv, cases, ncases);
-	if (argc == 1)
-		return kt_main(3, def, cases, ncases);
-	{
-		char **v = calloc(argc + 3, sizeof(*v));
-
-		if (!v)
-			return 1;
-		v[0] = argv[0];
-		v[1] = "--dev";
-		v[2] = KT_BLK_DEV;
-		for (i = 1; i < argc; i++)
-			v[i + 2] = argv[i];
-		return kt_main(argc + 2, v, cases, ncases);
-	}
+	return kt_main_dev(argc, argv, cases, ncases, KT_BLK_DEV);
 }
 
 /* ---------------------------------------------------------- rings */

@@ -441,3 +441,24 @@ int kt_main(int argc, char **argv, const struct kt_case *cases, size_t ncases)
 	kt_diag("%d of %zu failed", failed, n);
 	return failed ? 1 : 0;
 }
+
+int kt_main_dev(int argc, char **argv, const struct kt_case *cases,
+		size_t ncases, const char *dev)
+{
+	char **v;
+	int i;
+
+	/* The runner passes nothing: only --case/--list keep the default. */
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--dev"))
+			return kt_main(argc, argv, cases, ncases);
+	v = calloc(argc + 3, sizeof(*v));
+	if (!v)
+		return 1;
+	v[0] = argv[0];
+	v[1] = "--dev";
+	v[2] = (char *)dev;
+	for (i = 1; i < argc; i++)
+		v[i + 2] = argv[i];
+	return kt_main(argc + 2, v, cases, ncases);
+}

@@ -94,4 +94,79 @@ struct kvio_blk_config {
 #define KVIO_BLK_SET_CONFIG _IOW(VHOST_VIRTIO, 0x51, struct kvio_blk_config)
 #define KVIO_BLK_GET_CONFIG _IOR(VHOST_VIRTIO, 0x52, struct kvio_blk_config)
 
+/*
+ * kvio_iommu (/dev/kvio-iommu): the virtio-iommu device (ID 23) served in
+ * the kernel.  Rings, memory table, kicks and calls use the shared vhost
+ * ioctls (ring 0 the request queue, ring 1 the event queue); the VMM serves
+ * the config space and tells the device what it holds with SET_CONFIG.
+ * Numbers 0xa0-0xa6, unused upstream.  Documentation/iommu.rst has the
+ * rules.
+ */
+#define KVIO_IOMMU_CONFIG_VERSION	1
+
+struct kvio_iommu_config {
+	__u32 version;			/* KVIO_IOMMU_CONFIG_VERSION */
+	__u32 flags;			/* none yet: 0 */
+	__u64 page_size_mask;		/* 0: 4 KiB pages only */
+	__u64 input_start;		/* IOVA range; both 0: all 64 bits */
+	__u64 input_end;		/* inclusive */
+	__u32 domain_start;		/* domain IDs; both 0: all 32 bits */
+	__u32 domain_end;		/* inclusive */
+	__u32 probe_size;		/* PROBE buffer bytes; 0: 512 */
+	__u32 max_mappings;		/* per domain, past it NOMEM; 0: 65536 */
+	__u8 bypass;			/* config bypass (BYPASS_CONFIG) */
+	__u8 reserved[7];		/* must be 0 */
+};
+
+#define KVIO_IOMMU_SET_CONFIG _IOW(VHOST_VIRTIO, 0xa0, struct kvio_iommu_config)
+#define KVIO_IOMMU_GET_CONFIG _IOR(VHOST_VIRTIO, 0xa1, struct kvio_iommu_config)
+
+/*
+ * A reserved region PROBE reports for every endpoint and MAP refuses:
+ * subtype VIRTIO_IOMMU_RESV_MEM_T_RESERVED or _T_MSI, [start, end]
+ * inclusive.  The x86 MSI window 0xfee00000-0xfeefffff is always there.
+ */
+struct kvio_iommu_resv {
+	__u64 start;
+	__u64 end;
+	__u8 subtype;
+	__u8 reserved[7];		/* must be 0 */
+};
+
+#define KVIO_IOMMU_ADD_RESV _IOW(VHOST_VIRTIO, 0xa2, struct kvio_iommu_resv)
+
+/*
+ * Endpoints: @endpoint is the ID the guest names in requests (the VIOT's
+ * endpoint ID); @fd an open kvio device (kvio-net, kvio-blk) whose DMA the
+ * endpoint's domain translates, or -1 for an endpoint with no kvio device.
+ */
+struct kvio_iommu_endpoint {
+	__u32 endpoint;
+	__s32 fd;
+};
+
+#define KVIO_IOMMU_BIND _IOW(VHOST_VIRTIO, 0xa3, struct kvio_iommu_endpoint)
+#define KVIO_IOMMU_UNBIND _IOW(VHOST_VIRTIO, 0xa4, struct kvio_iommu_endpoint)
+
+/*
+ * Device reset (the guest reset the virtio device): every endpoint leaves
+ * its domain and the domains, with their mappings, are gone.  Endpoints,
+ * reserved regions and the configuration stay.  RESET_OWNER does the same.
+ */
+#define KVIO_IOMMU_RESET _IO(VHOST_VIRTIO, 0xa5)
+
+/*
+ * Fault events since open: every translation fault of a bound device's
+ * rings or buffers (no mapping, a mapping without the permission, an
+ * endpoint neither attached nor in bypass), and those of them dropped
+ * because the guest had no event buffer posted and KVIO_IOMMU_FAULTS_MAX
+ * were already waiting.
+ */
+struct kvio_iommu_stats {
+	__u64 faults;
+	__u64 faults_dropped;
+};
+
+#define KVIO_IOMMU_GET_STATS _IOR(VHOST_VIRTIO, 0xa6, struct kvio_iommu_stats)
+
 #endif /* _UAPI_LINUX_KVIO_H */

@@ -1,0 +1,903 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * test_iommu: /dev/kvio-iommu, the virtio-iommu device served in the kernel,
+ * driven as a guest driver drives it: requests on ring 0 (the request
+ * queue), each checked for the status and used length the virtio spec
+ * (5.13.6) asks for, and the configuration, reserved-region and endpoint
+ * ioctls a VMM uses, checked for their errno values.
+ *
+ * Mappings are observed through the requests themselves: a MAP over a range
+ * that holds a mapping is INVAL, so "still mapped" and "gone" are both
+ * visible to the guest.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_iommu.h>
+
+#include "kt.h"
+
+#define F(bit) (1ULL << (bit))
+#define FEAT_BASE (F(VIRTIO_F_VERSION_1) | F(VIRTIO_IOMMU_F_INPUT_RANGE) | \
+		   F(VIRTIO_IOMMU_F_DOMAIN_RANGE) | F(VIRTIO_IOMMU_F_MAP_UNMAP))
+#define FEAT (FEAT_BASE | F(VIRTIO_IOMMU_F_BYPASS_CONFIG) | \
+	      F(VIRTIO_IOMMU_F_PROBE))
+#define NUM 512		/* ring entries: BATCH two-descriptor chains */
+#define BATCH 255
+#define SLOT 2048	/* guest bytes per request slot: readable, writable */
+#define PROBE_SIZE 512
+#define TAIL 4
+#define PAGE 4096ULL
+
+#define S_OK VIRTIO_IOMMU_S_OK
+#define S_UNSUPP VIRTIO_IOMMU_S_UNSUPP
+#define S_INVAL VIRTIO_IOMMU_S_INVAL
+#define S_RANGE VIRTIO_IOMMU_S_RANGE
+#define S_NOENT VIRTIO_IOMMU_S_NOENT
+#define S_NOMEM VIRTIO_IOMMU_S_NOMEM
+
+struct rig {
+	struct kt_dev d;
+	uint64_t slots;		/* NUM slots of SLOT bytes */
+	unsigned int queued;
+	/* Per slot: what was written back. */
+	uint32_t used_len[NUM];
+	uint8_t status[NUM];
+	size_t wr_len[NUM];
+};
+
+static void rig_close(struct rig *g)
+{
+	kt_dev_close(&g->d);
+}
+
+static int rig_open(struct rig *g, const struct kt_target *t, uint64_t feat)
+{
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	r = kt_dev_open(&g->d, t->path);
+	if (r == -ENOENT)
+		return kt_skip("%s: not present", t->path);
+	if (r)
+		return kt_fail("open %s: %s", t->path, kt_errname(-r));
+	if (kt_dev_setup(&g->d, feat))
+		return kt_fail("device setup");
+	if (kt_vq_setup(&g->d, 0, NUM, 0) || kt_vq_setup(&g->d, 1, 16, 0))
+		return kt_fail("ring setup");
+	g->slots = kt_mem_alloc(&g->d.mem, (size_t)NUM * SLOT, 64);
+	KT_ASSERT(g->slots, "guest memory");
+	return KT_PASS;
+}
+
+static uint8_t *slot_rd(struct rig *g, unsigned int i)
+{
+	return kt_gpa(&g->d.mem, g->slots + (uint64_t)i * SLOT);
+}
+
+static uint8_t *slot_wr(struct rig *g, unsigned int i)
+{
+	return slot_rd(g, i) + SLOT / 2;
+}
+
+/* Queues a request (not kicked): @rd readable bytes, @wr writable bytes. */
+static int queue_req(struct rig *g, const void *rd, size_t rd_len, size_t wr)
+{
+	unsigned int i = g->queued;
+	struct kt_buf out = { g->slots + (uint64_t)i * SLOT, rd_len };
+	struct kt_buf in = { out.gpa + SLOT / 2, wr };
+
+	KT_ASSERT(i < NUM && rd_len <= SLOT / 2 && wr <= SLOT / 2);
+	memcpy(slot_rd(g, i), rd, rd_len);
+	/* A pattern: what the device leaves alone stays 0xa5. */
+	memset(slot_wr(g, i), 0xa5, SLOT / 2);
+	g->wr_len[i] = wr;
+	KT_ASSERT(kt_vq_add(&g->d.vq[0], &out, rd_len ? 1 : 0, &in,
+			    wr ? 1 : 0, false, i) >= 0);
+	g->queued++;
+	return KT_PASS;
+}
+
+/* Kicks and collects every queued request's used length and status. */
+static int run_queued(struct rig *g)
+{
+	unsigned int n;
+
+	kt_vq_kick(&g->d.vq[0]);
+	for (n = 0; n < g->queued; n++) {
+		uint32_t id, len;
+		uint64_t tok;
+		int r;
+
+		r = kt_vq_wait_used(&g->d.vq[0], &id, &len, &tok,
+				    5000 * kt_timeout_scale());
+		KT_ASSERT(r == 1, "request %u of %u not completed", n,
+			  g->queued);
+		/* Ring order: the device serves requests as they come. */
+		KT_ASSERT(tok == n, "request %u completed as the %u-th",
+			  (unsigned int)tok, n);
+		g->used_len[tok] = len;
+		/* The tail: after PROBE's properties, else first. */
+		g->status[tok] = len >= TAIL ? slot_wr(g, tok)[len - TAIL] :
+			0xff;
+	}
+	g->queued = 0;
+	return KT_PASS;
+}
+
+/* One request, answered with status @want in a tail (used length 4). */
+static int expect(struct rig *g, const void *req, size_t len, uint8_t want,
+		  const char *what)
+{
+	KT_TRY(queue_req(g, req, len, TAIL));
+	KT_TRY(run_queued(g));
+	if (g->used_len[0] != TAIL)
+		return kt_fail("%s: used length %u, want %u", what,
+			       g->used_len[0], TAIL);
+	if (g->status[0] != want)
+		return kt_fail("%s: status %u, want %u", what, g->status[0],
+			       want);
+	return KT_PASS;
+}
+
+static struct virtio_iommu_req_attach attach_req(uint32_t domain,
+						 uint32_t ep, uint32_t flags)
+{
+	struct virtio_iommu_req_attach r = {
+		.head.type = VIRTIO_IOMMU_T_ATTACH,
+		.domain = domain, .endpoint = ep, .flags = flags,
+	};
+	return r;
+}
+
+static struct virtio_iommu_req_detach detach_req(uint32_t domain,
+						 uint32_t ep)
+{
+	struct virtio_iommu_req_detach r = {
+		.head.type = VIRTIO_IOMMU_T_DETACH,
+		.domain = domain, .endpoint = ep,
+	};
+	return r;
+}
+
+static struct virtio_iommu_req_map map_req(uint32_t domain, uint64_t start,
+					   uint64_t end, uint64_t phys,
+					   uint32_t flags)
+{
+	struct virtio_iommu_req_map r = {
+		.head.type = VIRTIO_IOMMU_T_MAP, .domain = domain,
+		.virt_start = start, .virt_end = end, .phys_start = phys,
+		.flags = flags,
+	};
+	return r;
+}
+
+static struct virtio_iommu_req_unmap unmap_req(uint32_t domain,
+					       uint64_t start, uint64_t end)
+{
+	struct virtio_iommu_req_unmap r = {
+		.head.type = VIRTIO_IOMMU_T_UNMAP, .domain = domain,
+		.virt_start = start, .virt_end = end,
+	};
+	return r;
+}
+
+#define RW (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)
+#define EXPECT(g, req, want) do {					\
+	__typeof__(req) r_ = (req);					\
+	KT_TRY(expect((g), &r_, offsetof(__typeof__(r_), tail), (want),	\
+		      #req));						\
+} while (0)
+
+static int bind_ep(struct rig *g, uint32_t ep, int fd)
+{
+	struct kvio_iommu_endpoint b = { .endpoint = ep, .fd = fd };
+
+	return ioctl(g->d.fd, KVIO_IOMMU_BIND, &b);
+}
+
+static int case_config(const struct kt_target *t)
+{
+	struct kvio_iommu_config c, want;
+	struct rig g;
+	int r;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	memset(&c, 0xff, sizeof(c));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	/* The defaults: 4 KiB pages, all IOVAs and domain IDs, 512, 64k. */
+	memset(&want, 0, sizeof(want));
+	want.version = KVIO_IOMMU_CONFIG_VERSION;
+	want.page_size_mask = PAGE;
+	want.input_end = ~0ULL;
+	want.domain_end = ~0U;
+	want.probe_size = PROBE_SIZE;
+	want.max_mappings = 65536;
+	KT_ASSERT(!memcmp(&c, &want, sizeof(c)), "defaults differ");
+
+	/* Each bad field alone: EINVAL, and nothing changes. */
+	c = want;
+	c.version = 2;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.flags = 1;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.reserved[6] = 1;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.page_size_mask = 0x800 | 0x1000;	/* a 2 KiB granule */
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.input_start = 0x2000;
+	c.input_end = 0x1fff;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.domain_start = 9;
+	c.domain_end = 8;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.probe_size = 8192;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.probe_size = 16;	/* smaller than the MSI region's property */
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.max_mappings = (1U << 20) + 1;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	c = want;
+	c.bypass = 2;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	KT_ASSERT(!memcmp(&c, &want, sizeof(c)), "a refused SET changed it");
+
+	/* A good one, with 2 MiB pages as a hint: granule 4 KiB still. */
+	c = want;
+	c.page_size_mask = PAGE | (2ULL << 20);
+	c.input_start = 0x10000;
+	c.input_end = 0xffffffffffULL;
+	c.domain_start = 1;
+	c.domain_end = 100;
+	c.bypass = 1;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &want));
+	KT_ASSERT(!memcmp(&c, &want, sizeof(c)), "GET is not what SET gave");
+
+	/* Another process than the owner. */
+	r = fork();
+	if (!r)
+		_exit(ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c) < 0 &&
+		      errno == EPERM ? 0 : 1);
+	KT_ASSERT(r > 0);
+	{
+		int st;
+
+		waitpid(r, &st, 0);
+		KT_ASSERT(WIFEXITED(st) && !WEXITSTATUS(st),
+			  "GET_CONFIG from a non-owner is not EPERM");
+	}
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static int case_endpoints(const struct kt_target *t)
+{
+	struct kvio_iommu_endpoint u = { .endpoint = 99 };
+	struct rig g;
+	int net, efd;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	KT_ERRNO(EEXIST, bind_ep(&g, 1, -1));
+	KT_ERRNO(EBADF, bind_ep(&g, 2, 1000));
+	efd = eventfd(0, EFD_CLOEXEC);
+	KT_ERRNO(EINVAL, bind_ep(&g, 2, efd));	/* not a kvio device */
+	KT_ERRNO(EINVAL, bind_ep(&g, 2, g.d.fd));	/* the IOMMU itself */
+	net = open("/dev/kvio-net", O_RDWR | O_CLOEXEC);
+	if (net >= 0) {
+		KT_ERRNO(0, bind_ep(&g, 2, net));
+		/* One device, one endpoint. */
+		KT_ERRNO(EBUSY, bind_ep(&g, 3, net));
+		close(net);	/* the endpoint holds the device */
+	} else {
+		kt_diag("no /dev/kvio-net (%s): kvio device endpoints not tried",
+			kt_errname(errno));
+	}
+	KT_ERRNO(ENOENT, ioctl(g.d.fd, KVIO_IOMMU_UNBIND, &u));
+	u.endpoint = 1;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_UNBIND, &u));
+	KT_ERRNO(ENOENT, ioctl(g.d.fd, KVIO_IOMMU_UNBIND, &u));
+	/* Unbound, the ID is free again. */
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	close(efd);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static int case_attach(const struct kt_target *t)
+{
+	struct virtio_iommu_req_attach a;
+	struct kvio_iommu_config c;
+	struct rig g;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	c.domain_start = 1;
+	c.domain_end = 1000;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	KT_ERRNO(0, bind_ep(&g, 7, -1));
+	KT_ERRNO(0, bind_ep(&g, 8, -1));
+
+	EXPECT(&g, attach_req(1, 6, 0), S_NOENT);
+	EXPECT(&g, attach_req(1001, 7, 0), S_RANGE);
+	EXPECT(&g, attach_req(0, 7, 0), S_RANGE);
+	EXPECT(&g, attach_req(1, 7, 2), S_INVAL);	/* unknown flag */
+	a = attach_req(1, 7, 0);
+	a.reserved[3] = 1;
+	EXPECT(&g, a, S_INVAL);
+	EXPECT(&g, attach_req(1, 7, 0), S_OK);
+	EXPECT(&g, attach_req(1, 7, 0), S_OK);	/* again: nothing changes */
+	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	/* A bypass ATTACH to a mapping domain, and the other way round. */
+	EXPECT(&g, attach_req(1, 8, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_INVAL);
+	EXPECT(&g, attach_req(2, 8, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_OK);
+	EXPECT(&g, attach_req(2, 7, 0), S_INVAL);
+	/* The refused ATTACH left endpoint 7 where it was (domain 1). */
+	EXPECT(&g, detach_req(1, 7), S_OK);
+	/* Its last endpoint gone, domain 1 went with its mapping. */
+	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
+	EXPECT(&g, attach_req(1, 7, 0), S_OK);
+	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	/* A bypass domain has no mappings to change. */
+	EXPECT(&g, map_req(2, 0x10000, 0x1ffff, 0x100000, RW), S_INVAL);
+	EXPECT(&g, unmap_req(2, 0, ~0ULL), S_INVAL);
+	/* ATTACH elsewhere moves the endpoint: domain 1 is left empty. */
+	EXPECT(&g, attach_req(3, 7, 0), S_OK);
+	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
+	EXPECT(&g, detach_req(1, 7), S_INVAL);	/* not attached there */
+	EXPECT(&g, detach_req(3, 6), S_NOENT);	/* no such endpoint */
+	EXPECT(&g, detach_req(3, 7), S_OK);
+	EXPECT(&g, detach_req(3, 7), S_INVAL);
+	/* KVIO_IOMMU_RESET: domains gone, endpoints still bound. */
+	EXPECT(&g, attach_req(4, 7, 0), S_OK);
+	EXPECT(&g, map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_RESET));
+	EXPECT(&g, map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
+	EXPECT(&g, attach_req(4, 7, 0), S_OK);
+	EXPECT(&g, map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static int case_bypass_feature(const struct kt_target *t)
+{
+	struct rig g;
+
+	/* Without BYPASS_CONFIG negotiated the flag is not the guest's. */
+	KT_TRY(rig_open(&g, t, FEAT_BASE));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	EXPECT(&g, attach_req(1, 1, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_INVAL);
+	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static int case_map_unmap(const struct kt_target *t)
+{
+	const uint64_t M = 0x40000000ULL;
+	struct kvio_iommu_config c;
+	struct rig g;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	c.input_start = 0x1000;
+	c.input_end = 0xffffffffffffULL;	/* 48 bits */
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	EXPECT(&g, map_req(5, M, M + 0xfff, 0, RW), S_NOENT);
+	EXPECT(&g, attach_req(5, 1, 0), S_OK);
+
+	/* Granule (4 KiB) alignment of start, end + 1 and phys. */
+	EXPECT(&g, map_req(5, M + 1, M + 0xfff, 0, RW), S_RANGE);
+	EXPECT(&g, map_req(5, M, M + 0xffe, 0, RW), S_RANGE);
+	EXPECT(&g, map_req(5, M, M + 0xfff, 0x800, RW), S_RANGE);
+	EXPECT(&g, map_req(5, M + PAGE, M + 0xfff, 0, RW), S_RANGE);
+	/* Outside the input range, at either end. */
+	EXPECT(&g, map_req(5, 0, 0xfff, 0, RW), S_RANGE);
+	EXPECT(&g, map_req(5, 0xfffffffff000ULL, 0x1000000000fffULL, 0, RW),
+	       S_RANGE);
+	/* Flags: MMIO was not offered; none at all. */
+	EXPECT(&g, map_req(5, M, M + 0xfff, 0, VIRTIO_IOMMU_MAP_F_MMIO | RW),
+	       S_INVAL);
+	EXPECT(&g, map_req(5, M, M + 0xfff, 0, 8 | RW), S_INVAL);
+	EXPECT(&g, map_req(5, M, M + 0xfff, 0, 0), S_INVAL);
+	/* The MSI window is reserved. */
+	EXPECT(&g, map_req(5, 0xfee00000, 0xfee00fff, 0, RW), S_INVAL);
+	EXPECT(&g, map_req(5, 0xfe000000, 0xfeffffff, 0, RW), S_INVAL);
+
+	/* Three pages, read-only, write-only, both; then overlaps. */
+	EXPECT(&g, map_req(5, M, M + 0xfff, 0x100000,
+			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
+	EXPECT(&g, map_req(5, M + PAGE, M + 0x1fff, 0x200000,
+			   VIRTIO_IOMMU_MAP_F_WRITE), S_OK);
+	EXPECT(&g, map_req(5, M + 2 * PAGE, M + 0x4fff, 0x300000, RW), S_OK);
+	EXPECT(&g, map_req(5, M, M + 0xfff, 0x100000, RW), S_INVAL);
+	EXPECT(&g, map_req(5, M + 0x4000, M + 0x5fff, 0, RW), S_INVAL);
+	EXPECT(&g, map_req(5, M - PAGE, M + 0x8fff, 0, RW), S_INVAL);
+	/* UNMAP that would split the last one: RANGE, and it stays. */
+	EXPECT(&g, unmap_req(5, M + 2 * PAGE, M + 0x2fff), S_RANGE);
+	EXPECT(&g, unmap_req(5, M + 0x3000, M + 0x7fff), S_RANGE);
+	EXPECT(&g, map_req(5, M + 0x4000, M + 0x4fff, 0, RW), S_INVAL);
+	/* Whole mappings and holes around them: OK, all gone. */
+	EXPECT(&g, unmap_req(5, M - 0x10000, M + 0x1fff), S_OK);
+	EXPECT(&g, map_req(5, M, M + 0x1fff, 0x100000, RW), S_OK);
+	EXPECT(&g, unmap_req(5, 0, ~0ULL), S_OK);
+	EXPECT(&g, unmap_req(5, 0, ~0ULL), S_OK);	/* nothing left: OK */
+	EXPECT(&g, map_req(5, M + 2 * PAGE, M + 0x4fff, 0x300000, RW), S_OK);
+	/* end < start; reserved bytes set. */
+	EXPECT(&g, unmap_req(5, M + PAGE, M), S_RANGE);
+	{
+		struct virtio_iommu_req_unmap u = unmap_req(5, 0, ~0ULL);
+
+		u.reserved[0] = 1;
+		EXPECT(&g, u, S_INVAL);
+	}
+	/* Identity as Linux builds it: everything but the reserved window. */
+	KT_ERRNO(0, bind_ep(&g, 2, -1));
+	c.input_start = 0;
+	c.input_end = ~0ULL;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	EXPECT(&g, attach_req(6, 2, 0), S_OK);
+	EXPECT(&g, map_req(6, 0, 0xfedfffffULL, 0, RW), S_OK);
+	EXPECT(&g, map_req(6, 0xfef00000ULL, ~0ULL, 0xfef00000ULL, RW), S_OK);
+	/* Its translation would pass 2^64. */
+	EXPECT(&g, unmap_req(6, 0xfef00000ULL, ~0ULL), S_OK);
+	EXPECT(&g, map_req(6, 0xfef00000ULL, ~0ULL, 0xfef01000ULL, RW),
+	       S_RANGE);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static int case_limit(const struct kt_target *t)
+{
+	struct kvio_iommu_config c;
+	struct rig g;
+	uint64_t i;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	c.max_mappings = 8;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	for (i = 0; i < 8; i++)
+		EXPECT(&g, map_req(1, i << 20, (i << 20) + 0xfff, 0, RW), S_OK);
+	EXPECT(&g, map_req(1, 8 << 20, (8 << 20) + 0xfff, 0, RW), S_NOMEM);
+	EXPECT(&g, unmap_req(1, 0, 0xfff), S_OK);
+	EXPECT(&g, map_req(1, 8 << 20, (8 << 20) + 0xfff, 0, RW), S_OK);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/* A PROBE request: readable head + endpoint + reserved[64]. */
+static int probe(struct rig *g, uint32_t ep, size_t wr)
+{
+	struct virtio_iommu_req_probe p = {
+		.head.type = VIRTIO_IOMMU_T_PROBE, .endpoint = ep,
+	};
+
+	KT_TRY(queue_req(g, &p, sizeof(p), wr));
+	return run_queued(g);
+}
+
+static int case_probe(const struct kt_target *t)
+{
+	struct kvio_iommu_resv r = {
+		.start = 0x80000000, .end = 0x8fffffff,
+		.subtype = VIRTIO_IOMMU_RESV_MEM_T_RESERVED,
+	};
+	struct virtio_iommu_probe_resv_mem *m;
+	struct kvio_iommu_config c;
+	uint8_t *w;
+	struct rig g;
+	size_t i;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, bind_ep(&g, 3, -1));
+	/* Regions: bad subtype, reserved bytes, inverted, overlaps, 2nd MSI. */
+	r.subtype = 2;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_ADD_RESV, &r));
+	r.subtype = VIRTIO_IOMMU_RESV_MEM_T_RESERVED;
+	r.reserved[0] = 1;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_ADD_RESV, &r));
+	r.reserved[0] = 0;
+	r.end = r.start - 1;
+	KT_ERRNO(EINVAL, ioctl(g.d.fd, KVIO_IOMMU_ADD_RESV, &r));
+	r.end = 0xfee00000;
+	KT_ERRNO(EEXIST, ioctl(g.d.fd, KVIO_IOMMU_ADD_RESV, &r));
+	r.end = 0x8fffffff;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_ADD_RESV, &r));
+	r.start = 0x90000000;
+	r.end = 0x90000fff;
+	r.subtype = VIRTIO_IOMMU_RESV_MEM_T_MSI;
+	KT_ERRNO(EEXIST, ioctl(g.d.fd, KVIO_IOMMU_ADD_RESV, &r));
+
+	KT_TRY(probe(&g, 3, PROBE_SIZE + TAIL));
+	KT_ASSERT(g.used_len[0] == PROBE_SIZE + TAIL, "used length %u",
+		  g.used_len[0]);
+	KT_ASSERT(g.status[0] == S_OK, "status %u", g.status[0]);
+	w = slot_wr(&g, 0);
+	m = (void *)w;
+	KT_ASSERT(m[0].head.type == VIRTIO_IOMMU_PROBE_T_RESV_MEM &&
+		  m[0].head.length == sizeof(*m) - 4 &&
+		  m[0].subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI &&
+		  m[0].start == 0xfee00000 && m[0].end == 0xfeefffff,
+		  "first property is not the MSI window");
+	KT_ASSERT(m[1].head.type == VIRTIO_IOMMU_PROBE_T_RESV_MEM &&
+		  m[1].subtype == VIRTIO_IOMMU_RESV_MEM_T_RESERVED &&
+		  m[1].start == 0x80000000 && m[1].end == 0x8fffffff,
+		  "second property is not the added region");
+	for (i = 2 * sizeof(*m); i < PROBE_SIZE; i++)
+		KT_ASSERT(!w[i], "byte %zu after the properties is %#x", i,
+			  w[i]);
+	/* A MAP over the added region is refused too. */
+	EXPECT(&g, attach_req(1, 3, 0), S_OK);
+	EXPECT(&g, map_req(1, 0x8ffff000, 0x90000fff, 0, RW), S_INVAL);
+
+	/* Unknown endpoint: NOENT, still the full length. */
+	KT_TRY(probe(&g, 4, PROBE_SIZE + TAIL));
+	KT_ASSERT(g.used_len[0] == PROBE_SIZE + TAIL && g.status[0] == S_NOENT,
+		  "unknown endpoint: used %u status %u", g.used_len[0],
+		  g.status[0]);
+	/* No room for probe_size: INVAL in the last 4 bytes, no property. */
+	KT_TRY(probe(&g, 3, 100));
+	KT_ASSERT(g.used_len[0] == 100 && g.status[0] == S_INVAL,
+		  "short buffer: used %u status %u", g.used_len[0],
+		  g.status[0]);
+	KT_ASSERT(slot_wr(&g, 0)[0] == 0xa5, "a property was written");
+	/* probe_size follows the configuration. */
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	c.probe_size = 48;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	KT_TRY(probe(&g, 3, 48 + TAIL));
+	KT_ASSERT(g.used_len[0] == 48 + TAIL && g.status[0] == S_OK,
+		  "probe_size 48: used %u status %u", g.used_len[0],
+		  g.status[0]);
+	/* Two regions fill 48 bytes: a third has no room. */
+	r.start = 0xa0000000;
+	r.end = 0xa0000fff;
+	r.subtype = VIRTIO_IOMMU_RESV_MEM_T_RESERVED;
+	KT_ERRNO(ENOSPC, ioctl(g.d.fd, KVIO_IOMMU_ADD_RESV, &r));
+	rig_close(&g);
+
+	/* Without F_PROBE negotiated: nothing written, used length 0. */
+	KT_TRY(rig_open(&g, t, FEAT_BASE));
+	KT_ERRNO(0, bind_ep(&g, 3, -1));
+	KT_TRY(probe(&g, 3, PROBE_SIZE + TAIL));
+	KT_ASSERT(g.used_len[0] == 0 && slot_wr(&g, 0)[0] == 0xa5,
+		  "PROBE without F_PROBE: used %u", g.used_len[0]);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static int case_malformed(const struct kt_target *t)
+{
+	struct virtio_iommu_req_map m = map_req(1, 0, 0xfff, 0, RW);
+	struct virtio_iommu_req_head h = { .type = 0x42 };
+	struct rig g;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	/* Unknown type: nothing written, used length 0 (5.13.6.1). */
+	KT_TRY(queue_req(&g, &h, sizeof(h), TAIL));
+	/* No device-writable part: no tail to answer in. */
+	KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), 0));
+	/* A MAP cut short: INVAL in its tail. */
+	KT_TRY(queue_req(&g, &m, 20, TAIL));
+	/* A tail longer than 4 bytes: status in the first byte, used 4. */
+	KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), 64));
+	KT_TRY(run_queued(&g));
+	KT_ASSERT(g.used_len[0] == 0 && slot_wr(&g, 0)[0] == 0xa5,
+		  "unknown type: used %u", g.used_len[0]);
+	KT_ASSERT(g.used_len[1] == 0, "no tail: used %u", g.used_len[1]);
+	KT_ASSERT(g.used_len[2] == TAIL && g.status[2] == S_INVAL,
+		  "short MAP: used %u status %u", g.used_len[2], g.status[2]);
+	/* Domain 1 does not exist (no ATTACH): NOENT, not INVAL. */
+	KT_ASSERT(g.used_len[3] == TAIL && g.status[3] == S_NOENT &&
+		  slot_wr(&g, 3)[4] == 0xa5,
+		  "long tail: used %u status %u", g.used_len[3], g.status[3]);
+	/* The device still serves. */
+	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/*
+ * Batches: BATCH MAPs in one kick complete in ring order with a handful
+ * of interrupts (one per handler run, not one per request).
+ */
+static int case_batch(const struct kt_target *t)
+{
+	struct rig g;
+	uint64_t calls;
+	unsigned int i;
+	long deadline;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	kt_eventfd_drain(g.d.vq[0].call);
+	for (i = 0; i < BATCH; i++) {
+		struct virtio_iommu_req_map m =
+			map_req(1, (uint64_t)i << 12, ((uint64_t)i << 12) + 0xfff,
+				0x100000, RW);
+
+		KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), TAIL));
+	}
+	/*
+	 * Wait for the used index without reading the call eventfd (as
+	 * run_queued() would), so its count is every interrupt sent.
+	 */
+	kt_vq_kick(&g.d.vq[0]);
+	for (deadline = kt_deadline(5000);
+	     kt_vq_used_pending(&g.d.vq[0]) < BATCH && kt_now_ms() < deadline;)
+		kt_sleep_ms(1);
+	KT_ASSERT(kt_vq_used_pending(&g.d.vq[0]) == BATCH,
+		  "%u of %u completed", kt_vq_used_pending(&g.d.vq[0]), BATCH);
+	calls = kt_eventfd_drain(g.d.vq[0].call);
+	g.queued = 0;
+	for (i = 0; i < BATCH; i++) {
+		uint32_t id, len;
+		uint64_t tok;
+
+		KT_ASSERT(kt_vq_get_used(&g.d.vq[0], &id, &len, &tok) == 1);
+		KT_ASSERT(tok == i, "request %u completed as the %u-th",
+			  (unsigned int)tok, i);
+		g.used_len[i] = len;
+		g.status[i] = slot_wr(&g, i)[0];
+	}
+	for (i = 0; i < BATCH; i++)
+		KT_ASSERT(g.status[i] == S_OK && g.used_len[i] == TAIL,
+			  "MAP %u: status %u used %u", i, g.status[i],
+			  g.used_len[i]);
+	kt_diag("%u requests, %llu interrupts", BATCH,
+		(unsigned long long)calls);
+	KT_ASSERT(calls >= 1 && calls <= 4, "%llu interrupts for one batch",
+		  (unsigned long long)calls);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/* 64k mappings in one domain (the default limit), each page its own. */
+static int case_64k(const struct kt_target *t)
+{
+	const unsigned int total = 65536, batch = BATCH;
+	unsigned int i = 0, n, k;
+	struct rig g;
+	long t0;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	t0 = kt_now_ms();
+	while (i < total) {
+		n = total - i < batch ? total - i : batch;
+		for (k = 0; k < n; k++) {
+			uint64_t iova = (uint64_t)(i + k) << 13;
+			struct virtio_iommu_req_map m =
+				map_req(1, iova, iova + 0xfff,
+					(uint64_t)(i + k) << 12, RW);
+
+			KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail),
+					 TAIL));
+		}
+		KT_TRY(run_queued(&g));
+		for (k = 0; k < n; k++)
+			KT_ASSERT(g.status[k] == S_OK, "MAP %u: status %u",
+				  i + k, g.status[k]);
+		i += n;
+	}
+	kt_diag("%u MAPs in %ld ms", total, kt_now_ms() - t0);
+	/* The limit; then a lookup deep in the tree: overlap found. */
+	EXPECT(&g, map_req(1, (uint64_t)total << 13,
+			   ((uint64_t)total << 13) + 0xfff, 0, RW), S_NOMEM);
+	EXPECT(&g, map_req(1, 40000ULL << 13, (40000ULL << 13) + 0xfff, 0,
+			   RW), S_INVAL);
+	/* Every other page, one exact UNMAP each; then the rest at once. */
+	EXPECT(&g, unmap_req(1, 40000ULL << 13, (40000ULL << 13) + 0x1fff),
+	       S_OK);
+	EXPECT(&g, map_req(1, 40000ULL << 13, (40000ULL << 13) + 0xfff, 0,
+			   RW), S_OK);
+	EXPECT(&g, unmap_req(1, 0, ~0ULL), S_OK);
+	EXPECT(&g, map_req(1, 0, 0xfff, 0, RW), S_OK);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/* Closing the device with a batch in flight, endpoints and domains held. */
+static int case_close_busy(const struct kt_target *t)
+{
+	struct rig g;
+	unsigned int i;
+	long ret;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	for (i = 0; i < 4; i++)
+		KT_ERRNO(0, bind_ep(&g, i, -1));
+	EXPECT(&g, attach_req(1, 0, 0), S_OK);
+	for (i = 0; i < BATCH; i++) {
+		struct virtio_iommu_req_map m =
+			map_req(1, (uint64_t)i << 12, ((uint64_t)i << 12) + 0xfff,
+				0, RW);
+
+		KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), TAIL));
+	}
+	kt_vq_kick(&g.d.vq[0]);
+	KT_TRY(kt_close_timed("close with a batch in flight", 10000, g.d.fd,
+			      &ret));
+	g.d.fd = -1;
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/* Posts @n event buffers of 24 bytes on the event ring and kicks. */
+static int post_events(struct rig *g, unsigned int n, uint64_t *gpa)
+{
+	unsigned int i;
+
+	*gpa = kt_mem_alloc(&g->d.mem, n * 32, 64);
+	KT_ASSERT(*gpa, "guest memory");
+	for (i = 0; i < n; i++) {
+		struct kt_buf in = { *gpa + i * 32,
+				     sizeof(struct virtio_iommu_fault) };
+
+		KT_ASSERT(kt_vq_add(&g->d.vq[1], NULL, 0, &in, 1, false, i) >=
+			  0);
+	}
+	kt_vq_kick(&g->d.vq[1]);
+	return KT_PASS;
+}
+
+/* The next fault event: reason, flags, endpoint, address as given. */
+static int expect_fault(struct rig *g, uint64_t events, uint8_t reason,
+			uint32_t flags, uint32_t ep, uint64_t addr)
+{
+	struct virtio_iommu_fault *f;
+	uint32_t id, len;
+	uint64_t tok;
+
+	KT_ASSERT(kt_vq_wait_used(&g->d.vq[1], &id, &len, &tok,
+				  3000 * kt_timeout_scale()) == 1,
+		  "no fault event");
+	f = kt_gpa(&g->d.mem, events + tok * 32);
+	KT_ASSERT(len == sizeof(*f), "event used length %u", len);
+	kt_diag("fault: reason %u flags %#x endpoint %u address %#llx",
+		f->reason, f->flags, f->endpoint,
+		(unsigned long long)f->address);
+	KT_ASSERT(f->reason == reason && f->flags == flags &&
+		  f->endpoint == ep && f->address == addr,
+		  "want reason %u flags %#x endpoint %u address %#llx", reason,
+		  flags, ep, (unsigned long long)addr);
+	return KT_PASS;
+}
+
+/*
+ * A kvio-net device behind the vIOMMU: with ACCESS_PLATFORM its buffer
+ * addresses are IOVAs of its endpoint's domain.  A frame sent from IOVA
+ * 0x40000000 (mapped to a guest page elsewhere) reaches the tap; once
+ * unmapped, the next one does not, the TX ring stops (err eventfd) and a
+ * MAPPING fault (READ) for that IOVA reaches the event queue; detached,
+ * the RX ring's first access is a DOMAIN fault.
+ */
+static int case_net_endpoint(const struct kt_target *t)
+{
+	static const struct kt_target net_t = { "/dev/kvio-net", "kvio-net",
+						true };
+	static const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 1 };
+	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 2 };
+	const uint64_t iova = 0x40000000ULL;
+	const uint32_t rd = VIRTIO_IOMMU_FAULT_F_READ |
+			    VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	uint8_t frame[256], got[256];
+	struct kvio_iommu_stats st;
+	uint64_t page, events;
+	struct kt_buf b;
+	struct kt_net n;
+	struct rig g;
+	size_t len;
+	int r, i;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	r = kt_net_open_dev(&n, &net_t, F(VIRTIO_F_VERSION_1) |
+			    F(VIRTIO_F_ACCESS_PLATFORM), 0);
+	if (r != KT_PASS)
+		return r;
+	KT_ERRNO(0, bind_ep(&g, 1, n.dev.fd));
+	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	/* All of guest RAM at IOVA = GPA (rings, pools), one mapping. */
+	EXPECT(&g, map_req(1, n.dev.mem.gpa, n.dev.mem.gpa + n.dev.mem.size - 1,
+			   n.dev.mem.gpa, RW), S_OK);
+	page = kt_mem_alloc(&n.dev.mem, PAGE, PAGE);
+	KT_ASSERT(page, "guest memory");
+	EXPECT(&g, map_req(1, iova, iova + PAGE - 1, page,
+			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
+	for (i = 0; i < 2; i++)
+		KT_ASSERT(kt_vq_setup(&n.dev, i, 64, 0) == 0, "ring %d", i);
+	KT_ASSERT(kt_pool_init(&n.rxpool, &n.dev.mem, 64, 2048) == 0);
+	KT_TRY(kt_net_attach(&n));
+	KT_TRY(post_events(&g, 4, &events));
+
+	/* The frame (after a zeroed 12-byte header) at IOVA 0x40000000. */
+	len = kt_frame_test(frame, dst, src, 100, 7);
+	memset(kt_gpa(&n.dev.mem, page), 0, n.hdr_len);
+	memcpy((uint8_t *)kt_gpa(&n.dev.mem, page) + n.hdr_len, frame, len);
+	b.gpa = iova;
+	b.len = n.hdr_len + len;
+	KT_ASSERT(kt_vq_add(&n.dev.vq[KT_TXQ], &b, 1, NULL, 0, false, 1) >= 0);
+	kt_vq_kick(&n.dev.vq[KT_TXQ]);
+	KT_TRY(kt_expect_packet(n.psock, frame, len, 3000, "kttap0"));
+
+	/* Unmapped: the same IOVA faults, nothing reaches the tap. */
+	EXPECT(&g, unmap_req(1, iova, iova + PAGE - 1), S_OK);
+	KT_ASSERT(kt_vq_add(&n.dev.vq[KT_TXQ], &b, 1, NULL, 0, false, 2) >= 0);
+	kt_vq_kick(&n.dev.vq[KT_TXQ]);
+	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, rd, 1,
+			    iova));
+	KT_ASSERT(kt_wait_eventfd(n.dev.vq[KT_TXQ].err, 2000) == 1,
+		  "TX ring not stopped");
+	KT_ASSERT(kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
+				 300) == 0, "a frame left from unmapped memory");
+
+	/* Detached (bypass 0): the RX ring's first look is a DOMAIN fault. */
+	EXPECT(&g, detach_req(1, 1), S_OK);
+	KT_ASSERT(kt_packet_send(n.psock, n.tap.ifindex, frame, len) == 0);
+	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_DOMAIN, rd, 1,
+			    n.dev.vq[KT_RXQ].desc_gpa));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_STATS, &st));
+	KT_ASSERT(st.faults == 2 && st.faults_dropped == 0,
+		  "stats: %llu faults, %llu dropped",
+		  (unsigned long long)st.faults,
+		  (unsigned long long)st.faults_dropped);
+	/* Unbound, the device is its own again (device IOTLB). */
+	{
+		struct kvio_iommu_endpoint u = { .endpoint = 1 };
+
+		KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_UNBIND, &u));
+	}
+	KT_ASSERT(kt_iotlb_msg(&n.dev, 1, VHOST_IOTLB_UPDATE, iova, PAGE,
+			       (uintptr_t)kt_gpa(&n.dev.mem, page),
+			       VHOST_ACCESS_RO) == 0,
+		  "device IOTLB not back after UNBIND");
+	kt_net_close(&n);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static const struct kt_case cases[] = {
+	{ "config: defaults, every bad field EINVAL, SET then GET, EPERM for a non-owner", case_config },
+	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT)", case_endpoints },
+	{ "ATTACH/DETACH: NOENT, RANGE, INVAL; moves; last DETACH frees the domain; RESET", case_attach },
+	{ "ATTACH_F_BYPASS without BYPASS_CONFIG negotiated: INVAL", case_bypass_feature },
+	{ "MAP/UNMAP: granule, input range, flags, reserved window, overlaps, exact UNMAP", case_map_unmap },
+	{ "per-domain mapping limit: NOMEM, room again after UNMAP", case_limit },
+	{ "PROBE: reserved regions as RESV_MEM properties, zeroes, used lengths, NOENT, short buffer", case_probe },
+	{ "malformed requests: unknown type and no tail used 0, short request INVAL", case_malformed },
+	{ "a batch of 255 MAPs: ring order, a few interrupts", case_batch },
+	{ "64k mappings in one domain: all OK, the next NOMEM, lookups and UNMAP", case_64k, 600 },
+	{ "close with a batch in flight and domains held", case_close_busy },
+	{ "a kvio-net endpoint: TX through its domain, UNMAP faults (MAPPING), DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
+};
+
+int main(int argc, char **argv)
+{
+	return kt_main_dev(argc, argv, cases, sizeof(cases) / sizeof(cases[0]),
+			   "/dev/kvio-iommu");
+}

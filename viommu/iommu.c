@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio_iommu: /dev/kvio-iommu, the virtio-iommu device served in the kernel.
+ *
+ * This file is the device node and its own ioctls (configuration, reserved
+ * regions, endpoints); req.c serves the request queue.  See
+ * Documentation/iommu.rst.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "iommu.h"
+
+static const struct kvio_iommu_resv kvio_iommu_msi = {
+	.start = KVIO_IOMMU_MSI_START,
+	.end = KVIO_IOMMU_MSI_END,
+	.subtype = VIRTIO_IOMMU_RESV_MEM_T_MSI,
+};
+
+/* The configuration in force, 0 fields resolved; -EINVAL if unusable. */
+static int kvio_iommu_resolve(const struct kvio_iommu_config *in,
+			      unsigned int nresv, struct kvio_iommu_config *out)
+{
+	*out = *in;
+	if (in->version != KVIO_IOMMU_CONFIG_VERSION || in->flags ||
+	    memchr_inv(in->reserved, 0, sizeof(in->reserved)) ||
+	    in->bypass > 1)
+		return -EINVAL;
+	if (!out->page_size_mask)
+		out->page_size_mask = SZ_4K;
+	/* The granule, the lowest page size, is at least 4 KiB. */
+	if (out->page_size_mask & (SZ_4K - 1))
+		return -EINVAL;
+	if (!out->input_start && !out->input_end)
+		out->input_end = U64_MAX;
+	if (!out->domain_start && !out->domain_end)
+		out->domain_end = U32_MAX;
+	if (!out->probe_size)
+		out->probe_size = KVIO_IOMMU_PROBE_SIZE;
+	if (!out->max_mappings)
+		out->max_mappings = KVIO_IOMMU_MAPPINGS;
+	if (out->input_start > out->input_end ||
+	    out->domain_start > out->domain_end ||
+	    out->probe_size > KVIO_IOMMU_PROBE_SIZE_MAX ||
+	    out->probe_size < nresv * KVIO_IOMMU_RESV_PROP ||
+	    out->max_mappings > KVIO_IOMMU_MAPPINGS_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static void kvio_iommu_config_default(struct kvio_iommu *iommu)
+{
+	struct kvio_iommu_config cfg = {
+		.version = KVIO_IOMMU_CONFIG_VERSION,
+	};
+
+	kvio_iommu_resolve(&cfg, 1, &iommu->cfg);
+	iommu->granule = SZ_4K;
+}
+
+static long kvio_iommu_set_config(struct kvio_iommu *iommu,
+				  void __user *argp)
+{
+	struct kvio_iommu_config cfg, resolved;
+	long ret;
+
+	if (copy_from_user(&cfg, argp, sizeof(cfg)))
+		return -EFAULT;
+	mutex_lock(&iommu->lock);
+	ret = kvio_iommu_resolve(&cfg, iommu->nresv, &resolved);
+	if (!ret) {
+		struct kvio_iommu_ep *ep;
+		unsigned long id;
+
+		/* Domains keep the mapping limit they were created with. */
+		iommu->cfg = resolved;
+		iommu->granule = 1ULL << __ffs64(resolved.page_size_mask);
+		/* bypass decides what unattached endpoints see. */
+		xa_for_each(&iommu->endpoints, id, ep)
+			kvio_iommu_ep_sync(iommu, ep);
+	}
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+static long kvio_iommu_get_config(struct kvio_iommu *iommu,
+				  void __user *argp)
+{
+	struct kvio_iommu_config cfg;
+
+	mutex_lock(&iommu->lock);
+	cfg = iommu->cfg;
+	mutex_unlock(&iommu->lock);
+	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
+}
+
+static long kvio_iommu_add_resv(struct kvio_iommu *iommu, void __user *argp)
+{
+	struct kvio_iommu_resv r, *resv;
+	unsigned int i;
+	long ret = 0;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if ((r.subtype != VIRTIO_IOMMU_RESV_MEM_T_RESERVED &&
+	     r.subtype != VIRTIO_IOMMU_RESV_MEM_T_MSI) ||
+	    memchr_inv(r.reserved, 0, sizeof(r.reserved)) || r.start > r.end)
+		return -EINVAL;
+
+	mutex_lock(&iommu->lock);
+	/* PROBE reports every region in probe_size bytes. */
+	if ((iommu->nresv + 1) * KVIO_IOMMU_RESV_PROP > iommu->cfg.probe_size) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	/* No overlaps, one MSI region (5.13.6.8.2.2). */
+	for (i = 0; i < iommu->nresv; i++) {
+		if ((r.start <= iommu->resv[i].end &&
+		     iommu->resv[i].start <= r.end) ||
+		    (r.subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI &&
+		     iommu->resv[i].subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI)) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	resv = krealloc_array(iommu->resv, iommu->nresv + 1, sizeof(*resv),
+			      GFP_KERNEL_ACCOUNT);
+	if (!resv) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	resv[iommu->nresv++] = r;
+	iommu->resv = resv;
+out:
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+/* Endpoints. */
+
+static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
+			       struct kvio_iommu_ep *ep)
+{
+	/* The device goes back to its own IOTLB, then the domain may go. */
+	if (ep->file)
+		kvio_dev_clear_viommu(kvio_dev_from_file(ep->file));
+	if (ep->domain)
+		kvio_iommu_domain_put(iommu, ep->domain);
+	ep->domain = NULL;
+	xa_erase(&iommu->endpoints, ep->id);
+	if (ep->file)
+		fput(ep->file);
+	kfree(ep);
+}
+
+static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
+{
+	struct kvio_iommu_endpoint req;
+	struct kvio_iommu_ep *ep, *other;
+	struct file *file = NULL;
+	unsigned long id;
+	long ret;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	if (req.fd != -1) {
+		file = fget(req.fd);
+		if (!file)
+			return -EBADF;
+		/* A kvio device, and not this one. */
+		if (!kvio_dev_from_file(file) ||
+		    kvio_dev_from_file(file) == &iommu->dev) {
+			fput(file);
+			return -EINVAL;
+		}
+	}
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
+	if (!ep) {
+		ret = -ENOMEM;
+		goto err_file;
+	}
+	ep->id = req.endpoint;
+	ep->iommu = iommu;
+	ep->file = file;
+
+	mutex_lock(&iommu->lock);
+	/* One endpoint per device: its DMA has one translation. */
+	xa_for_each(&iommu->endpoints, id, other) {
+		if (file && other->file && kvio_dev_from_file(other->file) ==
+					   kvio_dev_from_file(file)) {
+			ret = -EBUSY;
+			goto err_unlock;
+		}
+	}
+	ret = xa_insert(&iommu->endpoints, ep->id, ep, GFP_KERNEL_ACCOUNT);
+	if (ret == -EBUSY)
+		ret = -EEXIST;
+	if (ret)
+		goto err_unlock;
+	/* From now on the device's IOVAs are this endpoint's. */
+	kvio_iommu_ep_sync(iommu, ep);
+	mutex_unlock(&iommu->lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&iommu->lock);
+	kfree(ep);
+err_file:
+	if (file)
+		fput(file);
+	return ret;
+}
+
+static long kvio_iommu_unbind(struct kvio_iommu *iommu, void __user *argp)
+{
+	struct kvio_iommu_endpoint req;
+	struct kvio_iommu_ep *ep;
+	long ret = 0;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	mutex_lock(&iommu->lock);
+	ep = xa_load(&iommu->endpoints, req.endpoint);
+	if (ep)
+		kvio_iommu_ep_free(iommu, ep);
+	else
+		ret = -ENOENT;
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+/* Device reset: no endpoint attached, no domain left (5.13.5). */
+static void kvio_iommu_reset_domains(struct kvio_iommu *iommu)
+{
+	struct kvio_iommu_ep *ep;
+	unsigned long id;
+
+	mutex_lock(&iommu->lock);
+	xa_for_each(&iommu->endpoints, id, ep)
+		kvio_iommu_ep_detach(iommu, ep);
+	mutex_unlock(&iommu->lock);
+}
+
+static void kvio_iommu_reset_owner(struct kvio_dev *dev)
+{
+	kvio_iommu_reset_domains(to_iommu(dev));
+}
+
+static long kvio_iommu_get_stats(struct kvio_iommu *iommu, void __user *argp)
+{
+	struct kvio_iommu_stats stats;
+
+	spin_lock(&iommu->fault_lock);
+	stats = iommu->stats;
+	spin_unlock(&iommu->fault_lock);
+	return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
+}
+
+static const struct kvio_dev_ops kvio_iommu_ops = {
+	.features = KVIO_IOMMU_FEATURES,
+	.reset_owner = kvio_iommu_reset_owner,
+};
+
+static long kvio_iommu_ioctl(struct kvio_dev *dev, unsigned int cmd,
+			     void __user *argp)
+{
+	struct kvio_iommu *iommu = to_iommu(dev);
+	long ret;
+
+	switch (cmd) {
+	case KVIO_IOMMU_SET_CONFIG:
+	case KVIO_IOMMU_GET_CONFIG:
+	case KVIO_IOMMU_ADD_RESV:
+	case KVIO_IOMMU_BIND:
+	case KVIO_IOMMU_UNBIND:
+	case KVIO_IOMMU_RESET:
+	case KVIO_IOMMU_GET_STATS:
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = kvio_dev_check_owner(dev);
+	if (ret)
+		goto out;
+	switch (cmd) {
+	case KVIO_IOMMU_SET_CONFIG:
+		ret = kvio_iommu_set_config(iommu, argp);
+		break;
+	case KVIO_IOMMU_GET_CONFIG:
+		ret = kvio_iommu_get_config(iommu, argp);
+		break;
+	case KVIO_IOMMU_ADD_RESV:
+		ret = kvio_iommu_add_resv(iommu, argp);
+		break;
+	case KVIO_IOMMU_BIND:
+		ret = kvio_iommu_bind(iommu, argp);
+		break;
+	case KVIO_IOMMU_UNBIND:
+		ret = kvio_iommu_unbind(iommu, argp);
+		break;
+	case KVIO_IOMMU_GET_STATS:
+		ret = kvio_iommu_get_stats(iommu, argp);
+		break;
+	default:
+		kvio_iommu_reset_domains(iommu);
+		break;
+	}
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static struct kvio_dev *kvio_iommu_open(void)
+{
+	struct kvio_iommu *iommu;
+	int i, ret;
+
+	iommu = kzalloc(sizeof(*iommu), GFP_KERNEL_ACCOUNT);
+	if (!iommu)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&iommu->lock);
+	xa_init(&iommu->domains);
+	xa_init(&iommu->endpoints);
+	spin_lock_init(&iommu->fault_lock);
+	/* An empty space whose faults name no domain (priv NULL). */
+	iommu->blocked = kvio_as_alloc(&kvio_iommu_domain_ops, NULL,
+				       KVIO_AS_OUT_GPA, 1);
+	if (!iommu->blocked) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	iommu->resv = kmemdup(&kvio_iommu_msi, sizeof(kvio_iommu_msi),
+			      GFP_KERNEL_ACCOUNT);
+	if (!iommu->resv) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	iommu->nresv = 1;
+	kvio_iommu_config_default(iommu);
+
+	for (i = 0; i < KVIO_IOMMU_NVQS; i++)
+		iommu->vq_ptrs[i] = &iommu->vqs[i];
+	iommu->vqs[KVIO_IOMMU_VQ_REQ].handle_kick = kvio_iommu_handle_req;
+	iommu->vqs[KVIO_IOMMU_VQ_EVENT].handle_kick = kvio_iommu_handle_event;
+	ret = kvio_dev_init(&iommu->dev, iommu->vq_ptrs, KVIO_IOMMU_NVQS,
+			    &kvio_iommu_ops, KVIO_IOMMU_IOV_LIMIT,
+			    KVIO_IOMMU_WEIGHT, 0);
+	if (ret)
+		goto err;
+	return &iommu->dev;
+err:
+	kvio_as_put(iommu->blocked);
+	kfree(iommu->resv);
+	kfree(iommu);
+	return ERR_PTR(ret);
+}
+
+static void kvio_iommu_release(struct kvio_dev *dev)
+{
+	struct kvio_iommu *iommu = to_iommu(dev);
+	struct kvio_iommu_ep *ep;
+	unsigned long id;
+
+	/* The worker is gone first: nothing serves requests any more. */
+	kvio_dev_cleanup(dev);
+	mutex_lock(&iommu->lock);
+	xa_for_each(&iommu->endpoints, id, ep)
+		kvio_iommu_ep_free(iommu, ep);
+	mutex_unlock(&iommu->lock);
+	xa_destroy(&iommu->endpoints);
+	xa_destroy(&iommu->domains);
+	kvio_as_put(iommu->blocked);
+	kfree(iommu->resv);
+	kfree(iommu);
+}
+
+static struct kvio_driver kvio_iommu_driver = {
+	.name		= "kvio-iommu",
+	.open		= kvio_iommu_open,
+	.release	= kvio_iommu_release,
+	.ioctl		= kvio_iommu_ioctl,
+};
+
+static int __init kvio_iommu_init(void)
+{
+	return kvio_driver_register(&kvio_iommu_driver);
+}
+module_init(kvio_iommu_init);
+
+static void __exit kvio_iommu_exit(void)
+{
+	kvio_driver_unregister(&kvio_iommu_driver);
+}
+module_exit(kvio_iommu_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_VERSION(KVIO_VERSION);
+MODULE_DESCRIPTION("kvio: virtio-iommu device served in the host kernel");

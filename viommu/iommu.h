@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kvio_iommu: the virtio-iommu device (virtio 1.2 5.13) served in the
+ * kernel.  Ring 0 is the request queue, ring 1 the event queue; the VMM
+ * serves the config space and feature negotiation and tells the device what
+ * it holds (KVIO_IOMMU_SET_CONFIG).  Domains are kvio address spaces
+ * (include/kvio/as.h) mapping IOVA -> GPA, so the devices attached to them
+ * translate through them lock-free.
+ *
+ * Lock order: dev->mutex -> vq->mutex -> iommu->lock -> as->lock, and
+ * iommu->lock -> an endpoint device's dev->mutex -> its vq->mutex ->
+ * iommu->fault_lock.  The request handler runs in the worker with the
+ * request ring's mutex held and takes iommu->lock for each request; ioctls
+ * take dev->mutex, then iommu->lock.  An endpoint device never takes a
+ * lock of the vIOMMU but fault_lock (its faults), so pointing it at another
+ * domain (kvio_dev_set_viommu(), under iommu->lock) cannot deadlock.
+ */
+#ifndef _KVIO_IOMMU_H
+#define _KVIO_IOMMU_H
+
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/virtio_iommu.h>
+#include <linux/xarray.h>
+
+#include <kvio/vhost.h>
+
+#define KVIO_IOMMU_VQ_REQ	0
+#define KVIO_IOMMU_VQ_EVENT	1
+#define KVIO_IOMMU_NVQS		2
+
+/* Chains are a request head, its body and a tail: a few iovecs. */
+#define KVIO_IOMMU_IOV_LIMIT	64
+/* Requests per handler run; the batch shares one used-ring update. */
+#define KVIO_IOMMU_WEIGHT	256
+
+/* Defaults of struct kvio_iommu_config's 0 fields. */
+#define KVIO_IOMMU_PROBE_SIZE		512
+#define KVIO_IOMMU_PROBE_SIZE_MAX	4096
+#define KVIO_IOMMU_MAPPINGS		65536
+#define KVIO_IOMMU_MAPPINGS_MAX		(1U << 20)
+
+/* The x86 MSI doorbell window, always a reserved region. */
+#define KVIO_IOMMU_MSI_START	0xfee00000ULL
+#define KVIO_IOMMU_MSI_END	0xfeefffffULL
+
+/* Bytes of one RESV_MEM property, its header included. */
+#define KVIO_IOMMU_RESV_PROP	sizeof(struct virtio_iommu_probe_resv_mem)
+
+#define KVIO_IOMMU_FEATURES					\
+	(KVIO_FEATURES |					\
+	 (1ULL << VIRTIO_IOMMU_F_INPUT_RANGE) |			\
+	 (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |		\
+	 (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) |			\
+	 (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG) |		\
+	 (1ULL << VIRTIO_IOMMU_F_PROBE))
+
+/* Fault events waiting for an event buffer; more are counted and dropped. */
+#define KVIO_IOMMU_FAULTS_MAX	64
+
+struct kvio_iommu;
+
+/* A domain: the guest's ID, its mappings, how many endpoints use it. */
+struct kvio_iommu_domain {
+	u32 id;
+	bool bypass;			/* created by ATTACH_F_BYPASS */
+	bool unmapped;			/* lost mappings in this batch */
+	unsigned int endpoints;
+	struct kvio_as *as;		/* IOVA -> GPA; NULL when bypass */
+};
+
+/* An endpoint the VMM bound (KVIO_IOMMU_BIND). */
+struct kvio_iommu_ep {
+	u32 id;
+	struct kvio_iommu *iommu;
+	struct kvio_iommu_domain *domain;	/* NULL: not attached */
+	struct file *file;			/* a kvio device, or NULL */
+	/* What the device translates through now (kvio_iommu_ep_sync()). */
+	bool synced;
+	struct kvio_as *synced_as;
+};
+
+struct kvio_iommu {
+	struct kvio_dev dev;
+	struct kvio_vq vqs[KVIO_IOMMU_NVQS];
+	struct kvio_vq *vq_ptrs[KVIO_IOMMU_NVQS];
+
+	struct mutex lock;		/* everything below */
+	struct xarray domains;		/* id -> struct kvio_iommu_domain */
+	struct xarray endpoints;	/* id -> struct kvio_iommu_ep */
+	struct kvio_iommu_config cfg;	/* defaults resolved */
+	struct kvio_iommu_resv *resv;	/* the MSI window first */
+	unsigned int nresv;
+	u64 granule;			/* smallest page size */
+	bool unmapped;			/* a domain lost mappings this batch */
+	/* What an endpoint neither attached nor in bypass sees: nothing. */
+	struct kvio_as *blocked;
+
+	/*
+	 * Faults the endpoints' workers report, for the event queue.  A
+	 * spinlock, innermost: it is taken under the endpoints' ring mutexes.
+	 */
+	spinlock_t fault_lock;
+	struct virtio_iommu_fault faults[KVIO_IOMMU_FAULTS_MAX];
+	unsigned int fault_head, nfaults;
+	struct kvio_iommu_stats stats;
+};
+
+static inline struct kvio_iommu *to_iommu(struct kvio_dev *dev)
+{
+	return container_of(dev, struct kvio_iommu, dev);
+}
+
+/* req.c */
+extern const struct kvio_as_ops kvio_iommu_domain_ops;
+void kvio_iommu_handle_req(struct kvio_work *work);
+void kvio_iommu_handle_event(struct kvio_work *work);
+void kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep);
+void kvio_iommu_ep_detach(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep);
+void kvio_iommu_domain_put(struct kvio_iommu *iommu,
+			   struct kvio_iommu_domain *domain);
+
+#endif /* _KVIO_IOMMU_H */
