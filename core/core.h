@@ -72,10 +72,16 @@ size_t kvio_vq_area_size(struct kvio_vq *vq, enum kvio_ring_area area,
 bool kvio_vq_log_used_ok(struct kvio_vq *vq, u64 log_base, bool log_used,
 			 u64 log_addr);
 
+/* The ring's memory table; vq->mutex held. */
+static inline void kvio_vq_set_mem(struct kvio_vq *vq, struct kvio_as *mem)
+{
+	vq->mem = mem;
+	vq->mem_hit.start = 1;
+	vq->mem_hit.last = 0;
+}
+
 /* vq.c */
 int kvio_vq_start_kick(struct kvio_vq *vq);
-int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last, u32 perm,
-		      struct kvio_piece *piece);
 
 /*
  * The one walk over the translated pieces of [addr, addr + len) in a ring's
@@ -88,7 +94,8 @@ int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last, u32 perm,
  *	}
  *
  * init: -EFAULT if the range wraps.  next: 1 with the next piece in
- * it.hva / it.len, 0 once the range is done, or kvio_vq_translate()'s error.
+ * it.hva / it.len, 0 once the range is done, or the translation's error
+ * (a stage's ops->fault answered first).
  */
 struct kvio_piece_iter {
 	u64 addr;		/* next address to translate */

@@ -368,30 +368,31 @@ static void kvio_dev_switch_iova(struct kvio_dev *dev, bool viommu,
 /**
  * kvio_dev_set_viommu() - translate a device's IOVAs through a vIOMMU
  * @dev: the device behind a vIOMMU endpoint
- * @as: the domain the endpoint is attached to (a KVIO_AS_OUT_GPA space;
- *	the device takes a reference), or NULL for bypass (IOVAs are
- *	guest-physical addresses)
+ * @as: what the endpoint's IOVAs translate through (a KVIO_AS_OUT_GPA
+ *	space: its domain, an identity map for bypass, an empty space when
+ *	it may reach nothing); the device takes a reference
  * @ep: the vIOMMU's endpoint; @as's ops->fault finds it in
  *	vq->dev->viommu_ep
  *
  * Takes effect when the device has VIRTIO_F_ACCESS_PLATFORM acked (now or
  * later): its rings and buffers translate through @as and the memory
- * table, and it has no device IOTLB (IOTLB messages are refused as when
- * the feature is not acked).  Without the feature the device uses
+ * table, and it has no device IOTLB (IOTLB messages the VMM writes are
+ * refused with -EBUSY).  Without the feature the device uses
  * guest-physical addresses, as the virtio spec says a device that did not
  * negotiate it does.  No handler of the device is between a translation
  * and its use when this returns.
  *
  * Context: process context; takes dev->mutex and every ring's mutex, so
  * the caller must not hold any of the device's locks.
- * Return: 0.
+ * Return: 0, or -EINVAL without @as.
  */
 int kvio_dev_set_viommu(struct kvio_dev *dev, struct kvio_as *as, void *ep)
 {
 	struct kvio_as *old_as, *old_iotlb;
 
-	if (as)
-		kvio_as_get(as);
+	if (!as)
+		return -EINVAL;
+	kvio_as_get(as);
 	mutex_lock(&dev->mutex);
 	kvio_dev_switch_iova(dev, true, as, ep, NULL, &old_as, &old_iotlb);
 	mutex_unlock(&dev->mutex);
@@ -604,7 +605,7 @@ static long kvio_dev_set_mem_table(struct kvio_dev *dev,
 	old = dev->mem;
 	dev->mem = mem;
 	for (i = 0; i < dev->nvqs; i++)
-		dev->vqs[i]->mem = mem;
+		kvio_vq_set_mem(dev->vqs[i], mem);
 	kvio_dev_unlock_vqs(dev);
 
 	kvio_as_put(old);

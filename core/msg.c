@@ -292,6 +292,14 @@ ssize_t kvio_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		ret = -EINVAL;
 		goto out;
 	}
+	/*
+	 * A vIOMMU endpoint's translations are the guest's, through its
+	 * domain: the VMM may not add or remove any of its own.
+	 */
+	if (dev->viommu) {
+		ret = -EBUSY;
+		goto out;
+	}
 	/* Upstream's checks before its handler, and their errno. */
 	if (msg.type == VHOST_IOTLB_UPDATE &&
 	    (!msg.size || msg.iova > U64_MAX - (msg.size - 1))) {

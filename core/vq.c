@@ -70,12 +70,29 @@ static int kvio_vq_fail(struct kvio_vq *vq, int err, const char *why)
  * stage, if any, and the memory table.  A fault in the IOVA stage goes to
  * that stage's owner (a device IOTLB asks the VMM: -EAGAIN).
  */
-int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last, u32 perm,
-		      struct kvio_piece *piece)
+static int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last,
+			     u32 perm, struct kvio_piece *piece)
 {
 	struct kvio_as *iova = vq->iova;
+	struct kvio_as_map map;
 	int ret;
 
+	/* Guest-physical: the region hit last, else a lookup that caches. */
+	if (likely(!iova)) {
+		if (unlikely(addr < vq->mem_hit.start ||
+			     addr > vq->mem_hit.last)) {
+			if (!vq->mem || !kvio_as_lookup(vq->mem, addr, &map))
+				return -EFAULT;
+			vq->mem_hit.start = map.start;
+			vq->mem_hit.last = map.last;
+			vq->mem_hit.addr = map.addr;
+		}
+		/* Memory-table regions allow reads and writes. */
+		piece->last = min(vq->mem_hit.last, last);
+		piece->hva = vq->mem_hit.addr + (addr - vq->mem_hit.start);
+		piece->opaque = NULL;
+		return 0;
+	}
 	ret = kvio_as_translate(iova, vq->mem, addr, last, perm, piece);
 	if (likely(!ret))
 		return 0;

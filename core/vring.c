@@ -47,7 +47,7 @@ void kvio_vq_reset(struct kvio_vq *vq)
 	vq->access_ready = false;
 	vq->acked_features = 0;
 	vq->acked_backend_features = 0;
-	vq->mem = NULL;
+	kvio_vq_set_mem(vq, NULL);
 	vq->iova = NULL;
 	vq->iova_unmaps = 0;
 	vq->private_data = NULL;

@@ -866,6 +866,11 @@ static int case_net_endpoint(const struct kt_target *t)
 		  "stats: %llu faults, %llu dropped",
 		  (unsigned long long)st.faults,
 		  (unsigned long long)st.faults_dropped);
+	/* Bound, the VMM's own IOTLB messages are refused. */
+	KT_ASSERT(kt_iotlb_msg(&n.dev, 1, VHOST_IOTLB_UPDATE, iova, PAGE,
+			       (uintptr_t)kt_gpa(&n.dev.mem, page),
+			       VHOST_ACCESS_RO) == -EBUSY,
+		  "an IOTLB UPDATE to a bound device is not EBUSY");
 	/* Unbound, the device is its own again (device IOTLB). */
 	{
 		struct kvio_iommu_endpoint u = { .endpoint = 1 };
@@ -876,6 +881,68 @@ static int case_net_endpoint(const struct kt_target *t)
 			       (uintptr_t)kt_gpa(&n.dev.mem, page),
 			       VHOST_ACCESS_RO) == 0,
 		  "device IOTLB not back after UNBIND");
+	kt_net_close(&n);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/*
+ * Bypass on and off for a kvio-net endpoint: the config's bypass lets an
+ * unattached endpoint use guest-physical addresses, a bypass domain does
+ * the same whatever the config says, and an endpoint in neither faults
+ * (DOMAIN) on its first access.
+ */
+static int case_net_bypass(const struct kt_target *t)
+{
+	static const struct kt_target net_t = { "/dev/kvio-net", "kvio-net",
+						true };
+	static const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 1 };
+	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 2 };
+	const uint32_t rd = VIRTIO_IOMMU_FAULT_F_READ |
+			    VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	struct kvio_iommu_config c;
+	uint8_t frame[256], got[256];
+	uint64_t events;
+	struct kt_net n;
+	struct rig g;
+	size_t len;
+	int r, i;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	c.bypass = 1;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	r = kt_net_open_dev(&n, &net_t, F(VIRTIO_F_VERSION_1) |
+			    F(VIRTIO_F_ACCESS_PLATFORM), 0);
+	if (r != KT_PASS)
+		return r;
+	KT_ERRNO(0, bind_ep(&g, 1, n.dev.fd));
+	for (i = 0; i < 2; i++)
+		KT_ASSERT(kt_vq_setup(&n.dev, i, 64, 0) == 0, "ring %d", i);
+	KT_ASSERT(kt_pool_init(&n.txpool, &n.dev.mem, 64, KT_TX_BUF) == 0);
+	KT_ASSERT(kt_pool_init(&n.rxpool, &n.dev.mem, 64, 2048) == 0);
+	KT_TRY(kt_net_attach(&n));
+	KT_TRY(post_events(&g, 2, &events));
+	len = kt_frame_test(frame, dst, src, 100, 9);
+
+	/* Not attached, bypass 1: IOVAs are guest-physical. */
+	KT_ASSERT(kt_net_tx(&n, frame, len, false) >= 0);
+	KT_TRY(kt_expect_packet(n.psock, frame, len, 3000, "bypass config"));
+	KT_TRY(kt_net_tx_reap(&n, 1, 3000));
+	/* A bypass domain, then the config's bypass off: still identity. */
+	EXPECT(&g, attach_req(9, 1, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_OK);
+	c.bypass = 0;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	KT_ASSERT(kt_net_tx(&n, frame, len, false) >= 0);
+	KT_TRY(kt_expect_packet(n.psock, frame, len, 3000, "bypass domain"));
+	KT_TRY(kt_net_tx_reap(&n, 1, 3000));
+	/* Detached with bypass 0: nothing is reachable. */
+	EXPECT(&g, detach_req(9, 1), S_OK);
+	KT_ASSERT(kt_net_tx(&n, frame, len, false) >= 0);
+	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_DOMAIN, rd, 1,
+			    n.dev.vq[KT_TXQ].desc_gpa));
+	KT_ASSERT(kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
+				 300) == 0, "a frame left a blocked endpoint");
 	kt_net_close(&n);
 	rig_close(&g);
 	return KT_PASS;
@@ -893,6 +960,7 @@ static const struct kt_case cases[] = {
 	{ "a batch of 255 MAPs: ring order, a few interrupts", case_batch },
 	{ "64k mappings in one domain: all OK, the next NOMEM, lookups and UNMAP", case_64k, 600 },
 	{ "close with a batch in flight and domains held", case_close_busy },
+	{ "a kvio-net endpoint: bypass config, bypass domain, then blocked (DOMAIN fault)", case_net_bypass },
 	{ "a kvio-net endpoint: TX through its domain, UNMAP faults (MAPPING), DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
 };
 

@@ -331,7 +331,11 @@ static struct kvio_dev *kvio_iommu_open(void)
 	/* An empty space whose faults name no domain (priv NULL). */
 	iommu->blocked = kvio_as_alloc(&kvio_iommu_domain_ops, NULL,
 				       KVIO_AS_OUT_GPA, 1);
-	if (!iommu->blocked) {
+	/* Bypass: every IOVA is the same guest-physical address. */
+	iommu->identity = kvio_as_alloc(&kvio_iommu_domain_ops, NULL,
+					KVIO_AS_OUT_GPA, 1);
+	if (!iommu->blocked || !iommu->identity ||
+	    kvio_as_map(iommu->identity, 0, U64_MAX, 0, KVIO_PERM_RW, NULL)) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -355,6 +359,7 @@ static struct kvio_dev *kvio_iommu_open(void)
 		goto err;
 	return &iommu->dev;
 err:
+	kvio_as_put(iommu->identity);
 	kvio_as_put(iommu->blocked);
 	kfree(iommu->resv);
 	kfree(iommu);
@@ -375,6 +380,7 @@ static void kvio_iommu_release(struct kvio_dev *dev)
 	mutex_unlock(&iommu->lock);
 	xa_destroy(&iommu->endpoints);
 	xa_destroy(&iommu->domains);
+	kvio_as_put(iommu->identity);
 	kvio_as_put(iommu->blocked);
 	kfree(iommu->resv);
 	kfree(iommu);

@@ -38,7 +38,7 @@
 #define KVIO_IOMMU_PROBE_SIZE		512
 #define KVIO_IOMMU_PROBE_SIZE_MAX	4096
 #define KVIO_IOMMU_MAPPINGS		65536
-#define KVIO_IOMMU_MAPPINGS_MAX		(1U << 20)
+#define KVIO_IOMMU_MAPPINGS_MAX		1048576U	/* 2^20 */
 
 /* The x86 MSI doorbell window, always a reserved region. */
 #define KVIO_IOMMU_MSI_START	0xfee00000ULL
@@ -93,8 +93,12 @@ struct kvio_iommu {
 	unsigned int nresv;
 	u64 granule;			/* smallest page size */
 	bool unmapped;			/* a domain lost mappings this batch */
-	/* What an endpoint neither attached nor in bypass sees: nothing. */
+	/*
+	 * What an endpoint neither attached nor in bypass sees (nothing),
+	 * and what one in bypass sees (IOVA = GPA).
+	 */
 	struct kvio_as *blocked;
+	struct kvio_as *identity;
 
 	/*
 	 * Faults the endpoints' workers report, for the event queue.  A

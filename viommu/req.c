@@ -180,7 +180,7 @@ void kvio_iommu_handle_event(struct kvio_work *work)
 {
 	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
 	struct kvio_iommu *iommu = to_iommu(vq->dev);
-	unsigned int out, in, log_num, n = 0;
+	unsigned int out, in, log_num, len, n = 0;
 	struct virtio_iommu_fault f;
 	struct iov_iter it;
 	int head;
@@ -196,15 +196,17 @@ void kvio_iommu_handle_event(struct kvio_work *work)
 		iov_iter_init(&it, ITER_DEST, vq->iov + out, in,
 			      iov_length(vq->iov + out, in));
 		if (iov_iter_count(&it) < sizeof(f)) {
+			/* No room for a record: returned unwritten, used 0. */
 			kvio_iommu_fault_unpop(iommu, &f);
-			kvio_vq_add_used(vq, head, 0);
-		} else if (copy_to_iter(&f, sizeof(f), &it) != sizeof(f)) {
+			len = 0;
+		} else if (copy_to_iter(&f, sizeof(f), &it) == sizeof(f)) {
+			kvio_log_write(vq, vq->log, log_num, sizeof(f));
+			len = sizeof(f);
+		} else {
 			kvio_vq_set_broken(vq, "event buffer unreachable");
 			break;
-		} else {
-			kvio_log_write(vq, vq->log, log_num, sizeof(f));
-			kvio_vq_add_used(vq, head, sizeof(f));
 		}
+		kvio_vq_add_used(vq, head, len);
 		if (kvio_vq_exceeds_weight(vq, ++n, 0))
 			break;
 	}
@@ -233,9 +235,9 @@ void kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep)
 	if (!ep->file)
 		return;
 	if (ep->domain)
-		as = ep->domain->bypass ? NULL : ep->domain->as;
+		as = ep->domain->bypass ? iommu->identity : ep->domain->as;
 	else
-		as = iommu->cfg.bypass ? NULL : iommu->blocked;
+		as = iommu->cfg.bypass ? iommu->identity : iommu->blocked;
 	if (ep->synced && ep->synced_as == as)
 		return;
 	kvio_dev_set_viommu(kvio_dev_from_file(ep->file), as, ep);
@@ -292,8 +294,8 @@ out:
 	mutex_unlock(&iommu->lock);
 }
 
-static struct kvio_iommu_domain *kvio_iommu_domain_new(struct kvio_iommu *iommu,
-							u32 id, bool bypass)
+static struct kvio_iommu_domain *
+kvio_iommu_domain_new(struct kvio_iommu *iommu, u32 id, bool bypass)
 {
 	struct kvio_iommu_domain *domain;
 

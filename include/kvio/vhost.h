@@ -149,6 +149,16 @@ struct kvio_vq {
 	struct kvio_as *mem;
 	struct kvio_as *iova;
 	unsigned long iova_unmaps;
+	/*
+	 * The memory-table region the last guest-physical translation hit
+	 * (last < start: none), so the common case, one region for all of
+	 * guest RAM, costs two compares.  A memory table is never changed
+	 * in place (SET_MEM_TABLE swaps it whole), so the copy stays right
+	 * until @mem changes, which resets it (kvio_vq_set_mem()).
+	 */
+	struct {
+		u64 start, last, addr;
+	} mem_hit;
 	void *private_data;	/* backend; see kvio_vq_{get,set}_backend() */
 
 	/* Runs handle_kick and polls; RCU: wakeups read it lock-free. */
@@ -222,8 +232,8 @@ struct kvio_dev {
 	struct kvio_as *iotlb;	/* device IOTLB; ACCESS_PLATFORM acked */
 	/*
 	 * A vIOMMU endpoint (kvio_dev_set_viommu()): with ACCESS_PLATFORM
-	 * acked, IOVAs translate through @viommu_as (the endpoint's domain;
-	 * NULL: bypass, addresses are guest-physical) instead of a device
+	 * acked, IOVAs translate through @viommu_as (the endpoint's domain,
+	 * or the vIOMMU's identity or empty space) instead of a device
 	 * IOTLB.  @viommu_ep is the vIOMMU's, for the domain's ops->fault.
 	 * Changed with dev->mutex and every vq->mutex held.
 	 */
