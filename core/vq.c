@@ -506,6 +506,25 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_get_desc);
 
+int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
+		      unsigned int iov_count, unsigned int *out_num,
+		      unsigned int *in_num, unsigned int *splits,
+		      struct kvio_log *log, unsigned int *log_num)
+{
+	int head;
+
+	for (;;) {
+		head = kvio_vq_get_desc(vq, iov, iov_count, out_num, in_num,
+					splits, log, log_num);
+		/* A chain, an error, or empty with the guest to kick. */
+		if (head != vq->num || likely(!kvio_vq_enable_notify(vq)))
+			return head;
+		/* The guest slipped buffers in: they are read now. */
+		kvio_vq_disable_notify(vq);
+	}
+}
+EXPORT_SYMBOL_GPL(kvio_vq_next_desc);
+
 void kvio_vq_discard_desc(struct kvio_vq *vq, int n)
 {
 	vq->last_avail_idx -= n;

@@ -673,19 +673,12 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 			bvq->held = true;
 			break;
 		}
-		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
-					&c.r.in, &c.r.splits, vq->log,
-					&c.log_num);
-		/* Malformed (the ring is broken now) or an IOTLB miss. */
-		if (head < 0)
+		head = kvio_vq_next_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
+					 &c.r.in, &c.r.splits, vq->log,
+					 &c.log_num);
+		/* Empty, malformed (the ring is broken now), an IOTLB miss. */
+		if (head < 0 || head == vq->num)
 			break;
-		if (head == vq->num) {
-			if (unlikely(kvio_vq_enable_notify(vq))) {
-				kvio_vq_disable_notify(vq);
-				continue;
-			}
-			break;
-		}
 		c.head = head;
 		ret = kvio_blk_handle_req(&c, &bytes);
 		if (ret)

@@ -600,18 +600,11 @@ void kvio_iommu_handle_req(struct kvio_work *work)
 		goto out;
 	kvio_vq_disable_notify(vq);
 	for (;;) {
-		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.out,
-					&c.in, NULL, vq->log, &log_num);
-		/* Malformed (the ring is broken now) or an IOTLB miss. */
-		if (head < 0)
+		head = kvio_vq_next_desc(vq, vq->iov, vq->iov_limit, &c.out,
+					 &c.in, NULL, vq->log, &log_num);
+		/* Empty, malformed (the ring is broken now), an IOTLB miss. */
+		if (head < 0 || head == vq->num)
 			break;
-		if (head == vq->num) {
-			if (unlikely(kvio_vq_enable_notify(vq))) {
-				kvio_vq_disable_notify(vq);
-				continue;
-			}
-			break;
-		}
 		c.out_len = iov_length(vq->iov, c.out);
 		c.in_len = iov_length(vq->iov + c.out, c.in);
 		c.written = 0;

@@ -461,6 +461,16 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
 		     unsigned int *in_num, unsigned int *splits,
 		     struct kvio_log *log, unsigned int *log_num);
+/*
+ * kvio_vq_get_desc() for a handler's loop: on an empty ring it turns the
+ * guest's notifications back on and, if buffers came in meanwhile, turns
+ * them off and reads again, so vq->num means "empty, and the guest will
+ * kick".  Call with notifications disabled.
+ */
+int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
+		      unsigned int iov_count, unsigned int *out_num,
+		      unsigned int *in_num, unsigned int *splits,
+		      struct kvio_log *log, unsigned int *log_num);
 /* Give back the last @n chains read with kvio_vq_get_desc(). */
 void kvio_vq_discard_desc(struct kvio_vq *vq, int n);
 
