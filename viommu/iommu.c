@@ -15,6 +15,18 @@
 
 #include "iommu.h"
 
+/*
+ * Lockdep classes of our own for the vIOMMU's device and ring mutexes: it
+ * takes an endpoint device's dev->mutex and ring mutexes (switching its
+ * domain, waiting out its handlers) while holding its own, which would
+ * otherwise look like recursion in the one class every kvio device's
+ * mutexes share.  The order is iommu -> endpoint, never back (iommu.h).
+ */
+static struct lock_class_key kvio_iommu_dev_key;
+static struct lock_class_key kvio_iommu_vq_key;
+
+static struct kvio_driver kvio_iommu_driver;
+
 static const struct kvio_iommu_resv kvio_iommu_msi = {
 	.start = KVIO_IOMMU_MSI_START,
 	.end = KVIO_IOMMU_MSI_END,
@@ -171,9 +183,12 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 		file = fget(req.fd);
 		if (!file)
 			return -EBADF;
-		/* A kvio device, and not this one. */
+		/*
+		 * A kvio device, and not a vIOMMU: two that took each other's
+		 * locks could deadlock, and a vIOMMU does no DMA of its own.
+		 */
 		if (!kvio_dev_from_file(file) ||
-		    kvio_dev_from_file(file) == &iommu->dev) {
+		    kvio_dev_from_file(file)->driver == &kvio_iommu_driver) {
 			fput(file);
 			return -EINVAL;
 		}
@@ -357,6 +372,9 @@ static struct kvio_dev *kvio_iommu_open(void)
 			    KVIO_IOMMU_WEIGHT, 0);
 	if (ret)
 		goto err;
+	lockdep_set_class(&iommu->dev.mutex, &kvio_iommu_dev_key);
+	for (i = 0; i < KVIO_IOMMU_NVQS; i++)
+		lockdep_set_class(&iommu->vqs[i].mutex, &kvio_iommu_vq_key);
 	return &iommu->dev;
 err:
 	kvio_as_put(iommu->identity);
