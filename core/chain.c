@@ -171,16 +171,26 @@ static int kvio_chain_add(struct kvio_chain *c, const struct kvio_desc *d)
 	int n;
 
 	/* 2.7.4.2: device-readable buffers come before device-writable. */
-	if (!writable && c->in)
+	if (!writable && c->writable_seen)
 		return kvio_chain_fail(c, -EINVAL, KVIO_CHAIN_ORDER);
+	if (writable && d->len)
+		c->writable_seen = true;
 
+	c->tail_mapped = false;
 	n = kvio_chain_map_buf(c, d->addr, d->len, writable);
+	if (n == -EFAULT && c->skip_faults) {
+		/* Whatever iovecs it wrote lie past out + in: ignored. */
+		if (!c->faults++)
+			c->fault_addr = d->addr;
+		return 0;
+	}
 	if (n < 0)
 		return kvio_chain_fail(c, n, n == -ENOBUFS ?
 				       KVIO_CHAIN_IOV_FULL :
 				       KVIO_CHAIN_BUF_FAULT);
 	if (n)
 		c->bufs++;
+	c->tail_mapped = n > 0;
 	if (!writable) {
 		c->out += n;
 		return 0;
@@ -279,8 +289,12 @@ int kvio_chain_walk(struct kvio_chain *c, unsigned int head)
 	c->in = 0;
 	c->log_num = 0;
 	c->bufs = 0;
+	c->faults = 0;
+	c->fault_addr = 0;
+	c->tail_mapped = false;
 	c->fault = KVIO_CHAIN_OK;
 	c->walked = 0;
+	c->writable_seen = false;
 	if (head >= c->num)
 		return kvio_chain_fail(c, -EINVAL, KVIO_CHAIN_HEAD_RANGE);
 

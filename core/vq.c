@@ -436,7 +436,7 @@ static const struct kvio_chain_ops kvio_vq_chain_ops = {
 
 int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
-		     unsigned int *in_num, unsigned int *splits,
+		     unsigned int *in_num, struct kvio_desc_info *info,
 		     struct kvio_log *log, unsigned int *log_num)
 {
 	struct kvio_chain c = {
@@ -451,6 +451,12 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		 * descriptor.
 		 */
 		.log_uaddr = !!vq->iova,
+		/*
+		 * In a vIOMMU domain an unmapped buffer is the guest's
+		 * (or a strict guest's race with its own UNMAP): that request
+		 * fails, the ring goes on.  The domain's fault op reported it.
+		 */
+		.skip_faults = info && vq->iova && vq->dev->viommu,
 		.iov = iov,
 		.iov_count = iov_count,
 		.log = log,
@@ -462,8 +468,8 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 
 	*out_num = 0;
 	*in_num = 0;
-	if (splits)
-		*splits = 0;
+	if (info)
+		memset(info, 0, sizeof(*info));
 	if (log)
 		*log_num = 0;
 	/* vq->log has room for vq->iov_limit entries only. */
@@ -497,8 +503,12 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 
 	*out_num = c.out;
 	*in_num = c.in;
-	if (splits)
-		*splits = c.out + c.in - c.bufs;
+	if (info) {
+		info->splits = c.out + c.in - c.bufs;
+		info->faults = c.faults;
+		info->fault_addr = c.fault_addr;
+		info->tail_mapped = c.tail_mapped;
+	}
 	if (log)
 		*log_num = c.log_num;
 	vq->last_avail_idx++;
@@ -508,14 +518,14 @@ EXPORT_SYMBOL_GPL(kvio_vq_get_desc);
 
 int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
 		      unsigned int iov_count, unsigned int *out_num,
-		      unsigned int *in_num, unsigned int *splits,
+		      unsigned int *in_num, struct kvio_desc_info *info,
 		      struct kvio_log *log, unsigned int *log_num)
 {
 	int head;
 
 	for (;;) {
 		head = kvio_vq_get_desc(vq, iov, iov_count, out_num, in_num,
-					splits, log, log_num);
+					info, log, log_num);
 		/* A chain, an error, or empty with the guest to kick. */
 		if (head != vq->num || likely(!kvio_vq_enable_notify(vq)))
 			return head;

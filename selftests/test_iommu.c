@@ -24,6 +24,7 @@
 #include <linux/virtio_iommu.h>
 
 #include "kt.h"
+#include "kt_blk.h"
 
 #define F(bit) (1ULL << (bit))
 #define FEAT_BASE (F(VIRTIO_F_VERSION_1) | F(VIRTIO_IOMMU_F_INPUT_RANGE) | \
@@ -793,9 +794,11 @@ static int expect_fault(struct rig *g, uint64_t events, uint8_t reason,
  * A kvio-net device behind the vIOMMU: with ACCESS_PLATFORM its buffer
  * addresses are IOVAs of its endpoint's domain.  A frame sent from IOVA
  * 0x40000000 (mapped to a guest page elsewhere) reaches the tap; once
- * unmapped, the next one does not, the TX ring stops (err eventfd) and a
- * MAPPING fault (READ) for that IOVA reaches the event queue; detached,
- * the RX ring's first access is a DOMAIN fault.
+ * unmapped, the next one does not: it is dropped (used, length 0), a
+ * MAPPING fault (READ) for that IOVA reaches the event queue and the ring
+ * goes on (mapped again, the next frame leaves).  RX into an unmapped IOVA:
+ * dropped, a WRITE fault, the next buffer gets the next packet.  Detached,
+ * the RX ring's first access (its descriptor table) is a DOMAIN fault.
  */
 static int case_net_endpoint(const struct kt_target *t)
 {
@@ -806,10 +809,13 @@ static int case_net_endpoint(const struct kt_target *t)
 	const uint64_t iova = 0x40000000ULL;
 	const uint32_t rd = VIRTIO_IOMMU_FAULT_F_READ |
 			    VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	const uint32_t wr = VIRTIO_IOMMU_FAULT_F_WRITE |
+			    VIRTIO_IOMMU_FAULT_F_ADDRESS;
 	uint8_t frame[256], got[256];
 	struct kvio_iommu_stats st;
-	uint64_t page, events;
-	struct kt_buf b;
+	uint64_t page, events, tok;
+	struct kt_buf b, rb;
+	uint32_t id, used;
 	struct kt_net n;
 	struct rig g;
 	size_t len;
@@ -833,7 +839,7 @@ static int case_net_endpoint(const struct kt_target *t)
 		KT_ASSERT(kt_vq_setup(&n.dev, i, 64, 0) == 0, "ring %d", i);
 	KT_ASSERT(kt_pool_init(&n.rxpool, &n.dev.mem, 64, 2048) == 0);
 	KT_TRY(kt_net_attach(&n));
-	KT_TRY(post_events(&g, 4, &events));
+	KT_TRY(post_events(&g, 6, &events));
 
 	/* The frame (after a zeroed 12-byte header) at IOVA 0x40000000. */
 	len = kt_frame_test(frame, dst, src, 100, 7);
@@ -845,16 +851,57 @@ static int case_net_endpoint(const struct kt_target *t)
 	kt_vq_kick(&n.dev.vq[KT_TXQ]);
 	KT_TRY(kt_expect_packet(n.psock, frame, len, 3000, "kttap0"));
 
-	/* Unmapped: the same IOVA faults, nothing reaches the tap. */
+	KT_ASSERT(kt_vq_wait_used(&n.dev.vq[KT_TXQ], &id, &used, &tok,
+				  3000) == 1 && tok == 1 && used == 0,
+		  "TX used entry");
+
+	/*
+	 * Unmapped: the same IOVA faults and that packet is dropped (used,
+	 * length 0) with nothing on the tap; the ring goes on.
+	 */
 	EXPECT(&g, unmap_req(1, iova, iova + PAGE - 1), S_OK);
 	KT_ASSERT(kt_vq_add(&n.dev.vq[KT_TXQ], &b, 1, NULL, 0, false, 2) >= 0);
 	kt_vq_kick(&n.dev.vq[KT_TXQ]);
 	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, rd, 1,
 			    iova));
-	KT_ASSERT(kt_wait_eventfd(n.dev.vq[KT_TXQ].err, 2000) == 1,
-		  "TX ring not stopped");
+	KT_ASSERT(kt_vq_wait_used(&n.dev.vq[KT_TXQ], &id, &used, &tok,
+				  3000) == 1 && tok == 2 && used == 0,
+		  "the faulting TX chain is not used (token %llu, len %u)",
+		  (unsigned long long)tok, used);
 	KT_ASSERT(kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
 				 300) == 0, "a frame left from unmapped memory");
+	KT_ASSERT(kt_wait_eventfd(n.dev.vq[KT_TXQ].err, 0) == 0,
+		  "TX ring stopped for one unmapped buffer");
+	/* Mapped again: the next frame from there goes out. */
+	EXPECT(&g, map_req(1, iova, iova + PAGE - 1, page,
+			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
+	KT_ASSERT(kt_vq_add(&n.dev.vq[KT_TXQ], &b, 1, NULL, 0, false, 3) >= 0);
+	kt_vq_kick(&n.dev.vq[KT_TXQ]);
+	KT_TRY(kt_expect_packet(n.psock, frame, len, 3000, "after remap"));
+
+	/*
+	 * RX into an IOVA with no mapping: the packet is dropped, the
+	 * buffer used with length 0, a WRITE fault; the next buffer (mapped)
+	 * gets the next packet.
+	 */
+	rb.gpa = iova + 0x10000;
+	rb.len = 2048;
+	KT_ASSERT(kt_vq_add(&n.dev.vq[KT_RXQ], NULL, 0, &rb, 1, false, 7) >=
+		  0);
+	kt_vq_kick(&n.dev.vq[KT_RXQ]);
+	KT_ASSERT(kt_packet_send(n.psock, n.tap.ifindex, frame, len) == 0);
+	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, wr, 1,
+			    rb.gpa));
+	KT_ASSERT(kt_vq_wait_used(&n.dev.vq[KT_RXQ], &id, &used, &tok,
+				  3000) == 1 && tok == 7 && used == 0,
+		  "the faulting RX chain is not used (token %llu, len %u)",
+		  (unsigned long long)tok, used);
+	KT_ASSERT(kt_wait_eventfd(n.dev.vq[KT_RXQ].err, 0) == 0,
+		  "RX ring stopped for one unmapped buffer");
+	KT_ASSERT(kt_net_rx_post(&n, 4, false) == 0);
+	len = kt_frame_test(frame, src, dst, 120, 8);
+	KT_ASSERT(kt_packet_send(n.psock, n.tap.ifindex, frame, len) == 0);
+	KT_TRY(kt_net_expect_rx(&n, frame, len, 3000, 0, NULL));
 
 	/* Detached (bypass 0): the RX ring's first look is a DOMAIN fault. */
 	EXPECT(&g, detach_req(1, 1), S_OK);
@@ -862,7 +909,7 @@ static int case_net_endpoint(const struct kt_target *t)
 	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_DOMAIN, rd, 1,
 			    n.dev.vq[KT_RXQ].desc_gpa));
 	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_STATS, &st));
-	KT_ASSERT(st.faults == 2 && st.faults_dropped == 0,
+	KT_ASSERT(st.faults == 4 && st.faults_dropped == 0,
 		  "stats: %llu faults, %llu dropped",
 		  (unsigned long long)st.faults,
 		  (unsigned long long)st.faults_dropped);
@@ -948,6 +995,142 @@ static int case_net_bypass(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/*
+ * A virtio-blk chain of our own layout on ring 0 of @b: header (slot @slot
+ * of the ring's header area), @len data bytes at @data (readable for OUT,
+ * writable for IN), one status byte at @status; kicked, its used entry
+ * waited for.  Returns the used length, or -1 (with a diagnostic).
+ */
+static long blk_chain(struct kt_blk *b, unsigned int slot, uint32_t type,
+		      uint64_t sector, uint64_t data, uint32_t len,
+		      uint64_t status)
+{
+	struct kt_blk_q *q = &b->q[0];
+	struct virtio_blk_outhdr *h = kt_gpa(&b->d.mem, q->hdr_gpa + 16 * slot);
+	struct kt_buf out[2] = { { q->hdr_gpa + 16 * slot, 16 } };
+	struct kt_buf in[2];
+	unsigned int nout = 1, nin = 0;
+	uint32_t id, used;
+	uint64_t tok;
+
+	h->type = htole32(type);
+	h->ioprio = 0;
+	h->sector = htole64(sector);
+	if (type == VIRTIO_BLK_T_OUT)
+		out[nout++] = (struct kt_buf){ data, len };
+	else
+		in[nin++] = (struct kt_buf){ data, len };
+	in[nin++] = (struct kt_buf){ status, 1 };
+	if (kt_vq_add(&q->vq, out, nout, in, nin, false, slot) < 0)
+		return -1;
+	kt_vq_kick(&q->vq);
+	if (kt_vq_wait_used(&q->vq, &id, &used, &tok,
+			    3000 * kt_timeout_scale()) != 1 || tok != slot) {
+		kt_diag("request in slot %u not completed", slot);
+		return -1;
+	}
+	return used;
+}
+
+/*
+ * A kvio-blk device behind the vIOMMU: an OUT from IOVA 0x40000000 lands in
+ * the backing file; once unmapped, the same request is IOERR (used length
+ * 1) with a READ fault and the file keeps its bytes; an IN into a read-only
+ * mapping is IOERR with a WRITE fault and the page keeps its bytes; a
+ * status byte outside the domain: used with length 0, nothing written
+ * anywhere.  The ring goes on after each, never broken.
+ */
+static int case_blk_endpoint(const struct kt_target *t)
+{
+	static const struct kt_target blk_t = { KT_BLK_DEV, "kvio-blk", true };
+	const uint64_t iova = 0x40000000ULL, ro = iova + 0x10000;
+	const uint32_t rd = VIRTIO_IOMMU_FAULT_F_READ |
+			    VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	const uint32_t wr = VIRTIO_IOMMU_FAULT_F_WRITE |
+			    VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	uint8_t want[PAGE], got[PAGE], zero[PAGE] = { 0 };
+	uint64_t page, ro_page, events, st;
+	struct kt_blk b;
+	struct rig g;
+	int fd, r;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	r = kt_blk_open(&b, &blk_t, F(VIRTIO_F_VERSION_1) |
+			F(VIRTIO_F_ACCESS_PLATFORM), 1, 16, PAGE, false);
+	if (r != KT_PASS)
+		return r;
+	fd = kt_blk_tmpfile(1 << 20, 0, 0);
+	KT_ASSERT(fd >= 0, "backing file: %s", kt_errname(-fd));
+	KT_ERRNO(0, bind_ep(&g, 2, b.d.fd));
+	EXPECT(&g, attach_req(2, 2, 0), S_OK);
+	EXPECT(&g, map_req(2, b.d.mem.gpa, b.d.mem.gpa + b.d.mem.size - 1,
+			   b.d.mem.gpa, RW), S_OK);
+	page = kt_mem_alloc(&b.d.mem, PAGE, PAGE);
+	ro_page = kt_mem_alloc(&b.d.mem, PAGE, PAGE);
+	KT_ASSERT(page && ro_page, "guest memory");
+	EXPECT(&g, map_req(2, iova, iova + PAGE - 1, page,
+			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
+	EXPECT(&g, map_req(2, ro, ro + PAGE - 1, ro_page,
+			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
+	KT_ERRNO(0, kt_blk_backend(&b, fd));
+	KT_TRY(post_events(&g, 4, &events));
+	st = b.q[0].status_gpa;
+
+	/* Mapped: the data at IOVA 0x40000000 reaches the file. */
+	kt_fill_pattern(want, PAGE, 41);
+	memcpy(kt_gpa(&b.d.mem, page), want, PAGE);
+	*kt_blk_status(&b, 0, 0) = 0xee;
+	KT_ASSERT(blk_chain(&b, 0, VIRTIO_BLK_T_OUT, 8, iova, PAGE, st) == 1 &&
+		  *kt_blk_status(&b, 0, 0) == VIRTIO_BLK_S_OK, "mapped OUT");
+	KT_ASSERT(kt_pread_all(fd, got, PAGE, 8 * 512) == 0 &&
+		  !memcmp(got, want, PAGE), "the file lacks the OUT's bytes");
+
+	/* Unmapped: IOERR, a READ fault, the file untouched. */
+	EXPECT(&g, unmap_req(2, iova, iova + PAGE - 1), S_OK);
+	*kt_blk_status(&b, 0, 1) = 0xee;
+	KT_ASSERT(blk_chain(&b, 1, VIRTIO_BLK_T_OUT, 16, iova, PAGE,
+			    st + 1) == 1 &&
+		  *kt_blk_status(&b, 0, 1) == VIRTIO_BLK_S_IOERR,
+		  "OUT from an unmapped IOVA: want IOERR, used length 1");
+	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, rd, 2,
+			    iova));
+	KT_ASSERT(kt_pread_all(fd, got, PAGE, 16 * 512) == 0 &&
+		  !memcmp(got, zero, PAGE), "an unmapped OUT wrote the file");
+
+	/* IN into a read-only mapping: IOERR, a WRITE fault, page intact. */
+	memset(kt_gpa(&b.d.mem, ro_page), 0x5a, PAGE);
+	*kt_blk_status(&b, 0, 2) = 0xee;
+	KT_ASSERT(blk_chain(&b, 2, VIRTIO_BLK_T_IN, 8, ro, PAGE, st + 2) ==
+		  1 && *kt_blk_status(&b, 0, 2) == VIRTIO_BLK_S_IOERR,
+		  "IN into a read-only mapping: want IOERR, used length 1");
+	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, wr, 2,
+			    ro));
+	memset(want, 0x5a, PAGE);
+	KT_ASSERT(!memcmp(kt_gpa(&b.d.mem, ro_page), want, PAGE),
+		  "a read-only page was written");
+
+	/* The status byte outside the domain: used 0, nothing written. */
+	KT_ASSERT(blk_chain(&b, 3, VIRTIO_BLK_T_OUT, 24,
+			    b.q[0].data_gpa, PAGE, iova + 0x20000) == 0,
+		  "status byte unmapped: want used length 0");
+	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, wr, 2,
+			    iova + 0x20000));
+	KT_ASSERT(kt_pread_all(fd, got, PAGE, 24 * 512) == 0 &&
+		  !memcmp(got, zero, PAGE), "a request without status wrote");
+
+	/* Never broken: a plain request still works. */
+	KT_ASSERT(kt_wait_eventfd(b.q[0].vq.err, 0) == 0,
+		  "ring stopped for a fault");
+	KT_TRY(kt_blk_expect(&b, 0, VIRTIO_BLK_T_IN, 8, got, PAGE,
+			     VIRTIO_BLK_S_OK, PAGE + 1));
+	kt_fill_pattern(want, PAGE, 41);
+	KT_ASSERT(!memcmp(got, want, PAGE), "IN after the faults");
+	kt_blk_close(&b);
+	close(fd);
+	rig_close(&g);
+	return KT_PASS;
+}
+
 static const struct kt_case cases[] = {
 	{ "config: defaults, every bad field EINVAL, SET then GET, EPERM for a non-owner", case_config },
 	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT)", case_endpoints },
@@ -961,7 +1144,8 @@ static const struct kt_case cases[] = {
 	{ "64k mappings in one domain: all OK, the next NOMEM, lookups and UNMAP", case_64k, 600 },
 	{ "close with a batch in flight and domains held", case_close_busy },
 	{ "a kvio-net endpoint: bypass config, bypass domain, then blocked (DOMAIN fault)", case_net_bypass },
-	{ "a kvio-net endpoint: TX through its domain, UNMAP faults (MAPPING), DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
+	{ "a kvio-blk endpoint: OUT through its domain lands in the file; unmapped data, read-only IN data, unmapped status fail that request only", case_blk_endpoint },
+	{ "a kvio-net endpoint: TX/RX through its domain, unmapped buffers dropped with a MAPPING fault, DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
 };
 
 int main(int argc, char **argv)

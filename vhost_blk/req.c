@@ -58,6 +58,7 @@ struct kvio_blk_chain {
 	const struct kvio_blk_params *p;
 	unsigned int head;
 	unsigned int log_num;	/* entries in vq->log */
+	struct kvio_desc_info info;
 	/* The chain (iovecs in vq->iov) and what the parser made of it. */
 	struct kvio_blk_parse r;
 };
@@ -150,8 +151,10 @@ static void kvio_blk_complete(struct kvio_blk_vq *bvq, unsigned int head,
 	 * The buffer was reachable when the chain was read; if it is not any
 	 * more (the VMM changed the memory table under the request), a used
 	 * entry would show the guest a stale status: stop the ring instead.
+	 * No status pointer: a chain whose status byte is outside its vIOMMU
+	 * domain, used with nothing written.
 	 */
-	if (put_user(status, status_ptr)) {
+	if (status_ptr && put_user(status, status_ptr)) {
 		kvio_vq_set_broken(vq, "status byte unreachable");
 		return;
 	}
@@ -594,6 +597,41 @@ static int kvio_blk_read_user(struct kvio_blk_parse *r, void *buf,
 }
 
 /*
+ * A chain with buffers outside its vIOMMU domain: nothing is read or
+ * written but the status byte, IOERR, if the last buffer (where it is)
+ * translated; else it is used with nothing written.  The ring goes on.
+ */
+static int kvio_blk_fault_reply(struct kvio_blk_chain *c)
+{
+	struct kvio_vq *vq = &c->bvq->vq;
+	const struct iovec *last;
+
+	pr_debug("request %u: a buffer at IOVA %#llx does not translate\n",
+		 c->head, c->info.fault_addr);
+	c->r.used_len = 0;
+	c->r.in_len = 0;
+	if (!c->info.tail_mapped || !c->r.in) {
+		/* Nothing to log or write: only the used entry. */
+		c->r.status = NULL;
+		return kvio_blk_reply(c, VIRTIO_BLK_S_IOERR);
+	}
+	last = &vq->iov[c->r.out + c->r.in - 1];
+	c->r.status = (u8 __user *)last->iov_base + last->iov_len - 1;
+	c->r.used_len = 1;
+	c->r.in_len = 1;
+	/* The log holds whole writable buffers: only the status byte's. */
+	if (c->log_num) {
+		struct kvio_log *l = &vq->log[c->log_num - 1];
+
+		l->addr += l->len - 1;
+		l->len = 1;
+		vq->log[0] = *l;
+		c->log_num = 1;
+	}
+	return kvio_blk_reply(c, VIRTIO_BLK_S_IOERR);
+}
+
+/*
  * One chain, its iovecs in vq->iov and c->r.out, c->r.in and c->r.splits
  * set: 0 when answered or submitted, -EIO when the ring broke.
  */
@@ -674,13 +712,17 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 			break;
 		}
 		head = kvio_vq_next_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
-					 &c.r.in, &c.r.splits, vq->log,
+					 &c.r.in, &c.info, vq->log,
 					 &c.log_num);
 		/* Empty, malformed (the ring is broken now), an IOTLB miss. */
 		if (head < 0 || head == vq->num)
 			break;
 		c.head = head;
-		ret = kvio_blk_handle_req(&c, &bytes);
+		c.r.splits = c.info.splits;
+		if (unlikely(c.info.faults))
+			ret = kvio_blk_fault_reply(&c);
+		else
+			ret = kvio_blk_handle_req(&c, &bytes);
 		if (ret)
 			break;
 	} while (!kvio_vq_exceeds_weight(vq, ++reqs,

@@ -40,25 +40,29 @@ static int kvio_net_rx_peek(struct kvio_net *net, struct kvio_net_vq *nvq,
  * back: wait for the guest); KVIO_NET_RX_TOO_BIG if the packet does not fit
  * in @quota chains or in the iovec array (everything given back: drop the
  * packet); a negative errno if the ring is broken or an IOTLB miss is
- * pending.
+ * pending.  *@faulted: a chain had a buffer outside its vIOMMU domain; the
+ * heads taken, that one last, all have used length 0: drop the packet.
  */
 static int kvio_net_get_rx_bufs(struct kvio_vq *vq,
 				struct vring_used_elem *heads, size_t datalen,
 				unsigned int *iovcount, struct kvio_log *log,
-				unsigned int *log_num, unsigned int quota)
+				unsigned int *log_num, unsigned int quota,
+				bool *faulted)
 {
 	unsigned int headcount = 0, seg = 0, nlogs = 0;
-	unsigned int out, in, n;
+	struct kvio_desc_info info;
+	unsigned int out, in, n, i;
 	size_t len;
 	int r;
 
+	*faulted = false;
 	while (datalen > 0 && headcount < quota) {
 		if (seg >= vq->iov_limit) {
 			r = KVIO_NET_RX_TOO_BIG;
 			goto err;
 		}
 		r = kvio_vq_get_desc(vq, vq->iov + seg, vq->iov_limit - seg,
-				     &out, &in, NULL, log ? log + nlogs : NULL,
+				     &out, &in, &info, log ? log + nlogs : NULL,
 				     &n);
 		if (r < 0)
 			goto err;
@@ -66,9 +70,28 @@ static int kvio_net_get_rx_bufs(struct kvio_vq *vq,
 			r = 0;
 			goto err;
 		}
-		if (out || !in) {
+		if (out) {
 			/* Give back the rest; this chain is lost either way. */
 			kvio_vq_set_broken(vq, "RX chain with device-readable buffers");
+			r = -EINVAL;
+			goto err;
+		}
+		if (unlikely(info.faults)) {
+			/*
+			 * Taken chains cannot be given back without this one,
+			 * which must not come back: all go back empty.
+			 */
+			pr_debug("RX buffer at IOVA %#llx: no mapping\n",
+				 info.fault_addr);
+			heads[headcount].id = cpu_to_kvio32(vq, r);
+			headcount++;
+			for (i = 0; i < headcount; i++)
+				heads[i].len = 0;
+			*faulted = true;
+			return headcount;
+		}
+		if (!in) {
+			kvio_vq_set_broken(vq, "RX chain without device-writable buffers");
 			r = -EINVAL;
 			goto err;
 		}
@@ -128,6 +151,7 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 	__virtio16 num_buffers;
 	int recv_pkts = 0;
 	int headcount, peeked, err;
+	bool faulted;
 
 	if (kvio_vq_has_feature(vq, VHOST_F_LOG_ALL))
 		vq_log = vq->log;
@@ -152,7 +176,8 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		headcount = kvio_net_get_rx_bufs(vq, nvq->heads + nvq->done_idx,
 						 vhost_len, &in, vq_log,
 						 &log_num,
-						 mergeable ? UIO_MAXIOV : 1);
+						 mergeable ? UIO_MAXIOV : 1,
+						 &faulted);
 		if (headcount < 0)
 			goto out;
 		if (!headcount) {
@@ -173,6 +198,14 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 
 		if (headcount == KVIO_NET_RX_TOO_BIG) {
 			kvio_net_rx_drop(sock, &msg, sock_len);
+			continue;
+		}
+		if (unlikely(faulted)) {
+			/* Used empty: the guest counts a length error. */
+			kvio_net_rx_drop(sock, &msg, sock_len);
+			nvq->done_idx += headcount;
+			if (nvq->done_idx >= KVIO_NET_BATCH)
+				kvio_net_signal_used(nvq);
 			continue;
 		}
 

@@ -179,19 +179,20 @@ void kvio_net_tx_free_frags(struct kvio_net_vq *nvq)
 /* Next TX chain, busy-polling for one if the ring has a timeout. */
 static int kvio_net_tx_get_desc(struct kvio_net *net, struct kvio_net_vq *nvq,
 				struct socket *sock, unsigned int *out,
-				unsigned int *in, bool *busyloop_intr)
+				unsigned int *in, struct kvio_desc_info *info,
+				bool *busyloop_intr)
 {
 	struct kvio_vq *vq = &nvq->vq;
 	int r;
 
-	r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in, NULL, NULL,
+	r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in, info, NULL,
 			     NULL);
 	if (r >= 0 && r == vq->num && vq->busyloop_timeout) {
 		/* Nothing may wait in a batch while we spin. */
 		kvio_net_tx_flush(nvq, sock);
 		*busyloop_intr = kvio_net_busy_poll(net, false);
 		r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in,
-				     NULL, NULL, NULL);
+				     info, NULL, NULL);
 	}
 	return r;
 }
@@ -214,6 +215,7 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 	bool can_batch = sock->sk->sk_sndbuf == INT_MAX &&
 			 kvio_net_sock_is_tap(sock);
 	size_t len, total_len = 0;
+	struct kvio_desc_info info;
 	unsigned int out, in;
 	int sent_pkts = 0;
 	int head, err;
@@ -224,7 +226,7 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		if (nvq->done_idx >= KVIO_NET_BATCH)
 			kvio_net_tx_flush(nvq, sock);
 
-		head = kvio_net_tx_get_desc(net, nvq, sock, &out, &in,
+		head = kvio_net_tx_get_desc(net, nvq, sock, &out, &in, &info,
 					    &busyloop_intr);
 		/* Malformed ring (now broken) or IOTLB miss: wait. */
 		if (head < 0)
@@ -242,6 +244,13 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		if (in) {
 			kvio_vq_set_broken(vq, "TX chain with device-writable buffers");
 			break;
+		}
+		if (unlikely(info.faults)) {
+			/* Outside its vIOMMU domain: dropped, ring goes on. */
+			pr_debug("TX packet at IOVA %#llx dropped: no mapping\n",
+				 info.fault_addr);
+			len = 0;
+			goto done;
 		}
 
 		len = iov_length(vq->iov, out);

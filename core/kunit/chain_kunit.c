@@ -472,6 +472,60 @@ static void chain_permission(struct kunit *test)
 	kt_expect_fault(test, 0, -EFAULT, KVIO_CHAIN_BUF_FAULT);
 }
 
+/*
+ * skip_faults (a vIOMMU domain): an unmapped or unpermitted buffer is left
+ * out and counted, the walk goes on, and the chain's shape is still checked.
+ */
+static void chain_skip_faults(struct kunit *test)
+{
+	struct kt_chain *t = test->priv;
+
+	kt_ram(test);
+	kt_map(test, 0x40000, 0x1000, 0x8000, KVIO_PERM_RO);
+	t->c.skip_faults = true;
+	t->c.log = t->log;
+	t->c.log_uaddr = true;
+	/* Header, data outside every map, status: two iovecs, one fault. */
+	kt_desc(test, 0, KT_RAM, 16, VRING_DESC_F_NEXT, 1);
+	kt_desc(test, 1, 0x100000, 4096, VRING_DESC_F_WRITE |
+		VRING_DESC_F_NEXT, 2);
+	kt_desc(test, 2, KT_RAM + 0x100, 1, VRING_DESC_F_WRITE, 0);
+	KUNIT_EXPECT_EQ(test, kt_walk(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, t->c.faults, 1U);
+	KUNIT_EXPECT_EQ(test, t->c.fault_addr, 0x100000ULL);
+	KUNIT_EXPECT_TRUE(test, t->c.tail_mapped);
+	KUNIT_EXPECT_EQ(test, t->c.out, 1U);
+	KUNIT_EXPECT_EQ(test, t->c.in, 1U);
+	KUNIT_EXPECT_EQ(test, t->c.log_num, 1U);
+	KUNIT_EXPECT_EQ(test, kt_iov_base(test, 1), KT_UBASE + 0x100);
+	/* Writable into a read-only map: a fault too; the tail is lost. */
+	kt_desc(test, 2, 0x40000, 1, VRING_DESC_F_WRITE, 0);
+	KUNIT_EXPECT_EQ(test, kt_walk(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, t->c.faults, 2U);
+	KUNIT_EXPECT_FALSE(test, t->c.tail_mapped);
+	KUNIT_EXPECT_EQ(test, t->c.in, 0U);
+	KUNIT_EXPECT_EQ(test, t->c.log_num, 0U);
+	/* A faulted writable buffer still orders the chain. */
+	kt_desc(test, 2, KT_RAM + 0x100, 16, 0, 0);
+	kt_expect_fault(test, 0, -EINVAL, KVIO_CHAIN_ORDER);
+	/* A loop is still a loop. */
+	kt_desc(test, 2, KT_RAM + 0x100, 1, VRING_DESC_F_WRITE |
+		VRING_DESC_F_NEXT, 1);
+	kt_expect_fault(test, 0, -EINVAL, KVIO_CHAIN_LOOP);
+	/* Without the flag the same fault ends the walk. */
+	t->c.skip_faults = false;
+	kt_desc(test, 2, KT_RAM + 0x100, 1, VRING_DESC_F_WRITE, 0);
+	kt_expect_fault(test, 0, -EFAULT, KVIO_CHAIN_BUF_FAULT);
+	/* A clean chain: no faults, the tail whole. */
+	t->c.skip_faults = true;
+	kt_desc(test, 1, KT_RAM + 0x1000, 4096, VRING_DESC_F_WRITE |
+		VRING_DESC_F_NEXT, 2);
+	KUNIT_EXPECT_EQ(test, kt_walk(test, 0), 0);
+	KUNIT_EXPECT_EQ(test, t->c.faults, 0U);
+	KUNIT_EXPECT_TRUE(test, t->c.tail_mapped);
+	KUNIT_EXPECT_EQ(test, t->c.in, 2U);
+}
+
 static void chain_buffer_wraps(struct kunit *test)
 {
 	kt_map(test, U64_MAX - 0xfff, 0x1000, 0, KVIO_PERM_RW);
@@ -653,6 +707,7 @@ static struct kunit_case kvio_chain_cases[] = {
 	KUNIT_CASE(chain_bad_order),
 	KUNIT_CASE(chain_unmapped),
 	KUNIT_CASE(chain_permission),
+	KUNIT_CASE(chain_skip_faults),
 	KUNIT_CASE(chain_buffer_wraps),
 	KUNIT_CASE(chain_iov_full),
 	KUNIT_CASE(chain_log_full),

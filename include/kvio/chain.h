@@ -98,6 +98,14 @@ struct kvio_chain {
 	 * one guest address per writable descriptor.
 	 */
 	bool log_uaddr;
+	/*
+	 * A buffer whose address does not translate (-EFAULT: unmapped, no
+	 * permission, wraps) costs the chain that buffer instead of ending
+	 * the walk: it gives no iovec and no log entry, @faults counts it,
+	 * and the rest of the chain is still walked and checked.  For an
+	 * IOMMU domain, where that is a request to fail, not a bad ring.
+	 */
+	bool skip_faults;
 	struct iovec *iov;
 	unsigned int iov_count;
 	struct kvio_log *log;		/* NULL: no log */
@@ -112,17 +120,24 @@ struct kvio_chain {
 	 * buffers split where a translation ends (memory region, IOTLB map).
 	 */
 	unsigned int bufs;
+	/* skip_faults: buffers left out, and the first one's address. */
+	unsigned int faults;
+	u64 fault_addr;
+	/* The last descriptor's buffer is whole at the end of iov[]. */
+	bool tail_mapped;
 	enum kvio_chain_fault fault;
 	unsigned int walked;		/* descriptors, for ops->resched */
+	bool writable_seen;		/* a non-empty writable buffer */
 };
 
 /*
  * Walks the chain at @head.  0 when the whole chain is in c->iov (and
- * c->log); otherwise a negative errno and c->fault says which rule failed:
- * -EINVAL for a malformed chain, -ENOBUFS when it needs more iovecs or log
- * entries than the caller has, -EFAULT for an address that does not
- * translate, or the error of an op (-EAGAIN, -ENOMEM, ...).  Results are
- * meaningless after an error.
+ * c->log), but for the c->faults buffers skip_faults left out; otherwise
+ * a negative errno and c->fault says which rule failed: -EINVAL for a
+ * malformed chain, -ENOBUFS when it needs more iovecs or log entries than
+ * the caller has, -EFAULT for an address that does not translate, or the
+ * error of an op (-EAGAIN, -ENOMEM, ...).  Results are meaningless after
+ * an error.
  */
 int kvio_chain_walk(struct kvio_chain *c, unsigned int head);
 

@@ -441,25 +441,45 @@ bool kvio_vq_access_ok(struct kvio_vq *vq);
 int kvio_vq_init_access(struct kvio_vq *vq);
 
 /*
+ * What kvio_vq_get_desc() found beyond the iovecs.
+ * @splits: iovecs more than buffers (buffers split where a memory region or
+ *	IOTLB map ends), for a backend that bounds descriptors, not iovecs.
+ * @faults: buffers left out because their IOVAs do not translate in the
+ *	ring's vIOMMU domain (unmapped or without the permission; the domain's
+ *	owner has been told).  The chain is well formed and consumed: the
+ *	request fails (net: dropped, blk: IOERR), the ring goes on.
+ * @fault_addr: the first such buffer's IOVA.
+ * @tail_mapped: the chain's last buffer is whole at the end of the iovecs
+ *	(where virtio-blk's status byte is), faults or not.
+ */
+struct kvio_desc_info {
+	unsigned int splits;
+	unsigned int faults;
+	u64 fault_addr;
+	bool tail_mapped;
+};
+
+/*
  * Reads the next available chain and translates it into vq->iov-style user
  * iovecs: @iov[0 .. *out_num) are device-readable, then
- * @iov[*out_num .. *out_num + *in_num) device-writable.  If @splits is not
- * NULL it gets how many iovecs more than descriptors the chain took (buffers
- * split where a memory region or IOTLB map ends), for a backend that bounds
- * descriptors, not iovecs.  If @log is not NULL the guest-physical ranges of
- * the writable buffers are stored there and their count in *log_num (for
+ * @iov[*out_num .. *out_num + *in_num) device-writable.  If @info is not
+ * NULL it is filled in (struct kvio_desc_info); with @info NULL a buffer
+ * that does not translate breaks the ring as a malformed chain does, so
+ * every backend that may sit behind a vIOMMU passes it and checks
+ * info->faults.  If @log is not NULL the guest-physical ranges of the
+ * writable buffers are stored there and their count in *log_num (for
  * kvio_log_write()).
  *
  * Returns the head index (< vq->num), vq->num when the ring is empty, or a
- * negative errno: -EFAULT/-EINVAL for a malformed chain (the ring is then
- * marked broken and the err eventfd signalled: the backend should stop
- * processing), -EAGAIN when an IOTLB miss was reported to userspace (retry
- * after the VMM answers), -ENOBUFS when the chain needs more than @iov_count
- * entries (also malformed: ring marked broken).
+ * negative errno: -EFAULT/-EINVAL for a malformed chain or an unreachable
+ * ring (the ring is then marked broken and the err eventfd signalled: the
+ * backend should stop processing), -EAGAIN when an IOTLB miss was reported
+ * to userspace (retry after the VMM answers), -ENOBUFS when the chain needs
+ * more than @iov_count entries (also malformed: ring marked broken).
  */
 int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
-		     unsigned int *in_num, unsigned int *splits,
+		     unsigned int *in_num, struct kvio_desc_info *info,
 		     struct kvio_log *log, unsigned int *log_num);
 /*
  * kvio_vq_get_desc() for a handler's loop: on an empty ring it turns the
@@ -469,7 +489,7 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
  */
 int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
 		      unsigned int iov_count, unsigned int *out_num,
-		      unsigned int *in_num, unsigned int *splits,
+		      unsigned int *in_num, struct kvio_desc_info *info,
 		      struct kvio_log *log, unsigned int *log_num);
 /* Give back the last @n chains read with kvio_vq_get_desc(). */
 void kvio_vq_discard_desc(struct kvio_vq *vq, int n);
