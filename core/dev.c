@@ -380,7 +380,8 @@ static void kvio_dev_switch_iova(struct kvio_dev *dev, bool viommu,
  * refused with -EBUSY).  Without the feature the device uses
  * guest-physical addresses, as the virtio spec says a device that did not
  * negotiate it does.  No handler of the device is between a translation
- * and its use when this returns.
+ * and its use when this returns, and no I/O it submitted before still
+ * writes through the old one (ops->sync_translation).
  *
  * Context: process context; takes dev->mutex and every ring's mutex, so
  * the caller must not hold any of the device's locks.
@@ -396,6 +397,8 @@ int kvio_dev_set_viommu(struct kvio_dev *dev, struct kvio_as *as, void *ep)
 	mutex_lock(&dev->mutex);
 	kvio_dev_switch_iova(dev, true, as, ep, NULL, &old_as, &old_iotlb);
 	mutex_unlock(&dev->mutex);
+	if (dev->ops->sync_translation)
+		dev->ops->sync_translation(dev);
 	kvio_as_put(old_as);
 	kvio_as_put(old_iotlb);
 	return 0;
@@ -423,6 +426,8 @@ void kvio_dev_clear_viommu(struct kvio_dev *dev)
 	kvio_dev_switch_iova(dev, false, NULL, NULL, iotlb, &old_as,
 			     &old_iotlb);
 	mutex_unlock(&dev->mutex);
+	if (dev->ops->sync_translation)
+		dev->ops->sync_translation(dev);
 	kvio_as_put(old_as);
 	kvio_as_put(old_iotlb);
 }
@@ -433,9 +438,10 @@ EXPORT_SYMBOL_GPL(kvio_dev_clear_viommu);
  * @dev: a device whose IOVA stage lost maps
  *
  * Every handler that was running when this is called (and so may hold
- * translations made before a removal) has finished when it returns: what
- * a vIOMMU's UNMAP waits for before it completes.  I/O a device submitted
- * asynchronously before (kvio_blk's) is not waited for.
+ * translations made before a removal) has finished when it returns, and
+ * so has I/O the device submitted asynchronously before it (its
+ * ops->sync_translation): what a vIOMMU's UNMAP waits for before it
+ * completes, so the guest's unmapped pages are not written afterwards.
  *
  * Context: process context; takes each ring's mutex in turn, so the
  * caller may hold the vIOMMU's locks but none of @dev's.
@@ -448,6 +454,8 @@ void kvio_dev_sync_translation(struct kvio_dev *dev)
 		mutex_lock(&dev->vqs[i]->mutex);
 		mutex_unlock(&dev->vqs[i]->mutex);
 	}
+	if (dev->ops->sync_translation)
+		dev->ops->sync_translation(dev);
 }
 EXPORT_SYMBOL_GPL(kvio_dev_sync_translation);
 

@@ -449,6 +449,7 @@ static const struct kvio_dev_ops kvio_blk_ops = {
 	.features = KVIO_BLK_FEATURES,
 	.reset_owner = kvio_blk_reset_owner,
 	.vring_stopped = kvio_blk_vring_stopped,
+	.sync_translation = kvio_blk_sync_translation,
 };
 
 static long kvio_blk_ioctl(struct kvio_dev *dev, unsigned int cmd,
@@ -488,8 +489,11 @@ static struct kvio_dev *kvio_blk_open(void)
 		init_llist_head(&bvq->done);
 		kvio_work_init(&bvq->done_work, kvio_blk_done_work);
 		atomic_set(&bvq->inflight, 0);
+		atomic_set(&bvq->epoch_reqs[0], 0);
+		atomic_set(&bvq->epoch_reqs[1], 0);
 	}
 	init_waitqueue_head(&blk->idle);
+	mutex_init(&blk->sync_mutex);
 	kvio_blk_config_init(&blk->cfg);
 	kvio_blk_resolve(&blk->cfg, NULL, &blk->params);
 

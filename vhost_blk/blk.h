@@ -22,6 +22,15 @@
  * RESET_OWNER, release and GET_VRING_BASE wait for it to drop to 0, so no
  * request is lost or completed after the ring stopped, and the used index
  * they leave behind is final.
+ *
+ * Behind a vIOMMU, an UNMAP must not complete while a request whose
+ * buffers it covered can still write them.  Requests are counted in one of
+ * two epochs (@epoch_reqs, the request's until its status byte and used
+ * entry are written); kvio_blk_sync_translation() moves the ring to the
+ * other epoch and waits for the old one to empty.  It is bounded by the
+ * requests in flight at the call, not by those the guest keeps adding.
+ * blk->sync_mutex serialises callers (vIOMMU locks -> blk->sync_mutex ->
+ * vq->mutex).
  */
 #ifndef _KVIO_BLK_H
 #define _KVIO_BLK_H
@@ -94,6 +103,9 @@ struct kvio_blk_vq {
 	struct llist_head done;
 	struct kvio_work done_work;
 	atomic_t inflight;
+	/* Requests per epoch; new ones join @epoch (vq->mutex). */
+	atomic_t epoch_reqs[2];
+	unsigned int epoch;
 	/* A request went asynchronous since the backend was attached. */
 	bool async;
 
@@ -127,8 +139,9 @@ struct kvio_blk {
 	struct kvio_blk_config cfg;	/* as the VMM set it */
 	struct kvio_blk_params params;
 
-	/* Woken when a ring's inflight count drops to 0. */
+	/* Woken when a ring's inflight or an epoch count drops to 0. */
 	wait_queue_head_t idle;
+	struct mutex sync_mutex;	/* kvio_blk_sync_translation() */
 };
 
 static inline struct kvio_blk_vq *to_blk_vq(struct kvio_vq *vq)
@@ -148,5 +161,6 @@ void kvio_blk_handle_kick(struct kvio_work *work);
 void kvio_blk_done_work(struct kvio_work *work);
 /* Wait until no request of @bvq is in flight; no vq->mutex held. */
 void kvio_blk_vq_drain(struct kvio_blk_vq *bvq);
+void kvio_blk_sync_translation(struct kvio_dev *dev);
 
 #endif /* _KVIO_BLK_H */

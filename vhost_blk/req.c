@@ -47,6 +47,7 @@ struct kvio_blk_req {
 	u32 used_len;			/* bytes the device may have written */
 	u16 head;
 	bool write;
+	u8 epoch;			/* bvq->epoch_reqs[] it counts in */
 	long res;
 	struct kvio_log inline_log[KVIO_BLK_INLINE_LOG];
 };
@@ -197,10 +198,14 @@ static bool kvio_blk_ro(struct kvio_blk_chain *c)
 static struct kvio_blk_req *kvio_blk_req_get(struct kvio_blk_vq *bvq)
 {
 	struct llist_node *node = bvq->free_reqs;
+	struct kvio_blk_req *req = container_of(node, struct kvio_blk_req,
+						node);
 
 	bvq->free_reqs = node->next;
 	atomic_inc(&bvq->inflight);
-	return container_of(node, struct kvio_blk_req, node);
+	req->epoch = bvq->epoch;
+	atomic_inc(&bvq->epoch_reqs[req->epoch]);
+	return req;
 }
 
 /*
@@ -235,9 +240,17 @@ static void kvio_blk_req_finish(struct kvio_blk_req *req)
 	u8 status = req->res == req->data_len ? VIRTIO_BLK_S_OK :
 						VIRTIO_BLK_S_IOERR;
 
-	kvio_blk_complete(req->bvq, req->head, req->status, status,
+	struct kvio_blk_vq *bvq = req->bvq;
+	struct kvio_blk *blk = to_blk(&bvq->vq);
+	unsigned int epoch = req->epoch;
+
+	kvio_blk_complete(bvq, req->head, req->status, status,
 			  req->used_len, req->log, req->log_num, req->used_len);
 	kvio_blk_req_put(req);
+	/* Nothing of the guest's is written for it any more. */
+	if (atomic_dec_and_test(&bvq->epoch_reqs[epoch]) &&
+	    wq_has_sleeper(&blk->idle))
+		wake_up(&blk->idle);
 }
 
 /*
@@ -280,6 +293,31 @@ void kvio_blk_vq_drain(struct kvio_blk_vq *bvq)
 	struct kvio_blk *blk = to_blk(&bvq->vq);
 
 	wait_event(blk->idle, !atomic_read(&bvq->inflight));
+}
+
+/*
+ * ops->sync_translation: the endpoint's domain lost mappings.  Every
+ * request taken before this call has written all it will write (data,
+ * status byte) when it returns; requests taken after it translate through
+ * the domain as it is now.  No lock of the device held.
+ */
+void kvio_blk_sync_translation(struct kvio_dev *dev)
+{
+	struct kvio_blk *blk = container_of(dev, struct kvio_blk, dev);
+	int i;
+
+	mutex_lock(&blk->sync_mutex);
+	for (i = 0; i < dev->nvqs; i++) {
+		struct kvio_blk_vq *bvq = to_blk_vq(dev->vqs[i]);
+		unsigned int old;
+
+		mutex_lock(&bvq->vq.mutex);
+		old = bvq->epoch;
+		bvq->epoch = !old;
+		mutex_unlock(&bvq->vq.mutex);
+		wait_event(blk->idle, !atomic_read(&bvq->epoch_reqs[old]));
+	}
+	mutex_unlock(&blk->sync_mutex);
 }
 
 /* The request's data, as the parser found it in the chain. */

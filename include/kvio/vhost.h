@@ -214,6 +214,14 @@ struct kvio_dev_ops {
 	 * is final.
 	 */
 	void (*vring_stopped)(struct kvio_vq *vq);
+	/*
+	 * Optional, for a device that writes guest memory outside its
+	 * handlers (asynchronous I/O): kvio_dev_sync_translation() calls it
+	 * after the handlers were waited out, with no lock of the device
+	 * held.  It returns once nothing taken from a ring before the call
+	 * can still be written through an old translation.
+	 */
+	void (*sync_translation)(struct kvio_dev *dev);
 };
 
 struct kvio_driver;
