@@ -1340,6 +1340,80 @@ static int case_blk_unmap_race(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/* Posts a read into a mapped page of @e (slot 0) and waits until it is in
+ * null_blk's hands. */
+static int blk_ep_read_inflight(struct blk_ep *e, uint64_t iova)
+{
+	uint64_t page = kt_mem_alloc(&e->b.d.mem, PAGE, PAGE);
+	unsigned int i;
+
+	KT_ASSERT(page, "guest memory");
+	EXPECT(&e->g, map_req(3, iova, iova + PAGE - 1, page, RW), S_OK);
+	KT_ASSERT(blk_chain_post(&e->b, 0, VIRTIO_BLK_T_IN, 8, iova, PAGE,
+				 e->b.q[0].status_gpa) == 0);
+	kt_vq_kick(&e->b.q[0].vq);
+	for (i = 0; i < 200 && kt_nullb_inflight(&e->nb) < 1; i++)
+		kt_sleep_ms(5);
+	KT_ASSERT(kt_nullb_inflight(&e->nb) == 1, "the read is not in flight");
+	return KT_PASS;
+}
+
+/*
+ * Teardown with a kvio-blk endpoint attached and a 300 ms read in flight:
+ * closing the vIOMMU (it waits for the read), closing the endpoint's
+ * fd (the vIOMMU holds the device: an UNMAP still waits for the read,
+ * UNBIND lets it go), RESET_OWNER on the endpoint (then UNMAP, UNBIND).
+ * Nothing hangs; the debug kernel's log says the rest.
+ */
+static int case_blk_teardown(const struct kt_target *t)
+{
+	const uint64_t iova = 0x40000000ULL;
+	struct kvio_iommu_endpoint u = { .endpoint = 3 };
+	const unsigned long nsec = 300000000UL * kt_timeout_scale();
+	struct blk_ep e;
+	long ret;
+
+	/* The vIOMMU goes first. */
+	KT_TRY(blk_ep_open(&e, t, nsec, 16));
+	KT_TRY(blk_ep_read_inflight(&e, iova));
+	KT_TRY(kt_close_timed("close the vIOMMU with a read in flight", 10000,
+			      e.g.d.fd, &ret));
+	e.g.d.fd = -1;
+	/*
+	 * The device left its domain for an empty device IOTLB (its rings
+	 * now wait for the VMM), but only once the read had ended.
+	 */
+	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0,
+		  "the vIOMMU closed with its endpoint's read in flight");
+	blk_ep_close(&e);
+
+	/* The endpoint's fd goes first: the vIOMMU still holds it. */
+	KT_TRY(blk_ep_open(&e, t, nsec, 16));
+	KT_TRY(blk_ep_read_inflight(&e, iova));
+	KT_TRY(kt_close_timed("close an attached endpoint", 10000, e.b.d.fd,
+			      &ret));
+	e.b.d.fd = -1;
+	EXPECT(&e.g, unmap_req(3, iova, iova + PAGE - 1), S_OK);
+	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0,
+		  "UNMAP completed with the closed endpoint's read in flight");
+	KT_TRY(kt_ioctl_timed("UNBIND the closed endpoint", 10000, e.g.d.fd,
+			      KVIO_IOMMU_UNBIND, &u, &ret));
+	KT_ASSERT(ret == 0, "UNBIND: %s", kt_errname(errno));
+	blk_ep_close(&e);
+
+	/* RESET_OWNER on the endpoint while attached. */
+	KT_TRY(blk_ep_open(&e, t, nsec, 16));
+	KT_TRY(blk_ep_read_inflight(&e, iova));
+	KT_TRY(kt_ioctl_timed("RESET_OWNER an attached endpoint", 10000,
+			      e.b.d.fd, VHOST_RESET_OWNER, NULL, &ret));
+	KT_ASSERT(ret == 0, "RESET_OWNER: %s", kt_errname(errno));
+	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0, "RESET_OWNER left I/O");
+	EXPECT(&e.g, unmap_req(3, iova, iova + PAGE - 1), S_OK);
+	KT_ERRNO(0, ioctl(e.g.d.fd, KVIO_IOMMU_UNBIND, &u));
+	blk_ep_close(&e);
+	return KT_PASS;
+}
+
 static const struct kt_case cases[] = {
 	{ "config: defaults, every bad field EINVAL, SET then GET, EPERM for a non-owner", case_config },
 	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT)", case_endpoints },
@@ -1356,6 +1430,7 @@ static const struct kt_case cases[] = {
 	{ "a kvio-blk endpoint: OUT through its domain lands in the file; unmapped data, read-only IN data, unmapped status fail that request only", case_blk_endpoint },
 	{ "a kvio-blk endpoint: UNMAP of a page an O_DIRECT read is landing in completes after the read", case_blk_unmap_inflight },
 	{ "a kvio-blk endpoint: 100 rounds of UNMAP racing 8 reads, every read before or after it, canaries in the unmapped pages intact", case_blk_unmap_race, 300 },
+	{ "a kvio-blk endpoint with a read in flight: close the vIOMMU, close the endpoint, RESET_OWNER", case_blk_teardown },
 	{ "a kvio-net endpoint: TX/RX through its domain, unmapped buffers dropped with a MAPPING fault, DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
 };
 
