@@ -251,6 +251,61 @@ def blk_req_seeds():
     return sd
 
 
+def iommu_seed(req, in_len=4, features=7, fail=False, granule_shift=0,
+               input_range=(0, 2**64 - 1), domains=(1, 1000), probe=512,
+               resv=((0xfee00000, 0xfeefffff),)):
+    """features: bit 0 MAP_UNMAP, 1 PROBE, 2 BYPASS_CONFIG."""
+    out = bytes([features | (8 if fail else 0), granule_shift])
+    out += struct.pack("<QQII", input_range[0], input_range[1], domains[0],
+                       domains[1])
+    out += struct.pack("<HB", probe, len(resv))
+    for start, end in resv:
+        out += struct.pack("<QQ", start, end)
+    return out + struct.pack("<H", in_len) + req
+
+
+def iommu_req_seeds():
+    def attach(dom, ep, flags=0, res=0):
+        return struct.pack("<B3xIII4s", 1, dom, ep, flags, bytes([res] * 4))
+
+    def detach(dom, ep):
+        return struct.pack("<B3xII8x", 2, dom, ep)
+
+    def imap(dom, start, end, phys, flags=3):
+        return struct.pack("<B3xIQQQI", 3, dom, start, end, phys, flags)
+
+    def unmap(dom, start, end):
+        return struct.pack("<B3xIQQ4x", 4, dom, start, end)
+
+    def probe(ep):
+        return struct.pack("<B3xI64x", 5, ep)
+
+    sd = {}
+    sd["attach"] = iommu_seed(attach(1, 1))
+    sd["attach-bypass"] = iommu_seed(attach(1, 1, 1))
+    sd["detach"] = iommu_seed(detach(1, 1))
+    sd["map"] = iommu_seed(imap(1, 0x10000, 0x1ffff, 0x100000))
+    sd["map-top"] = iommu_seed(imap(1, 2**64 - 4096, 2**64 - 1, 0))
+    sd["unmap-all"] = iommu_seed(unmap(1, 0, 2**64 - 1))
+    sd["probe"] = iommu_seed(probe(1), in_len=516)
+    sd["bad-attach-range"] = iommu_seed(attach(1001, 1))
+    sd["bad-attach-reserved"] = iommu_seed(attach(1, 1, 0, 1))
+    sd["bad-attach-bypass"] = iommu_seed(attach(1, 1, 1), features=3)
+    sd["bad-map-msi"] = iommu_seed(imap(1, 0xfee00000, 0xfee00fff, 0))
+    sd["bad-map-align"] = iommu_seed(imap(1, 0x10800, 0x1ffff, 0))
+    sd["bad-map-input"] = iommu_seed(imap(1, 0, 0xfff, 0),
+                                     input_range=(0x1000, 0xffffffff))
+    sd["bad-map-flags"] = iommu_seed(imap(1, 0x10000, 0x1ffff, 0, 0x10))
+    sd["bad-map-unsupp"] = iommu_seed(imap(1, 0x10000, 0x1ffff, 0),
+                                      features=6)
+    sd["bad-unmap-range"] = iommu_seed(unmap(1, 0x2000, 0x1fff))
+    sd["bad-probe-short"] = iommu_seed(probe(1), in_len=100)
+    sd["bad-short-body"] = iommu_seed(imap(1, 0, 0xfff, 0)[:20])
+    sd["bad-unknown"] = iommu_seed(b"\x09\0\0\0")
+    sd["bad-read-fails"] = iommu_seed(attach(1, 1), fail=True)
+    return sd
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -263,3 +318,4 @@ if __name__ == "__main__":
     write("chain", chain_seeds())
     write("log_bits", log_bits_seeds())
     write("blk_req", blk_req_seeds())
+    write("iommu_req", iommu_req_seeds())

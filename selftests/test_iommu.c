@@ -325,6 +325,7 @@ static int case_endpoints(const struct kt_target *t)
 
 static int case_attach(const struct kt_target *t)
 {
+	struct virtio_iommu_req_detach d;
 	struct virtio_iommu_req_attach a;
 	struct kvio_iommu_config c;
 	struct rig g;
@@ -365,6 +366,9 @@ static int case_attach(const struct kt_target *t)
 	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
 	EXPECT(&g, detach_req(1, 7), S_INVAL);	/* not attached there */
 	EXPECT(&g, detach_req(3, 6), S_NOENT);	/* no such endpoint */
+	d = detach_req(3, 7);
+	d.reserved[7] = 1;
+	EXPECT(&g, d, S_INVAL);			/* and still attached: */
 	EXPECT(&g, detach_req(3, 7), S_OK);
 	EXPECT(&g, detach_req(3, 7), S_INVAL);
 	/* KVIO_IOMMU_RESET: domains gone, endpoints still bound. */
@@ -1417,7 +1421,7 @@ static int case_blk_teardown(const struct kt_target *t)
 static const struct kt_case cases[] = {
 	{ "config: defaults, every bad field EINVAL, SET then GET, EPERM for a non-owner", case_config },
 	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT)", case_endpoints },
-	{ "ATTACH/DETACH: NOENT, RANGE, INVAL; moves; last DETACH frees the domain; RESET", case_attach },
+	{ "ATTACH/DETACH: NOENT, RANGE, INVAL (reserved bytes too); moves; last DETACH frees the domain; RESET", case_attach },
 	{ "ATTACH_F_BYPASS without BYPASS_CONFIG negotiated: INVAL", case_bypass_feature },
 	{ "MAP/UNMAP: granule, input range, flags, reserved window, overlaps, exact UNMAP", case_map_unmap },
 	{ "per-domain mapping limit: NOMEM, room again after UNMAP", case_limit },

@@ -22,15 +22,7 @@
 #include <linux/uio.h>
 
 #include "iommu.h"
-
-union kvio_iommu_req {
-	struct virtio_iommu_req_head head;
-	struct virtio_iommu_req_attach attach;
-	struct virtio_iommu_req_detach detach;
-	struct virtio_iommu_req_map map;
-	struct virtio_iommu_req_unmap unmap;
-	struct virtio_iommu_req_probe probe;
-};
+#include "parse.h"
 
 /* One request as read from the ring. */
 struct kvio_iommu_chain {
@@ -39,25 +31,6 @@ struct kvio_iommu_chain {
 	size_t out_len, in_len;		/* bytes of each part */
 	size_t written;			/* used length */
 };
-
-/* Bytes of the device-readable part of @type: all before the tail. */
-static size_t kvio_iommu_req_size(u8 type)
-{
-	switch (type) {
-	case VIRTIO_IOMMU_T_ATTACH:
-		return offsetof(struct virtio_iommu_req_attach, tail);
-	case VIRTIO_IOMMU_T_DETACH:
-		return offsetof(struct virtio_iommu_req_detach, tail);
-	case VIRTIO_IOMMU_T_MAP:
-		return offsetof(struct virtio_iommu_req_map, tail);
-	case VIRTIO_IOMMU_T_UNMAP:
-		return offsetof(struct virtio_iommu_req_unmap, tail);
-	case VIRTIO_IOMMU_T_PROBE:
-		return offsetof(struct virtio_iommu_req_probe, properties);
-	default:
-		return 0;
-	}
-}
 
 static int kvio_iommu_read(struct kvio_iommu_chain *c, void *buf, size_t len)
 {
@@ -321,33 +294,22 @@ err:
 }
 
 static u8 kvio_iommu_attach(struct kvio_iommu *iommu,
-			    const struct virtio_iommu_req_attach *req)
+			    const struct kvio_iommu_parse *r)
 {
-	u32 id = le32_to_cpu(req->domain), flags = le32_to_cpu(req->flags);
 	struct kvio_iommu_domain *domain, *old;
 	struct kvio_iommu_ep *ep;
-	bool bypass;
 
-	if (memchr_inv(req->reserved, 0, sizeof(req->reserved)) ||
-	    flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS)
-		return VIRTIO_IOMMU_S_INVAL;
-	bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
-	if (bypass &&
-	    !kvio_iommu_negotiated(iommu, VIRTIO_IOMMU_F_BYPASS_CONFIG))
-		return VIRTIO_IOMMU_S_INVAL;
-	ep = xa_load(&iommu->endpoints, le32_to_cpu(req->endpoint));
+	ep = xa_load(&iommu->endpoints, r->endpoint);
 	if (!ep)
 		return VIRTIO_IOMMU_S_NOENT;
-	if (id < iommu->cfg.domain_start || id > iommu->cfg.domain_end)
-		return VIRTIO_IOMMU_S_RANGE;
 	/* Everything is checked before the endpoint leaves its domain. */
-	domain = xa_load(&iommu->domains, id);
-	if (domain && domain->bypass != bypass)
+	domain = xa_load(&iommu->domains, r->domain);
+	if (domain && domain->bypass != r->bypass)
 		return VIRTIO_IOMMU_S_INVAL;
 	if (domain && ep->domain == domain)
 		return VIRTIO_IOMMU_S_OK;
 	if (!domain) {
-		domain = kvio_iommu_domain_new(iommu, id, bypass);
+		domain = kvio_iommu_domain_new(iommu, r->domain, r->bypass);
 		if (!domain)
 			return VIRTIO_IOMMU_S_NOMEM;
 	}
@@ -365,14 +327,14 @@ static u8 kvio_iommu_attach(struct kvio_iommu *iommu,
 }
 
 static u8 kvio_iommu_detach(struct kvio_iommu *iommu,
-			    const struct virtio_iommu_req_detach *req)
+			    const struct kvio_iommu_parse *r)
 {
 	struct kvio_iommu_ep *ep;
 
-	ep = xa_load(&iommu->endpoints, le32_to_cpu(req->endpoint));
+	ep = xa_load(&iommu->endpoints, r->endpoint);
 	if (!ep)
 		return VIRTIO_IOMMU_S_NOENT;
-	if (!ep->domain || ep->domain->id != le32_to_cpu(req->domain))
+	if (!ep->domain || ep->domain->id != r->domain)
 		return VIRTIO_IOMMU_S_INVAL;
 	kvio_iommu_ep_detach(iommu, ep);
 	return VIRTIO_IOMMU_S_OK;
@@ -380,11 +342,11 @@ static u8 kvio_iommu_detach(struct kvio_iommu *iommu,
 
 /* A domain MAP and UNMAP may change; NULL and *status set if none. */
 static struct kvio_iommu_domain *
-kvio_iommu_mapping_domain(struct kvio_iommu *iommu, __le32 id, u8 *status)
+kvio_iommu_mapping_domain(struct kvio_iommu *iommu, u32 id, u8 *status)
 {
 	struct kvio_iommu_domain *domain;
 
-	domain = xa_load(&iommu->domains, le32_to_cpu(id));
+	domain = xa_load(&iommu->domains, id);
 	if (!domain)
 		*status = VIRTIO_IOMMU_S_NOENT;
 	else if (domain->bypass)
@@ -392,56 +354,22 @@ kvio_iommu_mapping_domain(struct kvio_iommu *iommu, __le32 id, u8 *status)
 	return domain && !domain->bypass ? domain : NULL;
 }
 
-static bool kvio_iommu_aligned(struct kvio_iommu *iommu, u64 addr)
-{
-	return !(addr & (iommu->granule - 1));
-}
-
-static bool kvio_iommu_hits_resv(struct kvio_iommu *iommu, u64 start,
-				 u64 end)
-{
-	unsigned int i;
-
-	for (i = 0; i < iommu->nresv; i++)
-		if (start <= iommu->resv[i].end && iommu->resv[i].start <= end)
-			return true;
-	return false;
-}
-
 static u8 kvio_iommu_map(struct kvio_iommu *iommu,
-			 const struct virtio_iommu_req_map *req)
+			 const struct kvio_iommu_parse *r)
 {
-	u64 start = le64_to_cpu(req->virt_start);
-	u64 end = le64_to_cpu(req->virt_end);
-	u64 phys = le64_to_cpu(req->phys_start);
-	u32 flags = le32_to_cpu(req->flags);
 	struct kvio_iommu_domain *domain;
 	u8 status = VIRTIO_IOMMU_S_OK;
 	u32 perm = 0;
 	int ret;
 
-	domain = kvio_iommu_mapping_domain(iommu, req->domain, &status);
+	domain = kvio_iommu_mapping_domain(iommu, r->domain, &status);
 	if (!domain)
 		return status;
-	/* No F_MMIO offered: MMIO is a flag the device does not know. */
-	if (flags & ~(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE))
-		return VIRTIO_IOMMU_S_INVAL;
-	if (flags & VIRTIO_IOMMU_MAP_F_READ)
+	if (r->read_ok)
 		perm |= KVIO_PERM_RO;
-	if (flags & VIRTIO_IOMMU_MAP_F_WRITE)
+	if (r->write_ok)
 		perm |= KVIO_PERM_WO;
-	if (!perm)
-		return VIRTIO_IOMMU_S_INVAL;
-	/* end + 1 wraps to 0 for a mapping to the top: aligned. */
-	if (end < start || !kvio_iommu_aligned(iommu, start) ||
-	    !kvio_iommu_aligned(iommu, phys) ||
-	    !kvio_iommu_aligned(iommu, end + 1) ||
-	    start < iommu->cfg.input_start || end > iommu->cfg.input_end)
-		return VIRTIO_IOMMU_S_RANGE;
-	if (kvio_iommu_hits_resv(iommu, start, end))
-		return VIRTIO_IOMMU_S_INVAL;
-
-	ret = kvio_as_map(domain->as, start, end, phys, perm, NULL);
+	ret = kvio_as_map(domain->as, r->start, r->end, r->phys, perm, NULL);
 	switch (ret) {
 	case 0:
 		return VIRTIO_IOMMU_S_OK;
@@ -455,23 +383,17 @@ static u8 kvio_iommu_map(struct kvio_iommu *iommu,
 }
 
 static u8 kvio_iommu_unmap(struct kvio_iommu *iommu,
-			   const struct virtio_iommu_req_unmap *req)
+			   const struct kvio_iommu_parse *r)
 {
-	u64 start = le64_to_cpu(req->virt_start);
-	u64 end = le64_to_cpu(req->virt_end);
 	struct kvio_iommu_domain *domain;
 	u8 status = VIRTIO_IOMMU_S_OK;
 	int ret;
 
-	domain = kvio_iommu_mapping_domain(iommu, req->domain, &status);
+	domain = kvio_iommu_mapping_domain(iommu, r->domain, &status);
 	if (!domain)
 		return status;
-	if (memchr_inv(req->reserved, 0, sizeof(req->reserved)))
-		return VIRTIO_IOMMU_S_INVAL;
-	if (end < start)
-		return VIRTIO_IOMMU_S_RANGE;
 	/* A mapping the range would split: RANGE, nothing removed. */
-	ret = kvio_as_unmap(domain->as, start, end, true);
+	ret = kvio_as_unmap(domain->as, r->start, r->end, true);
 	if (ret < 0)
 		return VIRTIO_IOMMU_S_RANGE;
 	if (ret) {
@@ -484,7 +406,7 @@ static u8 kvio_iommu_unmap(struct kvio_iommu *iommu,
 /* PROBE: the reserved regions, zeroes after them, the tail. */
 static int kvio_iommu_probe(struct kvio_iommu *iommu,
 			    struct kvio_iommu_chain *c,
-			    const struct virtio_iommu_req_probe *req)
+			    const struct kvio_iommu_parse *r)
 {
 	size_t size = iommu->cfg.probe_size;
 	struct virtio_iommu_probe_resv_mem *prop;
@@ -492,14 +414,10 @@ static int kvio_iommu_probe(struct kvio_iommu *iommu,
 	u8 *props;
 	int ret;
 
-	if (c->in_len < size + sizeof(struct virtio_iommu_req_tail))
-		return kvio_iommu_write_tail(c, c->in_len -
-					     sizeof(struct virtio_iommu_req_tail),
-					     VIRTIO_IOMMU_S_INVAL);
 	props = kzalloc(size, GFP_KERNEL);
 	if (!props)
 		return -ENOMEM;
-	if (!xa_load(&iommu->endpoints, le32_to_cpu(req->endpoint))) {
+	if (!xa_load(&iommu->endpoints, r->endpoint)) {
 		ret = kvio_iommu_write(c, 0, props, size);
 		if (!ret)
 			ret = kvio_iommu_write_tail(c, size,
@@ -524,6 +442,30 @@ out:
 	return ret;
 }
 
+static int kvio_iommu_parse_read(struct kvio_iommu_parse *r, void *buf,
+				 size_t len)
+{
+	return kvio_iommu_read(r->priv, buf, len);
+}
+
+/* The parser's view of the device; iommu->lock held. */
+static void kvio_iommu_params(struct kvio_iommu *iommu,
+			      struct kvio_iommu_params *p)
+{
+	p->granule = iommu->granule;
+	p->input_start = iommu->cfg.input_start;
+	p->input_end = iommu->cfg.input_end;
+	p->domain_start = iommu->cfg.domain_start;
+	p->domain_end = iommu->cfg.domain_end;
+	p->probe_size = iommu->cfg.probe_size;
+	p->map_unmap = kvio_iommu_negotiated(iommu, VIRTIO_IOMMU_F_MAP_UNMAP);
+	p->probe = kvio_iommu_negotiated(iommu, VIRTIO_IOMMU_F_PROBE);
+	p->bypass_config = kvio_iommu_negotiated(iommu,
+						 VIRTIO_IOMMU_F_BYPASS_CONFIG);
+	p->resv = iommu->resv;
+	p->nresv = iommu->nresv;
+}
+
 /*
  * Serves one request; c->written is its used length.  0, or -EFAULT when
  * the ring's buffers are unreachable, -ENOMEM.
@@ -531,59 +473,52 @@ out:
 static int kvio_iommu_serve(struct kvio_iommu *iommu,
 			    struct kvio_iommu_chain *c)
 {
-	const size_t tail = sizeof(struct virtio_iommu_req_tail);
-	union kvio_iommu_req req;
-	size_t size, tail_off = 0;
+	struct kvio_iommu_params p;
+	struct kvio_iommu_parse r = {
+		.p = &p,
+		.out_len = c->out_len,
+		.in_len = c->in_len,
+		.read = kvio_iommu_parse_read,
+		.priv = c,
+	};
+	int ret = 0;
 	u8 status;
-	int ret;
 
-	if (c->out_len < sizeof(req.head) || c->in_len < tail)
-		return 0;	/* no tail to answer in: nothing written */
-	ret = kvio_iommu_read(c, &req.head, sizeof(req.head));
-	if (ret)
-		return ret;
-	size = kvio_iommu_req_size(req.head.type);
-	if (!size)
-		return 0;	/* unknown type (5.13.6.1): nothing written */
-	if (req.head.type == VIRTIO_IOMMU_T_PROBE) {
-		if (!kvio_iommu_negotiated(iommu, VIRTIO_IOMMU_F_PROBE))
-			return 0;
-		tail_off = iommu->cfg.probe_size;
-	} else if (!kvio_iommu_negotiated(iommu, VIRTIO_IOMMU_F_MAP_UNMAP) &&
-		   (req.head.type == VIRTIO_IOMMU_T_MAP ||
-		    req.head.type == VIRTIO_IOMMU_T_UNMAP)) {
-		return kvio_iommu_write_tail(c, 0, VIRTIO_IOMMU_S_UNSUPP);
-	}
-	if (c->out_len < size) {
-		if (c->in_len < tail_off + tail)
-			tail_off = c->in_len - tail;
-		return kvio_iommu_write_tail(c, tail_off, VIRTIO_IOMMU_S_INVAL);
-	}
-	ret = kvio_iommu_read(c, &req, size);
-	if (ret)
-		return ret;
-
+	/* The configuration and regions hold still for the request. */
 	mutex_lock(&iommu->lock);
-	switch (req.head.type) {
+	kvio_iommu_params(iommu, &p);
+	switch (kvio_iommu_parse_req(&r)) {
+	case KVIO_IOMMU_DROP:
+		/* Nothing written (a read that failed: the ring breaks). */
+		ret = r.err;
+		goto out;
+	case KVIO_IOMMU_ANSWER:
+		ret = kvio_iommu_write_tail(c, r.tail_off, r.status);
+		goto out;
+	case KVIO_IOMMU_SERVE:
+		break;
+	}
+	switch (r.type) {
 	case VIRTIO_IOMMU_T_ATTACH:
-		status = kvio_iommu_attach(iommu, &req.attach);
+		status = kvio_iommu_attach(iommu, &r);
 		break;
 	case VIRTIO_IOMMU_T_DETACH:
-		status = kvio_iommu_detach(iommu, &req.detach);
+		status = kvio_iommu_detach(iommu, &r);
 		break;
 	case VIRTIO_IOMMU_T_MAP:
-		status = kvio_iommu_map(iommu, &req.map);
+		status = kvio_iommu_map(iommu, &r);
 		break;
 	case VIRTIO_IOMMU_T_UNMAP:
-		status = kvio_iommu_unmap(iommu, &req.unmap);
+		status = kvio_iommu_unmap(iommu, &r);
 		break;
 	default:
-		ret = kvio_iommu_probe(iommu, c, &req.probe);
-		mutex_unlock(&iommu->lock);
-		return ret;
+		ret = kvio_iommu_probe(iommu, c, &r);
+		goto out;
 	}
+	ret = kvio_iommu_write_tail(c, r.tail_off, status);
+out:
 	mutex_unlock(&iommu->lock);
-	return kvio_iommu_write_tail(c, 0, status);
+	return ret;
 }
 
 void kvio_iommu_handle_req(struct kvio_work *work)
