@@ -118,6 +118,7 @@ static void parse_drop(struct kunit *test)
 	struct kt_iommu *t = test->priv;
 	struct virtio_iommu_req_attach a = kt_attach(1, 1, 0);
 	struct virtio_iommu_req_head h = { .type = 0x42 };
+	struct virtio_iommu_req_probe pr = { .head.type = VIRTIO_IOMMU_T_PROBE };
 	const size_t n = KT_BODY(typeof(a), tail);
 
 	/* No head, no room for a tail. */
@@ -131,8 +132,8 @@ static void parse_drop(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t->r.type, 0x42);
 	/* PROBE without F_PROBE. */
 	t->p.probe = false;
-	h.type = VIRTIO_IOMMU_T_PROBE;
-	KUNIT_EXPECT_EQ(test, kt_parse(test, &h, 16, KT_PROBE + KT_TAIL),
+	KUNIT_EXPECT_EQ(test, kt_parse(test, &pr, sizeof(pr),
+				       KT_PROBE + KT_TAIL),
 			KVIO_IOMMU_DROP);
 	/* The read op failing: DROP with its error (the ring breaks). */
 	t->fail_read = true;
