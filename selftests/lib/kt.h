@@ -218,6 +218,13 @@ int kt_vq_setup(struct kt_dev *d, unsigned int idx, unsigned int num,
 int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
 	       unsigned int num, uint16_t base);
 void kt_vq_release(struct kt_vq *vq);
+/*
+ * kt_vq_init() without telling any device: the ring in guest RAM and its
+ * eventfds, for a device served in this process (a benchmark's userspace
+ * backend).  0 or -errno.
+ */
+int kt_vq_layout(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
+		 unsigned int num, uint16_t base);
 /* VHOST_NET_SET_BACKEND on ring idx (fd -1 detaches). */
 int kt_net_backend(struct kt_dev *d, unsigned int idx, int fd);
 

@@ -242,13 +242,9 @@ int kt_vq_setup(struct kt_dev *d, unsigned int idx, unsigned int num,
 	return kt_vq_init(d, &d->vq[idx], idx, num, base);
 }
 
-int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
-	       unsigned int num, uint16_t base)
+int kt_vq_layout(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
+		 unsigned int num, uint16_t base)
 {
-	struct vhost_vring_state state;
-	struct vhost_vring_addr addr;
-	struct vhost_vring_file file;
-	const char *step;
 	unsigned int i;
 
 	kt_vq_release(vq);
@@ -282,7 +278,28 @@ int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
 	vq->avail->idx = base;
 	vq->used->idx = base;
 	vq->event_idx = kt_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
+	vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
+		return -errno;
+	return 0;
+}
 
+int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
+	       unsigned int num, uint16_t base)
+{
+	struct vhost_vring_state state;
+	struct vhost_vring_addr addr;
+	struct vhost_vring_file file;
+	const char *step;
+	int r, e;
+
+	r = kt_vq_layout(d, vq, idx, num, base);
+	if (r) {
+		kt_diag("ring %u: layout: %s", idx, kt_errname(-r));
+		return r;
+	}
 	step = "VHOST_SET_VRING_NUM";
 	state.index = idx;
 	state.num = num;
@@ -306,12 +323,6 @@ int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
 	}
 	if (ioctl(d->fd, VHOST_SET_VRING_ADDR, &addr) < 0)
 		goto err;
-	step = "eventfd";
-	vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
-		goto err;
 	file.index = idx;
 	step = "VHOST_SET_VRING_KICK";
 	file.fd = vq->kick;
@@ -327,9 +338,9 @@ int kt_vq_init(struct kt_dev *d, struct kt_vq *vq, unsigned int idx,
 		goto err;
 	return 0;
 err:
-	i = errno;
-	kt_diag("ring %u: %s: %s", idx, step, kt_errname(i));
-	return -(int)i;
+	e = errno;
+	kt_diag("ring %u: %s: %s", idx, step, kt_errname(e));
+	return -e;
 }
 
 int kt_net_backend(struct kt_dev *d, unsigned int idx, int fd)

@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * iommu-bench: MAP+UNMAP pairs per second through a virtio-iommu request
+ * queue, with the selftests' guest driver (lib/kt.h) playing a guest whose
+ * DMA API maps and unmaps a page per buffer (a strict guest).  Two ways to
+ * serve the same requests, measured in the same run, interleaved:
+ *
+ *  kvio:  /dev/kvio-iommu serves the ring in the kernel; the domain has a
+ *         kvio-net endpoint attached (ACCESS_PLATFORM), so every UNMAP
+ *         waits out that device's handlers, as a real one would.
+ *  user:  the ring is served by a thread of this process, the way QEMU
+ *         serves virtio-iommu for a vhost device: each MAP becomes a
+ *         VHOST_IOTLB_UPDATE and each UNMAP a VHOST_IOTLB_INVALIDATE written
+ *         to an upstream /dev/vhost-net fd (ACCESS_PLATFORM).  It keeps no
+ *         state of its own and checks nothing but the request's size, so
+ *         it is a lower bound on what a real userspace vIOMMU costs
+ *         (QEMU's also keeps its own mapping tree and walks its memory
+ *         API for each request).
+ *
+ * Cells: "batch B": the guest queues B MAPs (B pages), kicks and waits for
+ * all of them, then the same with B UNMAPs; B = 1 is a guest that syncs
+ * every request.  Each cell runs --time seconds after a warm-up, --rounds
+ * times, the two backends alternating; the table gives medians, the ratio
+ * kvio/user and the spread of per-round ratios.  Not a test: it prints
+ * figures and exits non-zero only if a run failed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_iommu.h>
+
+#include "kt.h"
+
+#define IB_NUM		256	/* request ring entries */
+#define IB_SLOT		64	/* guest bytes per request: request, tail */
+#define IB_TAIL_OFF	48
+#define IB_MAX_BATCH	(IB_NUM / 2)	/* two descriptors per request */
+#define IB_MAX_ROUNDS	31
+#define IB_IOVA		0x80000000ULL	/* first IOVA mapped */
+#define IB_PAGE		4096ULL
+#define IB_DOMAIN	1
+#define IB_EP		1
+
+#define F(bit) (1ULL << (bit))
+#define IB_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_IOMMU_F_INPUT_RANGE) | \
+		     F(VIRTIO_IOMMU_F_DOMAIN_RANGE) |			\
+		     F(VIRTIO_IOMMU_F_MAP_UNMAP))
+
+enum ib_backend { IB_KVIO, IB_USER, IB_NBACKENDS };
+
+static const char *const ib_names[IB_NBACKENDS] = { "kvio", "user" };
+
+struct ib_opts {
+	double time;		/* seconds measured per run */
+	double warmup;
+	unsigned int rounds;
+	unsigned int batches[8];
+	unsigned int nbatches;
+};
+
+/* One backend, set up: the request ring and what the mappings go to. */
+struct ib_rig {
+	enum ib_backend be;
+	struct kt_dev iommu;	/* kvio: /dev/kvio-iommu; user: memory only */
+	struct kt_dev ep;	/* kvio-net endpoint, or upstream vhost-net */
+	struct kt_vq *vq;
+	uint64_t slots;
+	uint64_t page;		/* the guest page every MAP points at */
+	/* user: the serving thread. */
+	pthread_t th;
+	bool th_started;
+	volatile bool stop;
+	int err;
+};
+
+static struct virtio_iommu_req_map ib_map(uint64_t iova, uint64_t phys)
+{
+	struct virtio_iommu_req_map m = {
+		.head.type = VIRTIO_IOMMU_T_MAP,
+		.domain = htole32(IB_DOMAIN),
+		.virt_start = htole64(iova),
+		.virt_end = htole64(iova + IB_PAGE - 1),
+		.phys_start = htole64(phys),
+		.flags = htole32(VIRTIO_IOMMU_MAP_F_READ |
+				 VIRTIO_IOMMU_MAP_F_WRITE),
+	};
+	return m;
+}
+
+static struct virtio_iommu_req_unmap ib_unmap(uint64_t iova)
+{
+	struct virtio_iommu_req_unmap u = {
+		.head.type = VIRTIO_IOMMU_T_UNMAP,
+		.domain = htole32(IB_DOMAIN),
+		.virt_start = htole64(iova),
+		.virt_end = htole64(iova + IB_PAGE - 1),
+	};
+	return u;
+}
+
+/* Queues request @len bytes at slot @i (not kicked). */
+static int ib_queue(struct ib_rig *r, unsigned int i, const void *req,
+		    size_t len)
+{
+	uint64_t gpa = r->slots + (uint64_t)i * IB_SLOT;
+	struct kt_buf out = { gpa, len };
+	struct kt_buf in = { gpa + IB_TAIL_OFF,
+			     sizeof(struct virtio_iommu_req_tail) };
+	uint8_t *p = kt_gpa(&r->iommu.mem, gpa);
+
+	memcpy(p, req, len);
+	p[IB_TAIL_OFF] = 0xff;
+	return kt_vq_add(r->vq, &out, 1, &in, 1, false, i) < 0 ? -ENOSPC : 0;
+}
+
+/* Kicks and waits for @n requests; every status must be OK. */
+static int ib_complete(struct ib_rig *r, unsigned int n)
+{
+	unsigned int k;
+
+	kt_vq_kick(r->vq);
+	for (k = 0; k < n; k++) {
+		uint32_t id, len;
+		uint64_t tok;
+		uint8_t st;
+
+		if (kt_vq_wait_used(r->vq, &id, &len, &tok, 5000) != 1) {
+			kt_diag("%s: request %u of %u not completed",
+				ib_names[r->be], k, n);
+			return -ETIMEDOUT;
+		}
+		st = *(uint8_t *)kt_gpa(&r->iommu.mem, r->slots +
+					tok * IB_SLOT + IB_TAIL_OFF);
+		if (len != sizeof(struct virtio_iommu_req_tail) || st) {
+			kt_diag("%s: status %u, used length %u",
+				ib_names[r->be], st, len);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+/* @n MAPs then @n UNMAPs, @n pages from IB_IOVA. */
+static int ib_pairs(struct ib_rig *r, unsigned int n)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct virtio_iommu_req_map m =
+			ib_map(IB_IOVA + i * IB_PAGE, r->page);
+
+		if (ib_queue(r, i, &m, offsetof(typeof(m), tail)))
+			return -ENOSPC;
+	}
+	ret = ib_complete(r, n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		struct virtio_iommu_req_unmap u =
+			ib_unmap(IB_IOVA + i * IB_PAGE);
+
+		if (ib_queue(r, i, &u, offsetof(typeof(u), tail)))
+			return -ENOSPC;
+	}
+	return ib_complete(r, n);
+}
+
+/* ---- the userspace server ---------------------------------------------- */
+
+static uint8_t ib_user_serve_one(struct ib_rig *r, const uint8_t *req,
+				 uint32_t len)
+{
+	const struct virtio_iommu_req_map *m = (const void *)req;
+	const struct virtio_iommu_req_unmap *u = (const void *)req;
+	uint64_t start, end;
+
+	switch (req[0]) {
+	case VIRTIO_IOMMU_T_MAP:
+		if (len < offsetof(typeof(*m), tail))
+			return VIRTIO_IOMMU_S_INVAL;
+		start = le64toh(m->virt_start);
+		end = le64toh(m->virt_end);
+		if (end < start)
+			return VIRTIO_IOMMU_S_RANGE;
+		/* IOVA -> the page's address in this process, as QEMU does. */
+		if (kt_iotlb_msg(&r->ep, 1, VHOST_IOTLB_UPDATE, start,
+				 end - start + 1,
+				 (uintptr_t)kt_gpa(&r->ep.mem, r->page),
+				 VHOST_ACCESS_RW))
+			return VIRTIO_IOMMU_S_DEVERR;
+		return VIRTIO_IOMMU_S_OK;
+	case VIRTIO_IOMMU_T_UNMAP:
+		if (len < offsetof(typeof(*u), tail))
+			return VIRTIO_IOMMU_S_INVAL;
+		start = le64toh(u->virt_start);
+		end = le64toh(u->virt_end);
+		if (end < start)
+			return VIRTIO_IOMMU_S_RANGE;
+		if (kt_iotlb_msg(&r->ep, 1, VHOST_IOTLB_INVALIDATE, start,
+				 end - start + 1, 0, 0))
+			return VIRTIO_IOMMU_S_DEVERR;
+		return VIRTIO_IOMMU_S_OK;
+	default:
+		return VIRTIO_IOMMU_S_UNSUPP;
+	}
+}
+
+/*
+ * The ring, served as a VMM's virtio-iommu thread would: sleep on the kick
+ * eventfd, take every available chain (a readable request, a writable
+ * tail), forward it, publish the used entries, one call.
+ */
+static void *ib_user_thread(void *arg)
+{
+	struct ib_rig *r = arg;
+	struct kt_vq *vq = r->vq;
+	struct kt_mem *mem = &r->iommu.mem;
+	uint16_t last = vq->used->idx;
+
+	while (!r->stop) {
+		struct pollfd p = { .fd = vq->kick, .events = POLLIN };
+		uint16_t avail;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		kt_eventfd_drain(vq->kick);
+		avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+		if ((uint16_t)(avail - last) > vq->num) {
+			r->err = -EPROTO;
+			break;
+		}
+		while (last != avail) {
+			uint16_t head = vq->avail->ring[last % vq->num];
+			struct vring_desc *d, *t;
+			uint8_t *req, *tail;
+
+			if (head >= vq->num) {
+				r->err = -EPROTO;
+				return NULL;
+			}
+			d = &vq->desc[head];
+			if (!(d->flags & VRING_DESC_F_NEXT) ||
+			    d->next >= vq->num) {
+				r->err = -EPROTO;
+				return NULL;
+			}
+			t = &vq->desc[d->next];
+			req = kt_gpa(mem, d->addr);
+			tail = kt_gpa(mem, t->addr);
+			if (!req || !tail || d->len < 4 || t->len < 4) {
+				r->err = -EPROTO;
+				return NULL;
+			}
+			tail[0] = ib_user_serve_one(r, req, d->len);
+			vq->used->ring[last % vq->num].id = head;
+			vq->used->ring[last % vq->num].len = 4;
+			last++;
+		}
+		__atomic_store_n(&vq->used->idx, last, __ATOMIC_RELEASE);
+		if (eventfd_write(vq->call, 1)) {
+			r->err = -errno;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static void ib_close(struct ib_rig *r)
+{
+	if (r->th_started) {
+		r->stop = true;
+		eventfd_write(r->vq->kick, 1);
+		pthread_join(r->th, NULL);
+		r->th_started = false;
+	}
+	kt_dev_close(&r->ep);
+	kt_dev_close(&r->iommu);
+}
+
+static int ib_open(struct ib_rig *r, enum ib_backend be)
+{
+	const uint64_t ep_features = F(VIRTIO_F_VERSION_1) |
+				     F(VIRTIO_F_ACCESS_PLATFORM);
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->be = be;
+	r->iommu.fd = r->ep.fd = -1;
+	ret = kt_dev_open(&r->ep, be == IB_KVIO ? "/dev/kvio-net" :
+			  "/dev/vhost-net");
+	if (ret)
+		return ret;
+	ret = kt_dev_setup(&r->ep, ep_features);
+	if (ret)
+		return ret;
+	r->page = kt_mem_alloc(&r->ep.mem, IB_PAGE, IB_PAGE);
+
+	if (be == IB_KVIO) {
+		struct virtio_iommu_req_attach a = {
+			.head.type = VIRTIO_IOMMU_T_ATTACH,
+			.domain = htole32(IB_DOMAIN),
+			.endpoint = htole32(IB_EP),
+		};
+		struct kvio_iommu_endpoint b = { .endpoint = IB_EP,
+						 .fd = r->ep.fd };
+
+		ret = kt_dev_open(&r->iommu, "/dev/kvio-iommu");
+		if (ret)
+			return ret;
+		ret = kt_dev_setup(&r->iommu, IB_FEATURES);
+		if (ret)
+			return ret;
+		ret = kt_vq_setup(&r->iommu, 0, IB_NUM, 0);
+		if (ret)
+			return ret;
+		r->vq = &r->iommu.vq[0];
+		r->slots = kt_mem_alloc(&r->iommu.mem, IB_NUM * IB_SLOT, 64);
+		if (ioctl(r->iommu.fd, KVIO_IOMMU_BIND, &b))
+			return -errno;
+		if (ib_queue(r, 0, &a, offsetof(typeof(a), tail)))
+			return -ENOSPC;
+		return ib_complete(r, 1);
+	}
+
+	/* user: guest memory and a ring only; this process serves it. */
+	ret = kt_mem_init(&r->iommu.mem, 1 << 20, 0x100000000ULL);
+	if (ret)
+		return ret;
+	r->iommu.features = IB_FEATURES;
+	ret = kt_vq_layout(&r->iommu, &r->iommu.vq[0], 0, IB_NUM, 0);
+	if (ret)
+		return ret;
+	r->vq = &r->iommu.vq[0];
+	r->slots = kt_mem_alloc(&r->iommu.mem, IB_NUM * IB_SLOT, 64);
+	if (pthread_create(&r->th, NULL, ib_user_thread, r))
+		return -EAGAIN;
+	r->th_started = true;
+	return 0;
+}
+
+/* ---- measurement -------------------------------------------------------- */
+
+static double ib_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Pairs per second of one backend at one batch size, in a child. */
+static int ib_run(enum ib_backend be, unsigned int batch,
+		  const struct ib_opts *o, double *rate)
+{
+	struct ib_rig r;
+	double t0, t1, end;
+	unsigned long pairs = 0;
+	int ret;
+
+	ret = ib_open(&r, be);
+	if (ret) {
+		kt_diag("%s: set-up: %s", ib_names[be], kt_errname(-ret));
+		ib_close(&r);
+		return ret;
+	}
+	end = ib_now() + o->warmup;
+	while (!ret && ib_now() < end)
+		ret = ib_pairs(&r, batch);
+	t0 = ib_now();
+	end = t0 + o->time;
+	while (!ret && (t1 = ib_now()) < end) {
+		ret = ib_pairs(&r, batch);
+		pairs += batch;
+	}
+	t1 = ib_now();
+	if (!ret && r.err)
+		ret = r.err;
+	ib_close(&r);
+	if (ret)
+		return ret;
+	*rate = pairs / (t1 - t0);
+	return 0;
+}
+
+/* Runs ib_run() in a child, so a hang or crash is one failed run. */
+static int ib_run_child(enum ib_backend be, unsigned int batch,
+			const struct ib_opts *o, double *rate)
+{
+	int pfd[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe(pfd))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		double v = 0;
+		int ret;
+
+		close(pfd[0]);
+		ret = ib_run(be, batch, o, &v);
+		if (!ret && write(pfd[1], &v, sizeof(v)) != sizeof(v))
+			ret = -EIO;
+		_exit(ret ? 1 : 0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], rate, sizeof(*rate));
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (n != sizeof(*rate) || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -EIO;
+	return 0;
+}
+
+static int ib_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double ib_median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), ib_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void ib_usage(const char *argv0)
+{
+	fprintf(stderr,
+		"usage: %s [--time S] [--warmup S] [--rounds N] [--batch B]...\n"
+		"  MAP+UNMAP pairs/s through /dev/kvio-iommu against a userspace\n"
+		"  virtio-iommu feeding /dev/vhost-net IOTLB messages.\n"
+		"  defaults: --time 2 --warmup 0.3 --rounds 5 --batch 1 --batch 32\n",
+		argv0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "time", required_argument, NULL, 't' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct ib_opts o = { .time = 2, .warmup = 0.3, .rounds = 5 };
+	double rate[IB_NBACKENDS][IB_MAX_ROUNDS], ratio[IB_MAX_ROUNDS];
+	unsigned int bi, round, failed = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			o.time = atof(optarg);
+			break;
+		case 'w':
+			o.warmup = atof(optarg);
+			break;
+		case 'r':
+			o.rounds = atoi(optarg);
+			break;
+		case 'b':
+			if (o.nbatches < 8)
+				o.batches[o.nbatches++] = atoi(optarg);
+			break;
+		default:
+			ib_usage(argv[0]);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (!o.nbatches) {
+		o.batches[o.nbatches++] = 1;
+		o.batches[o.nbatches++] = 32;
+	}
+	if (o.rounds < 1 || o.rounds > IB_MAX_ROUNDS || o.time <= 0) {
+		ib_usage(argv[0]);
+		return 2;
+	}
+	for (bi = 0; bi < o.nbatches; bi++) {
+		if (o.batches[bi] < 1 || o.batches[bi] > IB_MAX_BATCH) {
+			fprintf(stderr, "batch sizes are 1..%d\n",
+				IB_MAX_BATCH);
+			return 2;
+		}
+	}
+
+	printf("# iommu-bench: MAP+UNMAP pairs/s, %u rounds of %.1f s, medians\n",
+	       o.rounds, o.time);
+	printf("# kvio: /dev/kvio-iommu (kvio-net endpoint attached); user: a userspace\n"
+	       "# virtio-iommu forwarding each request to /dev/vhost-net as an IOTLB message\n");
+	printf("%-10s %14s %14s %8s %16s\n", "cell", "kvio pairs/s",
+	       "user pairs/s", "ratio", "ratio range");
+	for (bi = 0; bi < o.nbatches; bi++) {
+		unsigned int b = o.batches[bi];
+		double med[IB_NBACKENDS], lo_r = 1e30, hi_r = 0;
+		char cell[32];
+		bool ok = true;
+
+		for (round = 0; round < o.rounds; round++) {
+			/* Alternate which backend goes first. */
+			for (c = 0; c < IB_NBACKENDS; c++) {
+				enum ib_backend be = (round + c) % 2;
+
+				if (ib_run_child(be, b, &o,
+						 &rate[be][round])) {
+					kt_diag("batch %u round %u: %s failed",
+						b, round, ib_names[be]);
+					ok = false;
+				}
+			}
+			if (!ok)
+				break;
+			ratio[round] = rate[IB_KVIO][round] /
+				       rate[IB_USER][round];
+			if (ratio[round] < lo_r)
+				lo_r = ratio[round];
+			if (ratio[round] > hi_r)
+				hi_r = ratio[round];
+		}
+		snprintf(cell, sizeof(cell), "batch %u", b);
+		if (!ok) {
+			printf("%-10s %14s %14s %8s %16s\n", cell, "failed",
+			       "failed", "-", "-");
+			failed++;
+			continue;
+		}
+		med[IB_KVIO] = ib_median(rate[IB_KVIO], o.rounds);
+		med[IB_USER] = ib_median(rate[IB_USER], o.rounds);
+		printf("%-10s %14.0f %14.0f %8.2f %7.2f-%-8.2f\n", cell,
+		       med[IB_KVIO], med[IB_USER],
+		       ib_median(ratio, o.rounds), lo_r, hi_r);
+	}
+	return failed ? 1 : 0;
+}
