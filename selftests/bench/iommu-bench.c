@@ -41,6 +41,7 @@
 #include <linux/virtio_iommu.h>
 
 #include "kt.h"
+#include "kt_iommu.h"
 
 #define IB_NUM		256	/* request ring entries */
 #define IB_SLOT		64	/* guest bytes per request: request, tail */
@@ -72,7 +73,8 @@ struct ib_opts {
 /* One backend, set up: the request ring and what the mappings go to. */
 struct ib_rig {
 	enum ib_backend be;
-	struct kt_dev iommu;	/* kvio: /dev/kvio-iommu; user: memory only */
+	/* kvio: /dev/kvio-iommu; user: its guest memory and ring only. */
+	struct kt_iommu io;
 	struct kt_dev ep;	/* kvio-net endpoint, or upstream vhost-net */
 	struct kt_vq *vq;
 	uint64_t slots;
@@ -117,7 +119,7 @@ static int ib_queue(struct ib_rig *r, unsigned int i, const void *req,
 	struct kt_buf out = { gpa, len };
 	struct kt_buf in = { gpa + IB_TAIL_OFF,
 			     sizeof(struct virtio_iommu_req_tail) };
-	uint8_t *p = kt_gpa(&r->iommu.mem, gpa);
+	uint8_t *p = kt_gpa(&r->io.d.mem, gpa);
 
 	memcpy(p, req, len);
 	p[IB_TAIL_OFF] = 0xff;
@@ -140,7 +142,7 @@ static int ib_complete(struct ib_rig *r, unsigned int n)
 				ib_names[r->be], k, n);
 			return -ETIMEDOUT;
 		}
-		st = *(uint8_t *)kt_gpa(&r->iommu.mem, r->slots +
+		st = *(uint8_t *)kt_gpa(&r->io.d.mem, r->slots +
 					tok * IB_SLOT + IB_TAIL_OFF);
 		if (len != sizeof(struct virtio_iommu_req_tail) || st) {
 			kt_diag("%s: status %u, used length %u",
@@ -226,7 +228,7 @@ static void *ib_user_thread(void *arg)
 {
 	struct ib_rig *r = arg;
 	struct kt_vq *vq = r->vq;
-	struct kt_mem *mem = &r->iommu.mem;
+	struct kt_mem *mem = &r->io.d.mem;
 	uint16_t last = vq->used->idx;
 
 	while (!r->stop) {
@@ -288,7 +290,7 @@ static void ib_close(struct ib_rig *r)
 		r->th_started = false;
 	}
 	kt_dev_close(&r->ep);
-	kt_dev_close(&r->iommu);
+	kt_dev_close(&r->io.d);
 }
 
 static int ib_open(struct ib_rig *r, enum ib_backend be)
@@ -299,7 +301,7 @@ static int ib_open(struct ib_rig *r, enum ib_backend be)
 
 	memset(r, 0, sizeof(*r));
 	r->be = be;
-	r->iommu.fd = r->ep.fd = -1;
+	r->io.d.fd = r->ep.fd = -1;
 	ret = kt_dev_open(&r->ep, be == IB_KVIO ? "/dev/kvio-net" :
 			  "/dev/vhost-net");
 	if (ret)
@@ -310,42 +312,27 @@ static int ib_open(struct ib_rig *r, enum ib_backend be)
 	r->page = kt_mem_alloc(&r->ep.mem, IB_PAGE, IB_PAGE);
 
 	if (be == IB_KVIO) {
-		struct virtio_iommu_req_attach a = {
-			.head.type = VIRTIO_IOMMU_T_ATTACH,
-			.domain = htole32(IB_DOMAIN),
-			.endpoint = htole32(IB_EP),
-		};
-		struct kvio_iommu_endpoint b = { .endpoint = IB_EP,
-						 .fd = r->ep.fd };
-
-		ret = kt_dev_open(&r->iommu, "/dev/kvio-iommu");
+		ret = kt_iommu_open(&r->io, IB_NUM);
 		if (ret)
 			return ret;
-		ret = kt_dev_setup(&r->iommu, IB_FEATURES);
-		if (ret)
-			return ret;
-		ret = kt_vq_setup(&r->iommu, 0, IB_NUM, 0);
-		if (ret)
-			return ret;
-		r->vq = &r->iommu.vq[0];
-		r->slots = kt_mem_alloc(&r->iommu.mem, IB_NUM * IB_SLOT, 64);
-		if (ioctl(r->iommu.fd, KVIO_IOMMU_BIND, &b))
-			return -errno;
-		if (ib_queue(r, 0, &a, offsetof(typeof(a), tail)))
-			return -ENOSPC;
-		return ib_complete(r, 1);
+		r->vq = &r->io.d.vq[0];
+		r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
+		ret = kt_iommu_bind(&r->io, IB_EP, r->ep.fd);
+		if (!ret && kt_iommu_attach(&r->io, IB_DOMAIN, IB_EP))
+			ret = -EPROTO;
+		return ret;
 	}
 
 	/* user: guest memory and a ring only; this process serves it. */
-	ret = kt_mem_init(&r->iommu.mem, 1 << 20, 0x100000000ULL);
+	ret = kt_mem_init(&r->io.d.mem, 1 << 20, 0x100000000ULL);
 	if (ret)
 		return ret;
-	r->iommu.features = IB_FEATURES;
-	ret = kt_vq_layout(&r->iommu, &r->iommu.vq[0], 0, IB_NUM, 0);
+	r->io.d.features = IB_FEATURES;
+	ret = kt_vq_layout(&r->io.d, &r->io.d.vq[0], 0, IB_NUM, 0);
 	if (ret)
 		return ret;
-	r->vq = &r->iommu.vq[0];
-	r->slots = kt_mem_alloc(&r->iommu.mem, IB_NUM * IB_SLOT, 64);
+	r->vq = &r->io.d.vq[0];
+	r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
 	if (pthread_create(&r->th, NULL, ib_user_thread, r))
 		return -EAGAIN;
 	r->th_started = true;

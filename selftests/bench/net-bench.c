@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "kt.h"
+#include "kt_iommu.h"
 
 #define NB_HDR_LEN	sizeof(struct virtio_net_hdr_mrg_rxbuf)
 #define NB_BUF_SIZE	2048	/* TX and RX buffers, one per descriptor */
@@ -94,6 +95,14 @@ static const struct nb_cell nb_cells[] = {
 struct nb_dev {
 	const char *path;
 	const char *name;
+	/*
+	 * "PATH+viommu": the device is an endpoint of a kvio-iommu domain
+	 * mapping all guest RAM at IOVA = GPA (long-lived mappings), with
+	 * ACCESS_PLATFORM: every ring and buffer access translates through
+	 * the domain.
+	 */
+	bool viommu;
+	char buf[64];
 };
 
 /* One measurement, passed from the measuring child to the parent. */
@@ -772,6 +781,30 @@ static int nb_tap(struct nb_run *run)
 }
 
 /* The measuring child: one device (NULL: the generator alone), one cell. */
+/*
+ * The device as endpoint 1 of a kvio-iommu, attached to domain 1, which
+ * maps all guest RAM at IOVA = GPA: the guest keeps using guest-physical
+ * addresses, the device translates each one through the domain.  The
+ * vIOMMU stays open until the measuring process exits.
+ */
+static int nb_viommu(struct nb_run *run)
+{
+	static struct kt_iommu io;
+	const struct kt_mem *m = &run->dev.mem;
+	int r;
+
+	r = kt_iommu_open(&io, 16);
+	if (!r)
+		r = kt_iommu_bind(&io, 1, run->dev.fd);
+	if (!r)
+		r = kt_iommu_attach(&io, 1, 1) ? -EPROTO : 0;
+	if (!r)
+		r = kt_iommu_map(&io, 1, m->gpa, m->gpa + m->size - 1, m->gpa,
+				 VIRTIO_IOMMU_MAP_F_READ |
+				 VIRTIO_IOMMU_MAP_F_WRITE) ? -EPROTO : 0;
+	return r;
+}
+
 static void nb_measure(const struct nb_dev *d, const struct nb_cell *cell,
 		       struct nb_result *res)
 {
@@ -804,9 +837,15 @@ static void nb_measure(const struct nb_dev *d, const struct nb_cell *cell,
 		if (r)
 			return nb_err(res, "open %s: %s", d->path,
 				      strerror(-r));
-		r = kt_dev_setup(&run.dev, NB_FEATURES);
+		r = kt_dev_setup(&run.dev, NB_FEATURES | (d->viommu ?
+				 1ULL << VIRTIO_F_ACCESS_PLATFORM : 0));
 		if (r)
 			return nb_err(res, "device setup: %s", kt_errname(-r));
+		if (d->viommu) {
+			r = nb_viommu(&run);
+			if (r)
+				return nb_err(res, "vIOMMU: %s", kt_errname(-r));
+		}
 		for (i = 0; i < 2; i++) {
 			r = kt_vq_setup(&run.dev, i, opts.ring, 0);
 			if (r)
@@ -1032,7 +1071,9 @@ static void nb_usage(FILE *f)
 		"                 [--gen pktgen|packet] [--gen-all-cpus] [--guest-poll]\n"
 		"                 [--no-pin]\n"
 		"Default devices: /dev/kvio-net then /dev/vhost-net; the ratio column is\n"
-		"the first device over the last.  Run as root in the test VM with tun,\n"
+		"the first device over the last.  PATH+viommu (e.g. /dev/kvio-net+viommu):\n"
+		"the device behind a kvio-iommu domain that maps all guest RAM at\n"
+		"IOVA = GPA.  Run as root in the test VM with tun,\n"
 		"vhost_net, kvio_net (and pktgen for the default RX generator) loaded.\n"
 		"--guest-poll: the guest spins on the used ring instead of waiting for\n"
 		"calls (shows the device's own ceiling).  --no-pin: leave the guest\n"
@@ -1075,6 +1116,22 @@ static const char *nb_dev_name(const char *path)
 	const char *b = strrchr(path, '/');
 
 	return b ? b + 1 : path;
+}
+
+/* "PATH" or "PATH+viommu". */
+static void nb_dev_parse(struct nb_dev *d, const char *arg)
+{
+	const char *plus = strstr(arg, "+viommu");
+
+	memset(d, 0, sizeof(*d));
+	d->name = nb_dev_name(arg);
+	d->path = arg;
+	if (plus && !plus[7]) {
+		snprintf(d->buf, sizeof(d->buf), "%.*s", (int)(plus - arg),
+			 arg);
+		d->path = d->buf;
+		d->viommu = true;
+	}
 }
 
 /* The fastest of the rounds (packets/s); > 0 when nb_print_ratio() calls. */
@@ -1218,8 +1275,7 @@ int main(int argc, char **argv)
 					NB_MAX_DEVS);
 				return 2;
 			}
-			devs[ndevs].path = optarg;
-			devs[ndevs].name = nb_dev_name(optarg);
+			nb_dev_parse(&devs[ndevs], optarg);
 			ndevs++;
 			break;
 		case 'r':
