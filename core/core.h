@@ -72,12 +72,21 @@ size_t kvio_vq_area_size(struct kvio_vq *vq, enum kvio_ring_area area,
 bool kvio_vq_log_used_ok(struct kvio_vq *vq, u64 log_base, bool log_used,
 			 u64 log_addr);
 
+/* Forget the ring's cached IOVA piece; vq->mutex held. */
+static inline void kvio_vq_reset_iova_hit(struct kvio_vq *vq)
+{
+	vq->iova_hit.start = 1;
+	vq->iova_hit.last = 0;
+}
+
 /* The ring's memory table; vq->mutex held. */
 static inline void kvio_vq_set_mem(struct kvio_vq *vq, struct kvio_as *mem)
 {
 	vq->mem = mem;
 	vq->mem_hit.start = 1;
 	vq->mem_hit.last = 0;
+	/* The IOVA piece went through the old table's second stage. */
+	kvio_vq_reset_iova_hit(vq);
 }
 
 /* vq.c */

@@ -327,6 +327,7 @@ static void kvio_vq_set_iova(struct kvio_vq *vq, struct kvio_as *iova)
 	vq->iova = iova;
 	vq->iova_unmaps = iova ? READ_ONCE(iova->unmaps) : 0;
 	kvio_vq_reset_meta(vq);
+	kvio_vq_reset_iova_hit(vq);
 }
 
 /*

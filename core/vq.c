@@ -93,9 +93,24 @@ static int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last,
 		piece->opaque = NULL;
 		return 0;
 	}
-	ret = kvio_as_translate(iova, vq->mem, addr, last, perm, piece);
-	if (likely(!ret))
+	/* The piece hit last, else the whole piece, which is cached. */
+	if (likely(addr >= vq->iova_hit.start && addr <= vq->iova_hit.last &&
+		   (vq->iova_hit.perm & perm) == perm)) {
+		piece->last = min(vq->iova_hit.last, last);
+		piece->hva = vq->iova_hit.hva + (addr - vq->iova_hit.start);
+		piece->opaque = vq->iova_hit.opaque;
 		return 0;
+	}
+	ret = kvio_as_translate(iova, vq->mem, addr, U64_MAX, perm, piece);
+	if (likely(!ret)) {
+		vq->iova_hit.start = addr;
+		vq->iova_hit.last = piece->last;
+		vq->iova_hit.hva = piece->hva;
+		vq->iova_hit.perm = perm;
+		vq->iova_hit.opaque = piece->opaque;
+		piece->last = min(piece->last, last);
+		return 0;
+	}
 	if (ret == -EFAULT || !iova->ops || !iova->ops->fault)
 		return -EFAULT;
 	return iova->ops->fault(iova, vq, addr, perm, ret);
@@ -309,12 +324,14 @@ static int kvio_vq_configured(struct kvio_vq *vq)
 	if (unlikely(vq->iova_unmaps != READ_ONCE(vq->iova->unmaps))) {
 		vq->iova_unmaps = READ_ONCE(vq->iova->unmaps);
 		kvio_vq_reset_meta(vq);
+		kvio_vq_reset_iova_hit(vq);
 	}
 	for (area = KVIO_RING_DESC; area <= KVIO_RING_USED; area++) {
 		ret = kvio_area_prefetch(vq, area);
 		if (ret)
 			return ret;
 	}
+	vq->meta_ready = true;
 	return 0;
 }
 
@@ -325,7 +342,10 @@ static int kvio_vq_prepare(struct kvio_vq *vq)
 
 	if (unlikely(vq->broken))
 		return -EIO;
-	if (likely(vq->access_ready && !vq->iova))
+	/* Set up, and with an IOVA stage nothing removed since it was. */
+	if (likely(vq->access_ready &&
+		   (!vq->iova || (vq->meta_ready && vq->iova_unmaps ==
+				  READ_ONCE(vq->iova->unmaps)))))
 		return 0;
 	ret = kvio_vq_configured(vq);
 	if (ret)

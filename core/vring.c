@@ -18,6 +18,7 @@ void kvio_vq_reset_meta(struct kvio_vq *vq)
 		vq->meta[i].hva = NULL;
 		vq->meta[i].checked = false;
 	}
+	vq->meta_ready = false;
 }
 
 /*
@@ -50,6 +51,7 @@ void kvio_vq_reset(struct kvio_vq *vq)
 	kvio_vq_set_mem(vq, NULL);
 	vq->iova = NULL;
 	vq->iova_unmaps = 0;
+	kvio_vq_reset_iova_hit(vq);
 	vq->private_data = NULL;
 	vq->busyloop_timeout = 0;
 }

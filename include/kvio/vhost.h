@@ -100,6 +100,7 @@ struct kvio_vq {
 	vring_used_t __user *used;
 	u64 desc_user_addr, avail_user_addr, used_user_addr;
 	struct kvio_ring_meta meta[3];	/* desc, avail, used */
+	bool meta_ready;		/* all three checked */
 	u64 log_addr;		/* GPA of the used ring, for the dirty log */
 	bool log_used;		/* VHOST_VRING_F_LOG */
 
@@ -159,6 +160,20 @@ struct kvio_vq {
 	struct {
 		u64 start, last, addr;
 	} mem_hit;
+	/*
+	 * The same for the IOVA stage: the last piece [start, last] that
+	 * translated through both stages to @hva with @perm (last < start:
+	 * none).  Maps are only ever removed whole, and every removal bumps
+	 * @iova->unmaps, which a ring checks when it starts using the ring
+	 * (kvio_vq_configured()): a vIOMMU waits for the runs that started
+	 * before (kvio_dev_sync_translation()), a device-IOTLB message takes
+	 * every ring's mutex, so a run never outlives the piece it cached.
+	 */
+	struct {
+		u64 start, last, hva;
+		u32 perm;
+		void *opaque;
+	} iova_hit;
 	void *private_data;	/* backend; see kvio_vq_{get,set}_backend() */
 
 	/* Runs handle_kick and polls; RCU: wakeups read it lock-free. */
