@@ -42,19 +42,12 @@
 #include <linux/virtio_blk.h>
 
 #include "../vhost_blk/parse.h"
+#include "harness.h"
 
 #define MAX_IOVS	32
 #define ARENA_MAX	65536
 #define RBASE		0x100000000ULL		/* readable iovecs, the arena */
 #define WBASE		0x4000000000ULL		/* writable iovecs */
-
-#define check(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_blk_req: %s:%d: check failed: %s\n", \
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
 
 struct input {
 	struct kvio_blk_params p;
@@ -67,26 +60,6 @@ struct input {
 	size_t arena_len;
 	unsigned long reads;
 };
-
-struct cursor {
-	const u8 *p;
-	size_t n;
-};
-
-static u64 take(struct cursor *cur, unsigned int bytes)
-{
-	u64 v = 0;
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		if (cur->n) {
-			v |= (u64)*cur->p << (8 * i);
-			cur->p++;
-			cur->n--;
-		}
-	}
-	return v;
-}
 
 static void parse_input(struct input *in, const u8 *data, size_t size)
 {

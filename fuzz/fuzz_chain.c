@@ -39,6 +39,7 @@
 #include <linux/virtio_ring.h>
 
 #include <kvio/chain.h>
+#include "harness.h"
 
 #define MAX_NUM		64
 #define MAX_IOVS	16
@@ -46,14 +47,6 @@
 #define MAX_REGIONS	6
 #define ARENA_MAX	65536
 #define ARENA_BASE	0x100000000ULL
-
-#define check(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_chain: %s:%d: check failed: %s\n", \
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
 
 struct region {
 	u64 start, last, uaddr;
@@ -71,26 +64,6 @@ struct input {
 	/* Op calls, bounded by the chain rules. */
 	unsigned long read_descs, translates, reads;
 };
-
-struct cursor {
-	const u8 *p;
-	size_t n;
-};
-
-static u64 take(struct cursor *cur, unsigned int bytes)
-{
-	u64 v = 0;
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		if (cur->n) {
-			v |= (u64)*cur->p << (8 * i);
-			cur->p++;
-			cur->n--;
-		}
-	}
-	return v;
-}
 
 static bool overlaps(const struct input *in, const struct region *r)
 {

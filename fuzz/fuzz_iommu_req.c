@@ -30,16 +30,9 @@
 #include <string.h>
 
 #include "../viommu/parse.h"
+#include "harness.h"
 
 #define OUT_MAX		256
-
-#define check(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_iommu_req: %s:%d: check failed: %s\n", \
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
 
 struct input {
 	struct kvio_iommu_params p;
@@ -49,26 +42,6 @@ struct input {
 	u8 out[OUT_MAX];
 	unsigned int reads;
 };
-
-struct cursor {
-	const u8 *p;
-	size_t n;
-};
-
-static u64 take(struct cursor *cur, unsigned int bytes)
-{
-	u64 v = 0;
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		if (cur->n) {
-			v |= (u64)*cur->p << (8 * i);
-			cur->p++;
-			cur->n--;
-		}
-	}
-	return v;
-}
 
 static void parse(struct input *in, const u8 *data, size_t size)
 {

@@ -15,38 +15,11 @@
 #include <string.h>
 
 #include "log_bits.h"
+#include "harness.h"
 
 typedef unsigned __int128 u128;
 
 #define BITMAP_BITS	(PAGE_SIZE * 8)
-
-#define check(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_log_bits: %s:%d: check failed: %s\n", \
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
-
-struct cursor {
-	const u8 *p;
-	size_t n;
-};
-
-static u64 take(struct cursor *cur, unsigned int bytes)
-{
-	u64 v = 0;
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		if (cur->n) {
-			v |= (u64)*cur->p << (8 * i);
-			cur->p++;
-			cur->n--;
-		}
-	}
-	return v;
-}
 
 static void check_gpa_pages(u64 gpa, u64 len, u64 *first, u64 *last,
 			    bool *ok)
