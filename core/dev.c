@@ -366,6 +366,13 @@ static void kvio_dev_switch_iova(struct kvio_dev *dev, bool viommu,
 	wake_up_interruptible_poll(&dev->wait, EPOLLIN | EPOLLRDNORM);
 }
 
+/* Waits out I/O @dev submitted before (ops->sync_translation); no lock. */
+static void kvio_dev_sync_async(struct kvio_dev *dev)
+{
+	if (dev->ops->sync_translation)
+		dev->ops->sync_translation(dev);
+}
+
 /**
  * kvio_dev_set_viommu() - translate a device's IOVAs through a vIOMMU
  * @dev: the device behind a vIOMMU endpoint
@@ -398,8 +405,7 @@ int kvio_dev_set_viommu(struct kvio_dev *dev, struct kvio_as *as, void *ep)
 	mutex_lock(&dev->mutex);
 	kvio_dev_switch_iova(dev, true, as, ep, NULL, &old_as, &old_iotlb);
 	mutex_unlock(&dev->mutex);
-	if (dev->ops->sync_translation)
-		dev->ops->sync_translation(dev);
+	kvio_dev_sync_async(dev);
 	kvio_as_put(old_as);
 	kvio_as_put(old_iotlb);
 	return 0;
@@ -427,8 +433,7 @@ void kvio_dev_clear_viommu(struct kvio_dev *dev)
 	kvio_dev_switch_iova(dev, false, NULL, NULL, iotlb, &old_as,
 			     &old_iotlb);
 	mutex_unlock(&dev->mutex);
-	if (dev->ops->sync_translation)
-		dev->ops->sync_translation(dev);
+	kvio_dev_sync_async(dev);
 	kvio_as_put(old_as);
 	kvio_as_put(old_iotlb);
 }
@@ -455,8 +460,7 @@ void kvio_dev_sync_translation(struct kvio_dev *dev)
 		mutex_lock(&dev->vqs[i]->mutex);
 		mutex_unlock(&dev->vqs[i]->mutex);
 	}
-	if (dev->ops->sync_translation)
-		dev->ops->sync_translation(dev);
+	kvio_dev_sync_async(dev);
 }
 EXPORT_SYMBOL_GPL(kvio_dev_sync_translation);
 

@@ -25,6 +25,7 @@
 
 #include "kt.h"
 #include "kt_blk.h"
+#include "kt_iommu.h"
 
 #define F(bit) (1ULL << (bit))
 #define FEAT_BASE (F(VIRTIO_F_VERSION_1) | F(VIRTIO_IOMMU_F_INPUT_RANGE) | \
@@ -147,48 +148,6 @@ static int expect(struct rig *g, const void *req, size_t len, uint8_t want,
 		return kt_fail("%s: status %u, want %u", what, g->status[0],
 			       want);
 	return KT_PASS;
-}
-
-static struct virtio_iommu_req_attach attach_req(uint32_t domain,
-						 uint32_t ep, uint32_t flags)
-{
-	struct virtio_iommu_req_attach r = {
-		.head.type = VIRTIO_IOMMU_T_ATTACH,
-		.domain = domain, .endpoint = ep, .flags = flags,
-	};
-	return r;
-}
-
-static struct virtio_iommu_req_detach detach_req(uint32_t domain,
-						 uint32_t ep)
-{
-	struct virtio_iommu_req_detach r = {
-		.head.type = VIRTIO_IOMMU_T_DETACH,
-		.domain = domain, .endpoint = ep,
-	};
-	return r;
-}
-
-static struct virtio_iommu_req_map map_req(uint32_t domain, uint64_t start,
-					   uint64_t end, uint64_t phys,
-					   uint32_t flags)
-{
-	struct virtio_iommu_req_map r = {
-		.head.type = VIRTIO_IOMMU_T_MAP, .domain = domain,
-		.virt_start = start, .virt_end = end, .phys_start = phys,
-		.flags = flags,
-	};
-	return r;
-}
-
-static struct virtio_iommu_req_unmap unmap_req(uint32_t domain,
-					       uint64_t start, uint64_t end)
-{
-	struct virtio_iommu_req_unmap r = {
-		.head.type = VIRTIO_IOMMU_T_UNMAP, .domain = domain,
-		.virt_start = start, .virt_end = end,
-	};
-	return r;
 }
 
 #define RW (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)
@@ -338,46 +297,46 @@ static int case_attach(const struct kt_target *t)
 	KT_ERRNO(0, bind_ep(&g, 7, -1));
 	KT_ERRNO(0, bind_ep(&g, 8, -1));
 
-	EXPECT(&g, attach_req(1, 6, 0), S_NOENT);
-	EXPECT(&g, attach_req(1001, 7, 0), S_RANGE);
-	EXPECT(&g, attach_req(0, 7, 0), S_RANGE);
-	EXPECT(&g, attach_req(1, 7, 2), S_INVAL);	/* unknown flag */
-	a = attach_req(1, 7, 0);
+	EXPECT(&g, kt_iommu_attach_req(1, 6, 0), S_NOENT);
+	EXPECT(&g, kt_iommu_attach_req(1001, 7, 0), S_RANGE);
+	EXPECT(&g, kt_iommu_attach_req(0, 7, 0), S_RANGE);
+	EXPECT(&g, kt_iommu_attach_req(1, 7, 2), S_INVAL);	/* unknown flag */
+	a = kt_iommu_attach_req(1, 7, 0);
 	a.reserved[3] = 1;
 	EXPECT(&g, a, S_INVAL);
-	EXPECT(&g, attach_req(1, 7, 0), S_OK);
-	EXPECT(&g, attach_req(1, 7, 0), S_OK);	/* again: nothing changes */
-	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 7, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 7, 0), S_OK);	/* again: nothing changes */
+	EXPECT(&g, kt_iommu_map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
 	/* A bypass ATTACH to a mapping domain, and the other way round. */
-	EXPECT(&g, attach_req(1, 8, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_INVAL);
-	EXPECT(&g, attach_req(2, 8, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_OK);
-	EXPECT(&g, attach_req(2, 7, 0), S_INVAL);
+	EXPECT(&g, kt_iommu_attach_req(1, 8, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_INVAL);
+	EXPECT(&g, kt_iommu_attach_req(2, 8, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(2, 7, 0), S_INVAL);
 	/* The refused ATTACH left endpoint 7 where it was (domain 1). */
-	EXPECT(&g, detach_req(1, 7), S_OK);
+	EXPECT(&g, kt_iommu_detach_req(1, 7), S_OK);
 	/* Its last endpoint gone, domain 1 went with its mapping. */
-	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
-	EXPECT(&g, attach_req(1, 7, 0), S_OK);
-	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	EXPECT(&g, kt_iommu_map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
+	EXPECT(&g, kt_iommu_attach_req(1, 7, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
 	/* A bypass domain has no mappings to change. */
-	EXPECT(&g, map_req(2, 0x10000, 0x1ffff, 0x100000, RW), S_INVAL);
-	EXPECT(&g, unmap_req(2, 0, ~0ULL), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(2, 0x10000, 0x1ffff, 0x100000, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_unmap_req(2, 0, ~0ULL), S_INVAL);
 	/* ATTACH elsewhere moves the endpoint: domain 1 is left empty. */
-	EXPECT(&g, attach_req(3, 7, 0), S_OK);
-	EXPECT(&g, map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
-	EXPECT(&g, detach_req(1, 7), S_INVAL);	/* not attached there */
-	EXPECT(&g, detach_req(3, 6), S_NOENT);	/* no such endpoint */
-	d = detach_req(3, 7);
+	EXPECT(&g, kt_iommu_attach_req(3, 7, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(1, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
+	EXPECT(&g, kt_iommu_detach_req(1, 7), S_INVAL);	/* not attached there */
+	EXPECT(&g, kt_iommu_detach_req(3, 6), S_NOENT);	/* no such endpoint */
+	d = kt_iommu_detach_req(3, 7);
 	d.reserved[7] = 1;
 	EXPECT(&g, d, S_INVAL);			/* and still attached: */
-	EXPECT(&g, detach_req(3, 7), S_OK);
-	EXPECT(&g, detach_req(3, 7), S_INVAL);
+	EXPECT(&g, kt_iommu_detach_req(3, 7), S_OK);
+	EXPECT(&g, kt_iommu_detach_req(3, 7), S_INVAL);
 	/* KVIO_IOMMU_RESET: domains gone, endpoints still bound. */
-	EXPECT(&g, attach_req(4, 7, 0), S_OK);
-	EXPECT(&g, map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(4, 7, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
 	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_RESET));
-	EXPECT(&g, map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
-	EXPECT(&g, attach_req(4, 7, 0), S_OK);
-	EXPECT(&g, map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
+	EXPECT(&g, kt_iommu_map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_NOENT);
+	EXPECT(&g, kt_iommu_attach_req(4, 7, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(4, 0x10000, 0x1ffff, 0x100000, RW), S_OK);
 	rig_close(&g);
 	return KT_PASS;
 }
@@ -389,8 +348,8 @@ static int case_bypass_feature(const struct kt_target *t)
 	/* Without BYPASS_CONFIG negotiated the flag is not the guest's. */
 	KT_TRY(rig_open(&g, t, FEAT_BASE));
 	KT_ERRNO(0, bind_ep(&g, 1, -1));
-	EXPECT(&g, attach_req(1, 1, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_INVAL);
-	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 1, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_INVAL);
+	EXPECT(&g, kt_iommu_attach_req(1, 1, 0), S_OK);
 	rig_close(&g);
 	return KT_PASS;
 }
@@ -407,50 +366,50 @@ static int case_map_unmap(const struct kt_target *t)
 	c.input_end = 0xffffffffffffULL;	/* 48 bits */
 	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
 	KT_ERRNO(0, bind_ep(&g, 1, -1));
-	EXPECT(&g, map_req(5, M, M + 0xfff, 0, RW), S_NOENT);
-	EXPECT(&g, attach_req(5, 1, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xfff, 0, RW), S_NOENT);
+	EXPECT(&g, kt_iommu_attach_req(5, 1, 0), S_OK);
 
 	/* Granule (4 KiB) alignment of start, end + 1 and phys. */
-	EXPECT(&g, map_req(5, M + 1, M + 0xfff, 0, RW), S_RANGE);
-	EXPECT(&g, map_req(5, M, M + 0xffe, 0, RW), S_RANGE);
-	EXPECT(&g, map_req(5, M, M + 0xfff, 0x800, RW), S_RANGE);
-	EXPECT(&g, map_req(5, M + PAGE, M + 0xfff, 0, RW), S_RANGE);
+	EXPECT(&g, kt_iommu_map_req(5, M + 1, M + 0xfff, 0, RW), S_RANGE);
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xffe, 0, RW), S_RANGE);
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xfff, 0x800, RW), S_RANGE);
+	EXPECT(&g, kt_iommu_map_req(5, M + PAGE, M + 0xfff, 0, RW), S_RANGE);
 	/* Outside the input range, at either end. */
-	EXPECT(&g, map_req(5, 0, 0xfff, 0, RW), S_RANGE);
-	EXPECT(&g, map_req(5, 0xfffffffff000ULL, 0x1000000000fffULL, 0, RW),
+	EXPECT(&g, kt_iommu_map_req(5, 0, 0xfff, 0, RW), S_RANGE);
+	EXPECT(&g, kt_iommu_map_req(5, 0xfffffffff000ULL, 0x1000000000fffULL, 0, RW),
 	       S_RANGE);
 	/* Flags: MMIO was not offered; none at all. */
-	EXPECT(&g, map_req(5, M, M + 0xfff, 0, VIRTIO_IOMMU_MAP_F_MMIO | RW),
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xfff, 0, VIRTIO_IOMMU_MAP_F_MMIO | RW),
 	       S_INVAL);
-	EXPECT(&g, map_req(5, M, M + 0xfff, 0, 8 | RW), S_INVAL);
-	EXPECT(&g, map_req(5, M, M + 0xfff, 0, 0), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xfff, 0, 8 | RW), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xfff, 0, 0), S_INVAL);
 	/* The MSI window is reserved. */
-	EXPECT(&g, map_req(5, 0xfee00000, 0xfee00fff, 0, RW), S_INVAL);
-	EXPECT(&g, map_req(5, 0xfe000000, 0xfeffffff, 0, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(5, 0xfee00000, 0xfee00fff, 0, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(5, 0xfe000000, 0xfeffffff, 0, RW), S_INVAL);
 
 	/* Three pages, read-only, write-only, both; then overlaps. */
-	EXPECT(&g, map_req(5, M, M + 0xfff, 0x100000,
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xfff, 0x100000,
 			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
-	EXPECT(&g, map_req(5, M + PAGE, M + 0x1fff, 0x200000,
+	EXPECT(&g, kt_iommu_map_req(5, M + PAGE, M + 0x1fff, 0x200000,
 			   VIRTIO_IOMMU_MAP_F_WRITE), S_OK);
-	EXPECT(&g, map_req(5, M + 2 * PAGE, M + 0x4fff, 0x300000, RW), S_OK);
-	EXPECT(&g, map_req(5, M, M + 0xfff, 0x100000, RW), S_INVAL);
-	EXPECT(&g, map_req(5, M + 0x4000, M + 0x5fff, 0, RW), S_INVAL);
-	EXPECT(&g, map_req(5, M - PAGE, M + 0x8fff, 0, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(5, M + 2 * PAGE, M + 0x4fff, 0x300000, RW), S_OK);
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0xfff, 0x100000, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(5, M + 0x4000, M + 0x5fff, 0, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_map_req(5, M - PAGE, M + 0x8fff, 0, RW), S_INVAL);
 	/* UNMAP that would split the last one: RANGE, and it stays. */
-	EXPECT(&g, unmap_req(5, M + 2 * PAGE, M + 0x2fff), S_RANGE);
-	EXPECT(&g, unmap_req(5, M + 0x3000, M + 0x7fff), S_RANGE);
-	EXPECT(&g, map_req(5, M + 0x4000, M + 0x4fff, 0, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_unmap_req(5, M + 2 * PAGE, M + 0x2fff), S_RANGE);
+	EXPECT(&g, kt_iommu_unmap_req(5, M + 0x3000, M + 0x7fff), S_RANGE);
+	EXPECT(&g, kt_iommu_map_req(5, M + 0x4000, M + 0x4fff, 0, RW), S_INVAL);
 	/* Whole mappings and holes around them: OK, all gone. */
-	EXPECT(&g, unmap_req(5, M - 0x10000, M + 0x1fff), S_OK);
-	EXPECT(&g, map_req(5, M, M + 0x1fff, 0x100000, RW), S_OK);
-	EXPECT(&g, unmap_req(5, 0, ~0ULL), S_OK);
-	EXPECT(&g, unmap_req(5, 0, ~0ULL), S_OK);	/* nothing left: OK */
-	EXPECT(&g, map_req(5, M + 2 * PAGE, M + 0x4fff, 0x300000, RW), S_OK);
+	EXPECT(&g, kt_iommu_unmap_req(5, M - 0x10000, M + 0x1fff), S_OK);
+	EXPECT(&g, kt_iommu_map_req(5, M, M + 0x1fff, 0x100000, RW), S_OK);
+	EXPECT(&g, kt_iommu_unmap_req(5, 0, ~0ULL), S_OK);
+	EXPECT(&g, kt_iommu_unmap_req(5, 0, ~0ULL), S_OK);	/* nothing left: OK */
+	EXPECT(&g, kt_iommu_map_req(5, M + 2 * PAGE, M + 0x4fff, 0x300000, RW), S_OK);
 	/* end < start; reserved bytes set. */
-	EXPECT(&g, unmap_req(5, M + PAGE, M), S_RANGE);
+	EXPECT(&g, kt_iommu_unmap_req(5, M + PAGE, M), S_RANGE);
 	{
-		struct virtio_iommu_req_unmap u = unmap_req(5, 0, ~0ULL);
+		struct virtio_iommu_req_unmap u = kt_iommu_unmap_req(5, 0, ~0ULL);
 
 		u.reserved[0] = 1;
 		EXPECT(&g, u, S_INVAL);
@@ -460,12 +419,12 @@ static int case_map_unmap(const struct kt_target *t)
 	c.input_start = 0;
 	c.input_end = ~0ULL;
 	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
-	EXPECT(&g, attach_req(6, 2, 0), S_OK);
-	EXPECT(&g, map_req(6, 0, 0xfedfffffULL, 0, RW), S_OK);
-	EXPECT(&g, map_req(6, 0xfef00000ULL, ~0ULL, 0xfef00000ULL, RW), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(6, 2, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(6, 0, 0xfedfffffULL, 0, RW), S_OK);
+	EXPECT(&g, kt_iommu_map_req(6, 0xfef00000ULL, ~0ULL, 0xfef00000ULL, RW), S_OK);
 	/* Its translation would pass 2^64. */
-	EXPECT(&g, unmap_req(6, 0xfef00000ULL, ~0ULL), S_OK);
-	EXPECT(&g, map_req(6, 0xfef00000ULL, ~0ULL, 0xfef01000ULL, RW),
+	EXPECT(&g, kt_iommu_unmap_req(6, 0xfef00000ULL, ~0ULL), S_OK);
+	EXPECT(&g, kt_iommu_map_req(6, 0xfef00000ULL, ~0ULL, 0xfef01000ULL, RW),
 	       S_RANGE);
 	rig_close(&g);
 	return KT_PASS;
@@ -482,12 +441,12 @@ static int case_limit(const struct kt_target *t)
 	c.max_mappings = 8;
 	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
 	KT_ERRNO(0, bind_ep(&g, 1, -1));
-	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 1, 0), S_OK);
 	for (i = 0; i < 8; i++)
-		EXPECT(&g, map_req(1, i << 20, (i << 20) + 0xfff, 0, RW), S_OK);
-	EXPECT(&g, map_req(1, 8 << 20, (8 << 20) + 0xfff, 0, RW), S_NOMEM);
-	EXPECT(&g, unmap_req(1, 0, 0xfff), S_OK);
-	EXPECT(&g, map_req(1, 8 << 20, (8 << 20) + 0xfff, 0, RW), S_OK);
+		EXPECT(&g, kt_iommu_map_req(1, i << 20, (i << 20) + 0xfff, 0, RW), S_OK);
+	EXPECT(&g, kt_iommu_map_req(1, 8 << 20, (8 << 20) + 0xfff, 0, RW), S_NOMEM);
+	EXPECT(&g, kt_iommu_unmap_req(1, 0, 0xfff), S_OK);
+	EXPECT(&g, kt_iommu_map_req(1, 8 << 20, (8 << 20) + 0xfff, 0, RW), S_OK);
 	rig_close(&g);
 	return KT_PASS;
 }
@@ -554,8 +513,8 @@ static int case_probe(const struct kt_target *t)
 		KT_ASSERT(!w[i], "byte %zu after the properties is %#x", i,
 			  w[i]);
 	/* A MAP over the added region is refused too. */
-	EXPECT(&g, attach_req(1, 3, 0), S_OK);
-	EXPECT(&g, map_req(1, 0x8ffff000, 0x90000fff, 0, RW), S_INVAL);
+	EXPECT(&g, kt_iommu_attach_req(1, 3, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(1, 0x8ffff000, 0x90000fff, 0, RW), S_INVAL);
 
 	/* Unknown endpoint: NOENT, still the full length. */
 	KT_TRY(probe(&g, 4, PROBE_SIZE + TAIL));
@@ -595,7 +554,7 @@ static int case_probe(const struct kt_target *t)
 
 static int case_malformed(const struct kt_target *t)
 {
-	struct virtio_iommu_req_map m = map_req(1, 0, 0xfff, 0, RW);
+	struct virtio_iommu_req_map m = kt_iommu_map_req(1, 0, 0xfff, 0, RW);
 	struct virtio_iommu_req_head h = { .type = 0x42 };
 	struct rig g;
 
@@ -620,7 +579,7 @@ static int case_malformed(const struct kt_target *t)
 		  slot_wr(&g, 3)[4] == 0xa5,
 		  "long tail: used %u status %u", g.used_len[3], g.status[3]);
 	/* The device still serves. */
-	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 1, 0), S_OK);
 	rig_close(&g);
 	return KT_PASS;
 }
@@ -638,11 +597,11 @@ static int case_batch(const struct kt_target *t)
 
 	KT_TRY(rig_open(&g, t, FEAT));
 	KT_ERRNO(0, bind_ep(&g, 1, -1));
-	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 1, 0), S_OK);
 	kt_eventfd_drain(g.d.vq[0].call);
 	for (i = 0; i < BATCH; i++) {
 		struct virtio_iommu_req_map m =
-			map_req(1, (uint64_t)i << 12, ((uint64_t)i << 12) + 0xfff,
+			kt_iommu_map_req(1, (uint64_t)i << 12, ((uint64_t)i << 12) + 0xfff,
 				0x100000, RW);
 
 		KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), TAIL));
@@ -691,14 +650,14 @@ static int case_64k(const struct kt_target *t)
 
 	KT_TRY(rig_open(&g, t, FEAT));
 	KT_ERRNO(0, bind_ep(&g, 1, -1));
-	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 1, 0), S_OK);
 	t0 = kt_now_ms();
 	while (i < total) {
 		n = total - i < batch ? total - i : batch;
 		for (k = 0; k < n; k++) {
 			uint64_t iova = (uint64_t)(i + k) << 13;
 			struct virtio_iommu_req_map m =
-				map_req(1, iova, iova + 0xfff,
+				kt_iommu_map_req(1, iova, iova + 0xfff,
 					(uint64_t)(i + k) << 12, RW);
 
 			KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail),
@@ -712,17 +671,17 @@ static int case_64k(const struct kt_target *t)
 	}
 	kt_diag("%u MAPs in %ld ms", total, kt_now_ms() - t0);
 	/* The limit; then a lookup deep in the tree: overlap found. */
-	EXPECT(&g, map_req(1, (uint64_t)total << 13,
+	EXPECT(&g, kt_iommu_map_req(1, (uint64_t)total << 13,
 			   ((uint64_t)total << 13) + 0xfff, 0, RW), S_NOMEM);
-	EXPECT(&g, map_req(1, 40000ULL << 13, (40000ULL << 13) + 0xfff, 0,
+	EXPECT(&g, kt_iommu_map_req(1, 40000ULL << 13, (40000ULL << 13) + 0xfff, 0,
 			   RW), S_INVAL);
 	/* Every other page, one exact UNMAP each; then the rest at once. */
-	EXPECT(&g, unmap_req(1, 40000ULL << 13, (40000ULL << 13) + 0x1fff),
+	EXPECT(&g, kt_iommu_unmap_req(1, 40000ULL << 13, (40000ULL << 13) + 0x1fff),
 	       S_OK);
-	EXPECT(&g, map_req(1, 40000ULL << 13, (40000ULL << 13) + 0xfff, 0,
+	EXPECT(&g, kt_iommu_map_req(1, 40000ULL << 13, (40000ULL << 13) + 0xfff, 0,
 			   RW), S_OK);
-	EXPECT(&g, unmap_req(1, 0, ~0ULL), S_OK);
-	EXPECT(&g, map_req(1, 0, 0xfff, 0, RW), S_OK);
+	EXPECT(&g, kt_iommu_unmap_req(1, 0, ~0ULL), S_OK);
+	EXPECT(&g, kt_iommu_map_req(1, 0, 0xfff, 0, RW), S_OK);
 	rig_close(&g);
 	return KT_PASS;
 }
@@ -737,10 +696,10 @@ static int case_close_busy(const struct kt_target *t)
 	KT_TRY(rig_open(&g, t, FEAT));
 	for (i = 0; i < 4; i++)
 		KT_ERRNO(0, bind_ep(&g, i, -1));
-	EXPECT(&g, attach_req(1, 0, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 0, 0), S_OK);
 	for (i = 0; i < BATCH; i++) {
 		struct virtio_iommu_req_map m =
-			map_req(1, (uint64_t)i << 12, ((uint64_t)i << 12) + 0xfff,
+			kt_iommu_map_req(1, (uint64_t)i << 12, ((uint64_t)i << 12) + 0xfff,
 				0, RW);
 
 		KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), TAIL));
@@ -844,13 +803,13 @@ static int case_net_endpoint(const struct kt_target *t)
 	if (r != KT_PASS)
 		return r;
 	KT_ERRNO(0, bind_ep(&g, 1, n.dev.fd));
-	EXPECT(&g, attach_req(1, 1, 0), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(1, 1, 0), S_OK);
 	/* All of guest RAM at IOVA = GPA (rings, pools), one mapping. */
-	EXPECT(&g, map_req(1, n.dev.mem.gpa, n.dev.mem.gpa + n.dev.mem.size - 1,
+	EXPECT(&g, kt_iommu_map_req(1, n.dev.mem.gpa, n.dev.mem.gpa + n.dev.mem.size - 1,
 			   n.dev.mem.gpa, RW), S_OK);
 	page = kt_mem_alloc(&n.dev.mem, PAGE, PAGE);
 	KT_ASSERT(page, "guest memory");
-	EXPECT(&g, map_req(1, iova, iova + PAGE - 1, page,
+	EXPECT(&g, kt_iommu_map_req(1, iova, iova + PAGE - 1, page,
 			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
 	for (i = 0; i < 2; i++)
 		KT_ASSERT(kt_vq_setup(&n.dev, i, 64, 0) == 0, "ring %d", i);
@@ -876,7 +835,7 @@ static int case_net_endpoint(const struct kt_target *t)
 	 * Unmapped: the same IOVA faults and that packet is dropped (used,
 	 * length 0) with nothing on the tap; the ring goes on.
 	 */
-	EXPECT(&g, unmap_req(1, iova, iova + PAGE - 1), S_OK);
+	EXPECT(&g, kt_iommu_unmap_req(1, iova, iova + PAGE - 1), S_OK);
 	KT_ASSERT(kt_vq_add(&n.dev.vq[KT_TXQ], &b, 1, NULL, 0, false, 2) >= 0);
 	kt_vq_kick(&n.dev.vq[KT_TXQ]);
 	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, rd, 1,
@@ -890,7 +849,7 @@ static int case_net_endpoint(const struct kt_target *t)
 	KT_ASSERT(kt_wait_eventfd(n.dev.vq[KT_TXQ].err, 0) == 0,
 		  "TX ring stopped for one unmapped buffer");
 	/* Mapped again: the next frame from there goes out. */
-	EXPECT(&g, map_req(1, iova, iova + PAGE - 1, page,
+	EXPECT(&g, kt_iommu_map_req(1, iova, iova + PAGE - 1, page,
 			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
 	KT_ASSERT(kt_vq_add(&n.dev.vq[KT_TXQ], &b, 1, NULL, 0, false, 3) >= 0);
 	kt_vq_kick(&n.dev.vq[KT_TXQ]);
@@ -925,7 +884,7 @@ static int case_net_endpoint(const struct kt_target *t)
 	 * its descriptor table.  The TX ring, still going, faults the same
 	 * way at its own table if its handler runs again meanwhile.
 	 */
-	EXPECT(&g, detach_req(1, 1), S_OK);
+	EXPECT(&g, kt_iommu_detach_req(1, 1), S_OK);
 	KT_ASSERT(kt_packet_send(n.psock, n.tap.ifindex, frame, len) == 0);
 	KT_TRY(next_fault(&g, events, &f));
 	if (f.address == n.dev.vq[KT_TXQ].desc_gpa) {
@@ -1007,14 +966,14 @@ static int case_net_bypass(const struct kt_target *t)
 	KT_TRY(kt_expect_packet(n.psock, frame, len, 3000, "bypass config"));
 	KT_TRY(kt_net_tx_reap(&n, 1, 3000));
 	/* A bypass domain, then the config's bypass off: still identity. */
-	EXPECT(&g, attach_req(9, 1, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_OK);
+	EXPECT(&g, kt_iommu_attach_req(9, 1, VIRTIO_IOMMU_ATTACH_F_BYPASS), S_OK);
 	c.bypass = 0;
 	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
 	KT_ASSERT(kt_net_tx(&n, frame, len, false) >= 0);
 	KT_TRY(kt_expect_packet(n.psock, frame, len, 3000, "bypass domain"));
 	KT_TRY(kt_net_tx_reap(&n, 1, 3000));
 	/* Detached with bypass 0: nothing is reachable. */
-	EXPECT(&g, detach_req(9, 1), S_OK);
+	EXPECT(&g, kt_iommu_detach_req(9, 1), S_OK);
 	KT_ASSERT(kt_net_tx(&n, frame, len, false) >= 0);
 	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_DOMAIN, rd, 1,
 			    n.dev.vq[KT_TXQ].desc_gpa));
@@ -1100,15 +1059,15 @@ static int case_blk_endpoint(const struct kt_target *t)
 	fd = kt_blk_tmpfile(1 << 20, 0, 0);
 	KT_ASSERT(fd >= 0, "backing file: %s", kt_errname(-fd));
 	KT_ERRNO(0, bind_ep(&g, 2, b.d.fd));
-	EXPECT(&g, attach_req(2, 2, 0), S_OK);
-	EXPECT(&g, map_req(2, b.d.mem.gpa, b.d.mem.gpa + b.d.mem.size - 1,
+	EXPECT(&g, kt_iommu_attach_req(2, 2, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(2, b.d.mem.gpa, b.d.mem.gpa + b.d.mem.size - 1,
 			   b.d.mem.gpa, RW), S_OK);
 	page = kt_mem_alloc(&b.d.mem, PAGE, PAGE);
 	ro_page = kt_mem_alloc(&b.d.mem, PAGE, PAGE);
 	KT_ASSERT(page && ro_page, "guest memory");
-	EXPECT(&g, map_req(2, iova, iova + PAGE - 1, page,
+	EXPECT(&g, kt_iommu_map_req(2, iova, iova + PAGE - 1, page,
 			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
-	EXPECT(&g, map_req(2, ro, ro + PAGE - 1, ro_page,
+	EXPECT(&g, kt_iommu_map_req(2, ro, ro + PAGE - 1, ro_page,
 			   VIRTIO_IOMMU_MAP_F_READ), S_OK);
 	KT_ERRNO(0, kt_blk_backend(&b, fd));
 	KT_TRY(post_events(&g, 4, &events));
@@ -1124,7 +1083,7 @@ static int case_blk_endpoint(const struct kt_target *t)
 		  !memcmp(got, want, PAGE), "the file lacks the OUT's bytes");
 
 	/* Unmapped: IOERR, a READ fault, the file untouched. */
-	EXPECT(&g, unmap_req(2, iova, iova + PAGE - 1), S_OK);
+	EXPECT(&g, kt_iommu_unmap_req(2, iova, iova + PAGE - 1), S_OK);
 	*kt_blk_status(&b, 0, 1) = 0xee;
 	KT_ASSERT(blk_chain(&b, 1, VIRTIO_BLK_T_OUT, 16, iova, PAGE,
 			    st + 1) == 1 &&
@@ -1195,8 +1154,8 @@ static int blk_ep_open(struct blk_ep *e, const struct kt_target *t,
 	if (r != KT_PASS)
 		return r;
 	KT_ERRNO(0, bind_ep(&e->g, 3, e->b.d.fd));
-	EXPECT(&e->g, attach_req(3, 3, 0), S_OK);
-	EXPECT(&e->g, map_req(3, e->b.d.mem.gpa,
+	EXPECT(&e->g, kt_iommu_attach_req(3, 3, 0), S_OK);
+	EXPECT(&e->g, kt_iommu_map_req(3, e->b.d.mem.gpa,
 			      e->b.d.mem.gpa + e->b.d.mem.size - 1,
 			      e->b.d.mem.gpa, RW), S_OK);
 	KT_ERRNO(0, kt_blk_backend(&e->b, e->fd));
@@ -1235,7 +1194,7 @@ static int case_blk_unmap_inflight(const struct kt_target *t)
 	KT_ASSERT(page, "guest memory");
 	pg = kt_gpa(&e.b.d.mem, page);
 	memset(pg, 0, PAGE);
-	EXPECT(&e.g, map_req(3, iova, iova + PAGE - 1, page, RW), S_OK);
+	EXPECT(&e.g, kt_iommu_map_req(3, iova, iova + PAGE - 1, page, RW), S_OK);
 	*kt_blk_status(&e.b, 0, 0) = 0xee;
 	KT_ASSERT(blk_chain_post(&e.b, 0, VIRTIO_BLK_T_IN, 8, iova, PAGE,
 				 e.b.q[0].status_gpa) == 0);
@@ -1245,7 +1204,7 @@ static int case_blk_unmap_inflight(const struct kt_target *t)
 		kt_sleep_ms(5);
 	KT_ASSERT(kt_nullb_inflight(&e.nb) == 1, "the read is not in flight");
 	t0 = kt_now_ms();
-	EXPECT(&e.g, unmap_req(3, iova, iova + PAGE - 1), S_OK);
+	EXPECT(&e.g, kt_iommu_unmap_req(3, iova, iova + PAGE - 1), S_OK);
 	ms = kt_now_ms() - t0;
 	kt_diag("UNMAP completed after %ld ms", ms);
 	KT_ASSERT(kt_vq_get_used(&e.b.q[0].vq, &id, &used, &tok) == 1,
@@ -1291,7 +1250,7 @@ static int case_blk_unmap_race(const struct kt_target *t)
 	pg = kt_gpa(&e.b.d.mem, pages);
 	srand(12345);
 	for (round = 0; round < 100; round++) {
-		EXPECT(&e.g, map_req(3, iova, iova + 9 * PAGE - 1, pages, RW),
+		EXPECT(&e.g, kt_iommu_map_req(3, iova, iova + 9 * PAGE - 1, pages, RW),
 		       S_OK);
 		memset(pg, 0, 8 * PAGE);
 		memset(pg + 8 * PAGE, 0xee, PAGE);
@@ -1299,7 +1258,7 @@ static int case_blk_unmap_race(const struct kt_target *t)
 			KT_ASSERT(blk_chain_post(&e.b, i, VIRTIO_BLK_T_IN,
 						 8 * i, iova + i * PAGE, PAGE,
 						 st_iova + i) == 0);
-		um = unmap_req(3, iova, iova + 9 * PAGE - 1);
+		um = kt_iommu_unmap_req(3, iova, iova + 9 * PAGE - 1);
 		KT_TRY(queue_req(&e.g, &um, sizeof(um), TAIL));
 		if (round & 1) {
 			kt_vq_kick(&e.b.q[0].vq);
@@ -1352,7 +1311,7 @@ static int blk_ep_read_inflight(struct blk_ep *e, uint64_t iova)
 	unsigned int i;
 
 	KT_ASSERT(page, "guest memory");
-	EXPECT(&e->g, map_req(3, iova, iova + PAGE - 1, page, RW), S_OK);
+	EXPECT(&e->g, kt_iommu_map_req(3, iova, iova + PAGE - 1, page, RW), S_OK);
 	KT_ASSERT(blk_chain_post(&e->b, 0, VIRTIO_BLK_T_IN, 8, iova, PAGE,
 				 e->b.q[0].status_gpa) == 0);
 	kt_vq_kick(&e->b.q[0].vq);
@@ -1397,7 +1356,7 @@ static int case_blk_teardown(const struct kt_target *t)
 	KT_TRY(kt_close_timed("close an attached endpoint", 10000, e.b.d.fd,
 			      &ret));
 	e.b.d.fd = -1;
-	EXPECT(&e.g, unmap_req(3, iova, iova + PAGE - 1), S_OK);
+	EXPECT(&e.g, kt_iommu_unmap_req(3, iova, iova + PAGE - 1), S_OK);
 	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0,
 		  "UNMAP completed with the closed endpoint's read in flight");
 	KT_TRY(kt_ioctl_timed("UNBIND the closed endpoint", 10000, e.g.d.fd,
@@ -1412,7 +1371,7 @@ static int case_blk_teardown(const struct kt_target *t)
 			      e.b.d.fd, VHOST_RESET_OWNER, NULL, &ret));
 	KT_ASSERT(ret == 0, "RESET_OWNER: %s", kt_errname(errno));
 	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0, "RESET_OWNER left I/O");
-	EXPECT(&e.g, unmap_req(3, iova, iova + PAGE - 1), S_OK);
+	EXPECT(&e.g, kt_iommu_unmap_req(3, iova, iova + PAGE - 1), S_OK);
 	KT_ERRNO(0, ioctl(e.g.d.fd, KVIO_IOMMU_UNBIND, &u));
 	blk_ep_close(&e);
 	return KT_PASS;

@@ -16,8 +16,8 @@
  *    to the smallest page, or outside the input range RANGE; a reserved
  *    region touched INVAL.  UNMAP: reserved bytes INVAL, end below start
  *    RANGE.
- * The head and body are read once, through r->read, into a local copy;
- * every field is taken from that copy in CPU order.
+ * The head and body are read once, in one call of r->read, into a local
+ * copy; every field is taken from that copy in CPU order.
  *
  * This file is also compiled in userspace by fuzz/ (with fuzz/shim/), so it
  * includes nothing beyond the headers the shim provides.
@@ -171,7 +171,8 @@ enum kvio_iommu_verdict kvio_iommu_parse_req(struct kvio_iommu_parse *r)
 
 	if (r->out_len < sizeof(req.head) || r->in_len < tail)
 		return KVIO_IOMMU_DROP;	/* no tail to answer in */
-	r->err = r->read(r, &req.head, sizeof(req.head));
+	/* One copy: head and whatever body there is, checked below. */
+	r->err = r->read(r, &req, min(r->out_len, sizeof(req)));
 	if (r->err)
 		return KVIO_IOMMU_DROP;
 	r->type = req.head.type;
@@ -191,9 +192,6 @@ enum kvio_iommu_verdict kvio_iommu_parse_req(struct kvio_iommu_parse *r)
 		r->tail_off = r->in_len - tail;
 	if (r->out_len < size)
 		return kvio_iommu_answer(r, VIRTIO_IOMMU_S_INVAL);
-	r->err = r->read(r, &req, size);
-	if (r->err)
-		return KVIO_IOMMU_DROP;
 
 	switch (r->type) {
 	case VIRTIO_IOMMU_T_ATTACH:

@@ -86,31 +86,6 @@ struct ib_rig {
 	int err;
 };
 
-static struct virtio_iommu_req_map ib_map(uint64_t iova, uint64_t phys)
-{
-	struct virtio_iommu_req_map m = {
-		.head.type = VIRTIO_IOMMU_T_MAP,
-		.domain = htole32(IB_DOMAIN),
-		.virt_start = htole64(iova),
-		.virt_end = htole64(iova + IB_PAGE - 1),
-		.phys_start = htole64(phys),
-		.flags = htole32(VIRTIO_IOMMU_MAP_F_READ |
-				 VIRTIO_IOMMU_MAP_F_WRITE),
-	};
-	return m;
-}
-
-static struct virtio_iommu_req_unmap ib_unmap(uint64_t iova)
-{
-	struct virtio_iommu_req_unmap u = {
-		.head.type = VIRTIO_IOMMU_T_UNMAP,
-		.domain = htole32(IB_DOMAIN),
-		.virt_start = htole64(iova),
-		.virt_end = htole64(iova + IB_PAGE - 1),
-	};
-	return u;
-}
-
 /* Queues request @len bytes at slot @i (not kicked). */
 static int ib_queue(struct ib_rig *r, unsigned int i, const void *req,
 		    size_t len)
@@ -160,8 +135,11 @@ static int ib_pairs(struct ib_rig *r, unsigned int n)
 	int ret;
 
 	for (i = 0; i < n; i++) {
+		uint64_t iova = IB_IOVA + i * IB_PAGE;
 		struct virtio_iommu_req_map m =
-			ib_map(IB_IOVA + i * IB_PAGE, r->page);
+			kt_iommu_map_req(IB_DOMAIN, iova, iova + IB_PAGE - 1,
+					 r->page, VIRTIO_IOMMU_MAP_F_READ |
+					 VIRTIO_IOMMU_MAP_F_WRITE);
 
 		if (ib_queue(r, i, &m, offsetof(typeof(m), tail)))
 			return -ENOSPC;
@@ -170,8 +148,10 @@ static int ib_pairs(struct ib_rig *r, unsigned int n)
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
+		uint64_t iova = IB_IOVA + i * IB_PAGE;
 		struct virtio_iommu_req_unmap u =
-			ib_unmap(IB_IOVA + i * IB_PAGE);
+			kt_iommu_unmap_req(IB_DOMAIN, iova,
+					   iova + IB_PAGE - 1);
 
 		if (ib_queue(r, i, &u, offsetof(typeof(u), tail)))
 			return -ENOSPC;

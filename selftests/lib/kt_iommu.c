@@ -76,11 +76,8 @@ int kt_iommu_do(struct kt_iommu *io, const void *req, size_t len)
 
 int kt_iommu_attach(struct kt_iommu *io, uint32_t domain, uint32_t endpoint)
 {
-	struct virtio_iommu_req_attach a = {
-		.head.type = VIRTIO_IOMMU_T_ATTACH,
-		.domain = htole32(domain),
-		.endpoint = htole32(endpoint),
-	};
+	struct virtio_iommu_req_attach a = kt_iommu_attach_req(domain,
+							       endpoint, 0);
 
 	return kt_iommu_do(io, &a, offsetof(typeof(a), tail));
 }
@@ -88,14 +85,8 @@ int kt_iommu_attach(struct kt_iommu *io, uint32_t domain, uint32_t endpoint)
 int kt_iommu_map(struct kt_iommu *io, uint32_t domain, uint64_t start,
 		 uint64_t end, uint64_t phys, uint32_t flags)
 {
-	struct virtio_iommu_req_map m = {
-		.head.type = VIRTIO_IOMMU_T_MAP,
-		.domain = htole32(domain),
-		.virt_start = htole64(start),
-		.virt_end = htole64(end),
-		.phys_start = htole64(phys),
-		.flags = htole32(flags),
-	};
+	struct virtio_iommu_req_map m = kt_iommu_map_req(domain, start, end,
+							 phys, flags);
 
 	return kt_iommu_do(io, &m, offsetof(typeof(m), tail));
 }
@@ -103,12 +94,8 @@ int kt_iommu_map(struct kt_iommu *io, uint32_t domain, uint64_t start,
 int kt_iommu_unmap(struct kt_iommu *io, uint32_t domain, uint64_t start,
 		   uint64_t end)
 {
-	struct virtio_iommu_req_unmap u = {
-		.head.type = VIRTIO_IOMMU_T_UNMAP,
-		.domain = htole32(domain),
-		.virt_start = htole64(start),
-		.virt_end = htole64(end),
-	};
+	struct virtio_iommu_req_unmap u = kt_iommu_unmap_req(domain, start,
+							     end);
 
 	return kt_iommu_do(io, &u, offsetof(typeof(u), tail));
 }
