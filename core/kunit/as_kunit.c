@@ -40,20 +40,41 @@ static struct kvio_as *kt_alloc(struct kunit *test, unsigned int limit,
 }
 
 /*
- * The map holding @addr, or NULL: the space's own entry (single-threaded
- * here, so no RCU needed to look at it).
+ * The map holding @addr, or NULL: the space's own entry, found in the
+ * first copy of its tree (single-threaded here: it holds still).
  */
+static struct kvio_as_map *kt_map_of(struct rb_node *n)
+{
+	return container_of(n, struct kvio_as_map, node.node[0]);
+}
+
 static struct kvio_as_map *kt_at(struct kvio_as *as, u64 addr)
 {
-	return mtree_load(&as->mt, addr);
+	struct rb_node *n = as->tree.tree[0].rb_node;
+
+	while (n) {
+		struct kvio_as_map *map = kt_map_of(n);
+
+		if (addr < map->start)
+			n = n->rb_left;
+		else if (addr > map->last)
+			n = n->rb_right;
+		else
+			return map;
+	}
+	return NULL;
 }
 
 /* The first map intersecting [start, last], and the next after @map. */
 static struct kvio_as_map *kt_first(struct kvio_as *as, u64 start, u64 last)
 {
-	unsigned long index = start;
+	struct rb_node *n;
 
-	return mt_find(&as->mt, &index, last);
+	for (n = rb_first(&as->tree.tree[0]); n; n = rb_next(n))
+		if (kt_map_of(n)->last >= start)
+			return kt_map_of(n)->start <= last ? kt_map_of(n) :
+							     NULL;
+	return NULL;
 }
 
 static struct kvio_as_map *kt_next(struct kvio_as *as,

@@ -4,10 +4,10 @@
  * translates through.
  *
  * A struct kvio_as is a set of non-overlapping maps [start, last] -> addr,
- * each with permissions and an owner's opaque pointer, kept in a maple tree
- * in RCU mode: lookups take no lock, so any number of workers translate
- * while the owner maps and unmaps, and lookups cost O(log n) maps.  Its
- * sources:
+ * each with permissions and an owner's opaque pointer, kept in a latched
+ * red-black tree (linux/rbtree_latch.h): lookups take no lock, so any
+ * number of workers translate while the owner maps and unmaps, and both
+ * lookups and changes cost O(log n) maps.  Its sources:
  *
  *  - the memory table, GPA -> HVA: built by SET_MEM_TABLE, replaced whole;
  *  - the device IOTLB, IOVA -> HVA: fed by the VMM with VHOST_IOTLB_MSG
@@ -32,8 +32,8 @@
 #define _KVIO_AS_H
 
 #include <linux/list.h>
-#include <linux/maple_tree.h>
 #include <linux/mutex.h>
+#include <linux/rbtree_latch.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
@@ -50,10 +50,12 @@
  * @addr: translation of @start
  * @perm: KVIO_PERM_* the map allows
  * @opaque: the owner's pointer, as given to kvio_as_map()
+ * @node: private, in as->tree
  * @link: private, on as->maps in insertion order (as->lock)
  * @rcu: private, frees the map after lock-free readers
  */
 struct kvio_as_map {
+	struct latch_tree_node node;
 	u64 start;
 	u64 last;
 	u64 addr;
@@ -105,7 +107,7 @@ struct kvio_as_notifier {
 
 /**
  * struct kvio_as - an address space
- * @mt: the maps, by address (maple tree in RCU mode)
+ * @tree: the maps, by address (latched: lock-free lookups)
  * @lock: writers and notifiers
  * @maps: every map, oldest first (eviction, teardown)
  * @notifiers: struct kvio_as_notifier list
@@ -120,7 +122,7 @@ struct kvio_as_notifier {
  * @rcu: frees the space after lock-free readers
  */
 struct kvio_as {
-	struct maple_tree mt;
+	struct latch_tree_root tree;
 	struct mutex lock;		/* writers, notifiers */
 	struct list_head maps;
 	struct list_head notifiers;

@@ -19,10 +19,24 @@
  *
  * Cells: "batch B": the guest queues B MAPs (B pages), kicks and waits for
  * all of them, then the same with B UNMAPs; B = 1 is a guest that syncs
- * every request.  Each cell runs --time seconds after a warm-up, --rounds
- * times, the two backends alternating; the table gives medians, the ratio
- * kvio/user and the spread of per-round ratios.  Not a test: it prints
- * figures and exits non-zero only if a run failed.
+ * every request.
+ *
+ * "strict B": the same guest sending B 64-byte frames through the
+ * endpoint (a tap whose stack drops them), each from its own page mapped
+ * just before and unmapped just after, as Linux's DMA API does with
+ * iommu.strict=1: B MAPs, B TX buffers at those IOVAs (one kick, waited
+ * for), B UNMAPs.  The user server now plays QEMU exactly: a MAP only
+ * enters its own table (QEMU tells vhost of unmaps, not maps), vhost-net's
+ * first access to the page misses and asks through its fd (a
+ * VHOST_IOTLB_MISS message), the server answers with an UPDATE from its
+ * table, vhost-net retries; an UNMAP leaves the table and becomes an
+ * INVALIDATE.  The rings stay mapped (IOVA = GPA) throughout, in the
+ * domain for kvio and in the server's table for user.
+ *
+ * Each cell runs --time seconds after a warm-up, --rounds times, the two
+ * backends alternating; the table gives medians (pairs/s, or frames/s for
+ * strict cells), the ratio kvio/user and the spread of per-round ratios.
+ * Not a test: it prints figures and exits non-zero only if a run failed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +54,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_iommu.h>
 
+#include <linux/vhost.h>
+
 #include "kt.h"
 #include "kt_iommu.h"
 
@@ -52,6 +68,11 @@
 #define IB_PAGE		4096ULL
 #define IB_DOMAIN	1
 #define IB_EP		1
+#define IB_TX_RING	1	/* vhost-net: ring 1 transmits */
+#define IB_TAP		"ibtap0"
+#define IB_FRAME_LEN	64
+#define IB_HDR_LEN	12	/* virtio-net header, VERSION_1 */
+#define IB_MAX_UMAPS	(IB_MAX_BATCH + 1)	/* the server's table */
 
 #define F(bit) (1ULL << (bit))
 #define IB_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_IOMMU_F_INPUT_RANGE) | \
@@ -62,12 +83,26 @@ enum ib_backend { IB_KVIO, IB_USER, IB_NBACKENDS };
 
 static const char *const ib_names[IB_NBACKENDS] = { "kvio", "user" };
 
+/* What a cell measures: MAP+UNMAP pairs, or strict-guest TX frames. */
+enum ib_kind { IB_PAIRS, IB_STRICT };
+
+struct ib_cell {
+	enum ib_kind kind;
+	unsigned int batch;
+};
+
 struct ib_opts {
 	double time;		/* seconds measured per run */
 	double warmup;
 	unsigned int rounds;
-	unsigned int batches[8];
-	unsigned int nbatches;
+	struct ib_cell cells[16];
+	unsigned int ncells;
+};
+
+/* One mapping of the user server's table: IOVA -> endpoint GPA. */
+struct ib_umap {
+	uint64_t start, last, gpa;
+	uint8_t perm;		/* VHOST_ACCESS_* */
 };
 
 /* One backend, set up: the request ring and what the mappings go to. */
@@ -79,9 +114,15 @@ struct ib_rig {
 	struct kt_vq *vq;
 	uint64_t slots;
 	uint64_t page;		/* the guest page every MAP points at */
-	/* user: the serving thread. */
+	/* strict cells: the endpoint transmits into a tap. */
+	enum ib_kind kind;
+	struct kt_tap tap;
+	uint64_t frames;	/* IB_MAX_BATCH pages, a frame in each */
+	/* user: the serving thread; strict cells: its table (its own). */
 	pthread_t th;
 	bool th_started;
+	struct ib_umap umaps[IB_MAX_UMAPS];
+	unsigned int numaps;
 	volatile bool stop;
 	int err;
 };
@@ -159,7 +200,119 @@ static int ib_pairs(struct ib_rig *r, unsigned int n)
 	return ib_complete(r, n);
 }
 
+/*
+ * A strict guest sending @n frames: each page mapped, the frames sent
+ * from their IOVAs (one kick, all waited for), the pages unmapped.
+ */
+static int ib_strict(struct ib_rig *r, unsigned int n)
+{
+	struct kt_vq *tx = &r->ep.vq[IB_TX_RING];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		uint64_t iova = IB_IOVA + i * IB_PAGE;
+		struct virtio_iommu_req_map m =
+			kt_iommu_map_req(IB_DOMAIN, iova, iova + IB_PAGE - 1,
+					 r->frames + i * IB_PAGE,
+					 VIRTIO_IOMMU_MAP_F_READ);
+
+		if (ib_queue(r, i, &m, offsetof(typeof(m), tail)))
+			return -ENOSPC;
+	}
+	ret = ib_complete(r, n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		struct kt_buf b = { IB_IOVA + i * IB_PAGE,
+				    IB_HDR_LEN + IB_FRAME_LEN };
+
+		if (kt_vq_add(tx, &b, 1, NULL, 0, false, i) < 0)
+			return -ENOSPC;
+	}
+	kt_vq_kick(tx);
+	for (i = 0; i < n; i++) {
+		uint32_t id, len;
+		uint64_t tok;
+
+		if (kt_vq_wait_used(tx, &id, &len, &tok, 5000) != 1) {
+			kt_diag("%s: frame %u of %u not sent", ib_names[r->be],
+				i, n);
+			return -ETIMEDOUT;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t iova = IB_IOVA + i * IB_PAGE;
+		struct virtio_iommu_req_unmap u =
+			kt_iommu_unmap_req(IB_DOMAIN, iova,
+					   iova + IB_PAGE - 1);
+
+		if (ib_queue(r, i, &u, offsetof(typeof(u), tail)))
+			return -ENOSPC;
+	}
+	return ib_complete(r, n);
+}
+
 /* ---- the userspace server ---------------------------------------------- */
+
+/* The server's table (strict cells): as QEMU's virtio-iommu keeps one. */
+static struct ib_umap *ib_umap_find(struct ib_rig *r, uint64_t iova)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->numaps; i++)
+		if (iova >= r->umaps[i].start && iova <= r->umaps[i].last)
+			return &r->umaps[i];
+	return NULL;
+}
+
+static uint8_t ib_umap_add(struct ib_rig *r, uint64_t start, uint64_t last,
+			   uint64_t gpa, uint8_t perm)
+{
+	if (r->numaps == IB_MAX_UMAPS)
+		return VIRTIO_IOMMU_S_NOMEM;
+	if (!kt_gpa(&r->ep.mem, gpa) ||
+	    !kt_gpa(&r->ep.mem, gpa + (last - start)))
+		return VIRTIO_IOMMU_S_RANGE;
+	r->umaps[r->numaps++] = (struct ib_umap){ start, last, gpa, perm };
+	return VIRTIO_IOMMU_S_OK;
+}
+
+static void ib_umap_del(struct ib_rig *r, uint64_t start, uint64_t last)
+{
+	unsigned int i = 0;
+
+	while (i < r->numaps) {
+		if (r->umaps[i].start >= start && r->umaps[i].last <= last)
+			r->umaps[i] = r->umaps[--r->numaps];
+		else
+			i++;
+	}
+}
+
+/* vhost-net's MISS messages, answered from the table with UPDATEs. */
+static int ib_user_misses(struct ib_rig *r)
+{
+	struct vhost_iotlb_msg msg;
+	struct ib_umap *m;
+	int ret;
+
+	while ((ret = kt_iotlb_read(&r->ep, &msg, 0)) == 1) {
+		if (msg.type != VHOST_IOTLB_MISS)
+			return -EPROTO;
+		m = ib_umap_find(r, msg.iova);
+		/* QEMU answers an unmapped IOVA with nothing: a fault. */
+		if (!m)
+			continue;
+		ret = kt_iotlb_msg(&r->ep, 1, VHOST_IOTLB_UPDATE, m->start,
+				   m->last - m->start + 1,
+				   (uintptr_t)kt_gpa(&r->ep.mem, m->gpa),
+				   m->perm);
+		if (ret)
+			return ret;
+	}
+	return ret;
+}
 
 static uint8_t ib_user_serve_one(struct ib_rig *r, const uint8_t *req,
 				 uint32_t len)
@@ -176,6 +329,11 @@ static uint8_t ib_user_serve_one(struct ib_rig *r, const uint8_t *req,
 		end = le64toh(m->virt_end);
 		if (end < start)
 			return VIRTIO_IOMMU_S_RANGE;
+		/* Strict cells: the table only, vhost-net asks on a miss. */
+		if (r->kind == IB_STRICT)
+			return ib_umap_add(r, start, end,
+					   le64toh(m->phys_start),
+					   VHOST_ACCESS_RO);
 		/* IOVA -> the page's address in this process, as QEMU does. */
 		if (kt_iotlb_msg(&r->ep, 1, VHOST_IOTLB_UPDATE, start,
 				 end - start + 1,
@@ -190,6 +348,7 @@ static uint8_t ib_user_serve_one(struct ib_rig *r, const uint8_t *req,
 		end = le64toh(u->virt_end);
 		if (end < start)
 			return VIRTIO_IOMMU_S_RANGE;
+		ib_umap_del(r, start, end);
 		if (kt_iotlb_msg(&r->ep, 1, VHOST_IOTLB_INVALIDATE, start,
 				 end - start + 1, 0, 0))
 			return VIRTIO_IOMMU_S_DEVERR;
@@ -212,10 +371,20 @@ static void *ib_user_thread(void *arg)
 	uint16_t last = vq->used->idx;
 
 	while (!r->stop) {
-		struct pollfd p = { .fd = vq->kick, .events = POLLIN };
+		struct pollfd p[2] = {
+			{ .fd = vq->kick, .events = POLLIN },
+			{ .fd = r->ep.fd, .events = POLLIN },
+		};
 		uint16_t avail;
 
-		if (poll(&p, 1, 200) <= 0)
+		if (poll(p, r->kind == IB_STRICT ? 2 : 1, 200) <= 0)
+			continue;
+		if (p[1].revents) {
+			r->err = ib_user_misses(r);
+			if (r->err)
+				break;
+		}
+		if (!p[0].revents)
 			continue;
 		kt_eventfd_drain(vq->kick);
 		avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
@@ -271,17 +440,56 @@ static void ib_close(struct ib_rig *r)
 	}
 	kt_dev_close(&r->ep);
 	kt_dev_close(&r->io.d);
+	if (r->tap.fd >= 0)
+		kt_tap_close(&r->tap);
 }
 
-static int ib_open(struct ib_rig *r, enum ib_backend be)
+/* Strict cells: frames in IB_MAX_BATCH pages of the endpoint's memory. */
+static int ib_frames(struct ib_rig *r)
+{
+	static const uint8_t nobody[6] = { 0x02, 0x6b, 0x76, 0x69, 0x6f, 0xee };
+	uint8_t *p;
+	unsigned int i;
+
+	r->frames = kt_mem_alloc(&r->ep.mem, IB_MAX_BATCH * IB_PAGE, IB_PAGE);
+	if (!r->frames)
+		return -ENOMEM;
+	for (i = 0; i < IB_MAX_BATCH; i++) {
+		p = kt_gpa(&r->ep.mem, r->frames + i * IB_PAGE);
+		memset(p, 0, IB_HDR_LEN);
+		kt_frame_test(p + IB_HDR_LEN, nobody, kt_guest_mac,
+			      IB_FRAME_LEN - 14, i);
+	}
+	return 0;
+}
+
+/* Strict cells: the TX ring (IOVA = GPA) and its tap. */
+static int ib_tx(struct ib_rig *r)
+{
+	int ret;
+
+	if (kt_tap_create(&r->tap, IB_TAP, IB_HDR_LEN, NULL) != KT_PASS)
+		return -ENODEV;
+	if (kt_vq_setup(&r->ep, IB_TX_RING, IB_NUM, 0))
+		return -EIO;
+	ret = kt_net_backend(&r->ep, IB_TX_RING, r->tap.fd);
+	if (ret)
+		kt_diag("%s: SET_BACKEND: %s", ib_names[r->be],
+			kt_errname(-ret));
+	return ret;
+}
+
+static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind)
 {
 	const uint64_t ep_features = F(VIRTIO_F_VERSION_1) |
 				     F(VIRTIO_F_ACCESS_PLATFORM);
+	uint64_t ram, ram_last;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	r->be = be;
-	r->io.d.fd = r->ep.fd = -1;
+	r->kind = kind;
+	r->io.d.fd = r->ep.fd = r->tap.fd = -1;
 	ret = kt_dev_open(&r->ep, be == IB_KVIO ? "/dev/kvio-net" :
 			  "/dev/vhost-net");
 	if (ret)
@@ -290,6 +498,10 @@ static int ib_open(struct ib_rig *r, enum ib_backend be)
 	if (ret)
 		return ret;
 	r->page = kt_mem_alloc(&r->ep.mem, IB_PAGE, IB_PAGE);
+	if (kind == IB_STRICT && ib_frames(r))
+		return -ENOMEM;
+	ram = r->ep.mem.gpa;
+	ram_last = ram + r->ep.mem.size - 1;
 
 	if (be == IB_KVIO) {
 		ret = kt_iommu_open(&r->io, IB_NUM);
@@ -300,7 +512,14 @@ static int ib_open(struct ib_rig *r, enum ib_backend be)
 		ret = kt_iommu_bind(&r->io, IB_EP, r->ep.fd);
 		if (!ret && kt_iommu_attach(&r->io, IB_DOMAIN, IB_EP))
 			ret = -EPROTO;
-		return ret;
+		if (ret || kind != IB_STRICT)
+			return ret;
+		/* The rings, mapped for good as a guest maps its rings. */
+		if (kt_iommu_map(&r->io, IB_DOMAIN, ram, ram_last, ram,
+				 VIRTIO_IOMMU_MAP_F_READ |
+				 VIRTIO_IOMMU_MAP_F_WRITE))
+			return -EPROTO;
+		return ib_tx(r);
 	}
 
 	/* user: guest memory and a ring only; this process serves it. */
@@ -313,6 +532,21 @@ static int ib_open(struct ib_rig *r, enum ib_backend be)
 		return ret;
 	r->vq = &r->io.d.vq[0];
 	r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
+	if (kind == IB_STRICT) {
+		ib_umap_add(r, ram, ram_last, ram, VHOST_ACCESS_RW);
+		/*
+		 * vhost-net writes the used ring's flags at SET_BACKEND, so
+		 * QEMU answers that miss before it starts a device.
+		 */
+		ret = kt_iotlb_msg(&r->ep, 1, VHOST_IOTLB_UPDATE, ram,
+				   ram_last - ram + 1,
+				   (uintptr_t)kt_gpa(&r->ep.mem, ram),
+				   VHOST_ACCESS_RW);
+		if (!ret)
+			ret = ib_tx(r);
+		if (ret)
+			return ret;
+	}
 	if (pthread_create(&r->th, NULL, ib_user_thread, r))
 		return -EAGAIN;
 	r->th_started = true;
@@ -329,33 +563,72 @@ static double ib_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Pairs per second of one backend at one batch size, in a child. */
-static int ib_run(enum ib_backend be, unsigned int batch,
+/* Frames the tap received from the endpoint (this netns's /proc/net/dev). */
+static long long ib_tap_rx(void)
+{
+	char line[512];
+	long long bytes, pkts = -1;
+	FILE *f = fopen("/proc/net/dev", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, IB_TAP ":");
+
+		if (p && sscanf(p + strlen(IB_TAP ":"), "%lld %lld", &bytes,
+				&pkts) == 2)
+			break;
+	}
+	fclose(f);
+	return pkts;
+}
+
+/* One round of a cell: @batch pairs, or @batch strict frames. */
+static int ib_round(struct ib_rig *r, unsigned int batch)
+{
+	return r->kind == IB_STRICT ? ib_strict(r, batch) :
+				      ib_pairs(r, batch);
+}
+
+/* Pairs (frames) per second of one backend in one cell, in a child. */
+static int ib_run(enum ib_backend be, const struct ib_cell *cell,
 		  const struct ib_opts *o, double *rate)
 {
-	struct ib_rig r;
+	unsigned int batch = cell->batch;
+	unsigned long pairs = 0, rounds = 0;
 	double t0, t1, end;
-	unsigned long pairs = 0;
+	struct ib_rig r;
+	long long rx;
 	int ret;
 
-	ret = ib_open(&r, be);
+	ret = ib_open(&r, be, cell->kind);
 	if (ret) {
 		kt_diag("%s: set-up: %s", ib_names[be], kt_errname(-ret));
 		ib_close(&r);
 		return ret;
 	}
 	end = ib_now() + o->warmup;
-	while (!ret && ib_now() < end)
-		ret = ib_pairs(&r, batch);
+	while (!ret && ib_now() < end) {
+		ret = ib_round(&r, batch);
+		rounds++;
+	}
 	t0 = ib_now();
 	end = t0 + o->time;
 	while (!ret && (t1 = ib_now()) < end) {
-		ret = ib_pairs(&r, batch);
+		ret = ib_round(&r, batch);
 		pairs += batch;
+		rounds++;
 	}
 	t1 = ib_now();
 	if (!ret && r.err)
 		ret = r.err;
+	/* A frame counts only if it left: dropped ones are used too. */
+	if (!ret && cell->kind == IB_STRICT &&
+	    (rx = ib_tap_rx()) < (long long)(rounds * batch)) {
+		kt_diag("%s: %lld of %lu frames reached the tap",
+			ib_names[be], rx, rounds * batch);
+		ret = -EPROTO;
+	}
 	ib_close(&r);
 	if (ret)
 		return ret;
@@ -364,7 +637,7 @@ static int ib_run(enum ib_backend be, unsigned int batch,
 }
 
 /* Runs ib_run() in a child, so a hang or crash is one failed run. */
-static int ib_run_child(enum ib_backend be, unsigned int batch,
+static int ib_run_child(enum ib_backend be, const struct ib_cell *cell,
 			const struct ib_opts *o, double *rate)
 {
 	int pfd[2], status;
@@ -381,7 +654,7 @@ static int ib_run_child(enum ib_backend be, unsigned int batch,
 		int ret;
 
 		close(pfd[0]);
-		ret = ib_run(be, batch, o, &v);
+		ret = ib_run(be, cell, o, &v);
 		if (!ret && write(pfd[1], &v, sizeof(v)) != sizeof(v))
 			ret = -EIO;
 		_exit(ret ? 1 : 0);
@@ -411,11 +684,27 @@ static double ib_median(double *v, unsigned int n)
 static void ib_usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [--time S] [--warmup S] [--rounds N] [--batch B]...\n"
-		"  MAP+UNMAP pairs/s through /dev/kvio-iommu against a userspace\n"
+		"usage: %s [--time S] [--warmup S] [--rounds N] [--batch B]... [--strict B]...\n"
+		"  MAP+UNMAP pairs/s (--batch) and strict-guest TX frames/s (--strict)\n"
+		"  through /dev/kvio-iommu and /dev/kvio-net against a userspace\n"
 		"  virtio-iommu feeding /dev/vhost-net IOTLB messages.\n"
-		"  defaults: --time 2 --warmup 0.3 --rounds 5 --batch 1 --batch 32\n",
+		"  defaults: --time 2 --warmup 0.3 --rounds 5 --batch 1 --batch 32\n"
+		"  --strict 1 --strict 32\n",
 		argv0);
+}
+
+static int ib_add_cell(struct ib_opts *o, enum ib_kind kind, const char *arg)
+{
+	int b = atoi(arg);
+
+	if (b < 1 || b > IB_MAX_BATCH ||
+	    o->ncells == sizeof(o->cells) / sizeof(o->cells[0])) {
+		fprintf(stderr, "batch sizes are 1..%d, at most %zu cells\n",
+			IB_MAX_BATCH, sizeof(o->cells) / sizeof(o->cells[0]));
+		return -1;
+	}
+	o->cells[o->ncells++] = (struct ib_cell){ kind, b };
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -425,12 +714,13 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "strict", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct ib_opts o = { .time = 2, .warmup = 0.3, .rounds = 5 };
 	double rate[IB_NBACKENDS][IB_MAX_ROUNDS], ratio[IB_MAX_ROUNDS];
-	unsigned int bi, round, failed = 0;
+	unsigned int ci, round, failed = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -445,40 +735,39 @@ int main(int argc, char **argv)
 			o.rounds = atoi(optarg);
 			break;
 		case 'b':
-			if (o.nbatches < 8)
-				o.batches[o.nbatches++] = atoi(optarg);
+		case 's':
+			if (ib_add_cell(&o, c == 'b' ? IB_PAIRS : IB_STRICT,
+					optarg))
+				return 2;
 			break;
 		default:
 			ib_usage(argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (!o.nbatches) {
-		o.batches[o.nbatches++] = 1;
-		o.batches[o.nbatches++] = 32;
+	if (!o.ncells) {
+		ib_add_cell(&o, IB_PAIRS, "1");
+		ib_add_cell(&o, IB_PAIRS, "32");
+		ib_add_cell(&o, IB_STRICT, "1");
+		ib_add_cell(&o, IB_STRICT, "32");
 	}
 	if (o.rounds < 1 || o.rounds > IB_MAX_ROUNDS || o.time <= 0) {
 		ib_usage(argv[0]);
 		return 2;
 	}
-	for (bi = 0; bi < o.nbatches; bi++) {
-		if (o.batches[bi] < 1 || o.batches[bi] > IB_MAX_BATCH) {
-			fprintf(stderr, "batch sizes are 1..%d\n",
-				IB_MAX_BATCH);
-			return 2;
-		}
-	}
 
-	printf("# iommu-bench: MAP+UNMAP pairs/s, %u rounds of %.1f s, medians\n",
-	       o.rounds, o.time);
-	printf("# kvio: /dev/kvio-iommu (kvio-net endpoint attached); user: a userspace\n"
-	       "# virtio-iommu forwarding each request to /dev/vhost-net as an IOTLB message\n");
-	printf("%-10s %14s %14s %8s %16s\n", "cell", "kvio pairs/s",
-	       "user pairs/s", "ratio", "ratio range");
-	for (bi = 0; bi < o.nbatches; bi++) {
-		unsigned int b = o.batches[bi];
+	printf("# iommu-bench: %u rounds of %.1f s, medians\n", o.rounds,
+	       o.time);
+	printf("# batch B: MAP+UNMAP pairs/s; strict B: 64-byte TX frames/s, each page\n"
+	       "# mapped before and unmapped after (iommu.strict=1)\n"
+	       "# kvio: /dev/kvio-iommu, kvio-net endpoint attached; user: a userspace\n"
+	       "# virtio-iommu feeding /dev/vhost-net IOTLB messages (strict: as QEMU, on a miss)\n");
+	printf("%-10s %14s %14s %8s %16s\n", "cell", "kvio", "user", "ratio",
+	       "ratio range");
+	for (ci = 0; ci < o.ncells; ci++) {
+		const struct ib_cell *cell = &o.cells[ci];
 		double med[IB_NBACKENDS], lo_r = 1e30, hi_r = 0;
-		char cell[32];
+		char name[32];
 		bool ok = true;
 
 		for (round = 0; round < o.rounds; round++) {
@@ -486,10 +775,10 @@ int main(int argc, char **argv)
 			for (c = 0; c < IB_NBACKENDS; c++) {
 				enum ib_backend be = (round + c) % 2;
 
-				if (ib_run_child(be, b, &o,
+				if (ib_run_child(be, cell, &o,
 						 &rate[be][round])) {
-					kt_diag("batch %u round %u: %s failed",
-						b, round, ib_names[be]);
+					kt_diag("cell %u round %u: %s failed",
+						ci, round, ib_names[be]);
 					ok = false;
 				}
 			}
@@ -502,16 +791,18 @@ int main(int argc, char **argv)
 			if (ratio[round] > hi_r)
 				hi_r = ratio[round];
 		}
-		snprintf(cell, sizeof(cell), "batch %u", b);
+		snprintf(name, sizeof(name), "%s %u",
+			 cell->kind == IB_STRICT ? "strict" : "batch",
+			 cell->batch);
 		if (!ok) {
-			printf("%-10s %14s %14s %8s %16s\n", cell, "failed",
+			printf("%-10s %14s %14s %8s %16s\n", name, "failed",
 			       "failed", "-", "-");
 			failed++;
 			continue;
 		}
 		med[IB_KVIO] = ib_median(rate[IB_KVIO], o.rounds);
 		med[IB_USER] = ib_median(rate[IB_USER], o.rounds);
-		printf("%-10s %14.0f %14.0f %8.2f %7.2f-%-8.2f\n", cell,
+		printf("%-10s %14.0f %14.0f %8.2f %7.2f-%-8.2f\n", name,
 		       med[IB_KVIO], med[IB_USER],
 		       ib_median(ratio, o.rounds), lo_r, hi_r);
 	}
