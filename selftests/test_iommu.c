@@ -1137,6 +1137,45 @@ static int case_net_teardown(const struct kt_target *t)
 }
 
 /*
+ * Module references: a bound endpoint's file, held by the vIOMMU, keeps
+ * kvio_net loaded after the VMM closed its own fd (rmmod refuses while
+ * refcnt is above what it was); closing the vIOMMU with the endpoint
+ * still bound lets both modules go back to where they were.
+ */
+static int case_module_refs(const struct kt_target *t)
+{
+	long net0 = kt_module_refcnt("kvio_net");
+	long io0 = kt_module_refcnt("kvio_iommu");
+	struct net_ep e;
+	long ret, v;
+
+	KT_ASSERT(net0 >= 0 && io0 >= 0, "no refcnt for kvio_net/kvio_iommu");
+	KT_TRY(net_ep_open(&e, t));
+	KT_ASSERT(kt_module_refcnt("kvio_iommu") == io0 + 1 &&
+		  kt_module_refcnt("kvio_net") == net0 + 1,
+		  "refcnt with both files open: kvio_iommu %ld (was %ld), kvio_net %ld (was %ld)",
+		  kt_module_refcnt("kvio_iommu"), io0,
+		  kt_module_refcnt("kvio_net"), net0);
+	KT_TRY(kt_close_timed("close the bound endpoint's fd", 10000,
+			      e.n.dev.fd, &ret));
+	e.n.dev.fd = -1;
+	v = kt_module_refcnt("kvio_net");
+	KT_ASSERT(v == net0 + 1,
+		  "kvio_net refcnt %ld once the VMM's fd closed, want %ld: the vIOMMU no longer holds its endpoint",
+		  v, net0 + 1);
+	KT_TRY(kt_close_timed("close the vIOMMU, endpoint bound", 10000,
+			      e.g.d.fd, &ret));
+	e.g.d.fd = -1;
+	KT_ASSERT(kt_module_refcnt("kvio_iommu") == io0 &&
+		  kt_module_refcnt("kvio_net") == net0,
+		  "refcnt after both closed: kvio_iommu %ld (was %ld), kvio_net %ld (was %ld)",
+		  kt_module_refcnt("kvio_iommu"), io0,
+		  kt_module_refcnt("kvio_net"), net0);
+	net_ep_close(&e);
+	return KT_PASS;
+}
+
+/*
  * Bypass on and off for a kvio-net endpoint: the config's bypass lets an
  * unattached endpoint use guest-physical addresses, a bypass domain does
  * the same whatever the config says, and an endpoint in neither faults
@@ -1610,6 +1649,7 @@ static const struct kt_case cases[] = {
 	{ "a kvio-blk endpoint with a read in flight: close the vIOMMU, close the endpoint, RESET_OWNER", case_blk_teardown },
 	{ "a kvio-net endpoint: 100 rounds of UNMAP racing RX, every buffer filled before it or faulted after it, canaries in the unmapped pages intact", case_net_unmap_race, 300 },
 	{ "a kvio-net endpoint with traffic in flight: close the vIOMMU (MISS to the VMM after), close the endpoint, RESET_OWNER", case_net_teardown },
+	{ "module references: a bound endpoint keeps kvio_net loaded after its fd closed; closing the vIOMMU gives both back", case_module_refs },
 	{ "a kvio-net endpoint: TX/RX through its domain, unmapped buffers dropped with a MAPPING fault, DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
 };
 

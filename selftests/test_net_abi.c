@@ -1149,23 +1149,6 @@ static int case_unknown_ioctl(const struct kt_target *t)
 	return KT_PASS;
 }
 
-/* /sys/module/<name>/refcnt, or -1. */
-static long module_refcnt(const char *name)
-{
-	char path[96];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /*
  * An open device holds the module that serves it (and kvio's, the engine),
  * so neither can be unloaded under it; closing gives them back.
@@ -1176,23 +1159,23 @@ static int case_fd_holds_module(const struct kt_target *t)
 	long before, core_before, open_, core_open;
 	struct kt_dev d;
 
-	before = module_refcnt(mod);
-	core_before = t->kvio ? module_refcnt("kvio_core") : 0;
+	before = kt_module_refcnt(mod);
+	core_before = t->kvio ? kt_module_refcnt("kvio_core") : 0;
 	/* The debug kernel has vhost_net built in: nothing to hold. */
 	if (before < 0 && !t->kvio)
 		return kt_skip("%s is not a module here", mod);
 	KT_ASSERT(before >= 0 && core_before >= 0, "no refcnt for %s", mod);
 	KT_TRY(owned(&d, t, 0));
-	open_ = module_refcnt(mod);
-	core_open = t->kvio ? module_refcnt("kvio_core") : 0;
+	open_ = kt_module_refcnt(mod);
+	core_open = t->kvio ? kt_module_refcnt("kvio_core") : 0;
 	KT_ASSERT(open_ == before + 1, "%s refcnt %ld with a file open, %ld before",
 		  mod, open_, before);
 	KT_ASSERT(!t->kvio || core_open >= core_before + 1,
 		  "kvio_core refcnt %ld with a file open, %ld before",
 		  core_open, core_before);
 	kt_dev_close(&d);
-	KT_ASSERT(module_refcnt(mod) == before, "%s refcnt %ld after close, %ld before",
-		  mod, module_refcnt(mod), before);
+	KT_ASSERT(kt_module_refcnt(mod) == before, "%s refcnt %ld after close, %ld before",
+		  mod, kt_module_refcnt(mod), before);
 	return KT_PASS;
 }
 

@@ -98,6 +98,7 @@ int kt_fail_at(const char *file, int line, const char *fmt, ...)
 int kt_errno_of(long ret);		/* 0 when ret >= 0, else errno */
 const char *kt_errname(int err);	/* "EINVAL", "success", ... */
 long kt_now_ms(void);			/* CLOCK_MONOTONIC in ms */
+long kt_module_refcnt(const char *name);	/* /sys/module/NAME/refcnt, -1 */
 long kt_timeout_scale(void);		/* $KVIO_TIMEOUT_SCALE, default 1 */
 /* kt_now_ms() + timeout_ms stretched by kt_timeout_scale(). */
 long kt_deadline(long timeout_ms);

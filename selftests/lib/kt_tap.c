@@ -40,6 +40,22 @@ long kt_now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+long kt_module_refcnt(const char *name)
+{
+	char path[96];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 /*
  * KVIO_TIMEOUT_SCALE (a whole number, default 1) stretches every wait of the
  * harness: the debug kernel (KASAN, lockdep) under TCG is several times
