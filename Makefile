@@ -59,8 +59,12 @@ bench:
 checkpatch:
 	scripts/checkpatch.sh
 
+# Documentation/ as HTML (Sphinx, kernel-doc), warnings are errors.
+htmldocs:
+	scripts/build-docs
+
 print-kdir:
 	@echo $(KDIR)
 
 .PHONY: all modules clean install dkms-install selftests demo check bench \
-	checkpatch print-kdir
+	checkpatch htmldocs print-kdir

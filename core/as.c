@@ -64,10 +64,10 @@ void kvio_as_get(struct kvio_as *as)
 }
 EXPORT_SYMBOL_GPL(kvio_as_get);
 
-static __always_inline struct kvio_as_map *
+static __always_inline struct kvio_as_entry *
 kvio_as_node_map(struct latch_tree_node *node)
 {
-	return container_of(node, struct kvio_as_map, node);
+	return container_of(node, struct kvio_as_entry, node);
 }
 
 /* The tree's order: by first address (maps do not overlap). */
@@ -80,7 +80,7 @@ static __always_inline bool kvio_as_less(struct latch_tree_node *a,
 /* A lookup's key is an address: 0 for the map that holds it. */
 static __always_inline int kvio_as_comp(void *key, struct latch_tree_node *n)
 {
-	const struct kvio_as_map *map = kvio_as_node_map(n);
+	const struct kvio_as_entry *map = kvio_as_node_map(n);
 	u64 addr = *(u64 *)key;
 
 	if (addr < map->start)
@@ -99,7 +99,7 @@ static const struct latch_tree_ops kvio_as_tree_ops = {
  * (include/linux/rbtree.h, 6.1 and 6.12 alike).  The same publication: a
  * lock-free reader that reaches the node sees it initialised.
  */
-static void kvio_as_tree_link(struct kvio_as *as, struct kvio_as_map *map,
+static void kvio_as_tree_link(struct kvio_as *as, struct kvio_as_entry *map,
 			      int idx)
 {
 	struct rb_node **link = &as->tree.tree[idx].rb_node;
@@ -123,7 +123,7 @@ static void kvio_as_tree_link(struct kvio_as *as, struct kvio_as_map *map,
 }
 
 /* Each copy changed while the latch sends readers to the other. */
-static void kvio_as_tree_insert(struct kvio_as *as, struct kvio_as_map *map)
+static void kvio_as_tree_insert(struct kvio_as *as, struct kvio_as_entry *map)
 {
 	raw_write_seqcount_latch(&as->tree.seq);
 	kvio_as_tree_link(as, map, 0);
@@ -132,7 +132,7 @@ static void kvio_as_tree_insert(struct kvio_as *as, struct kvio_as_map *map)
 }
 
 /* Removes @map: tree, list, notifiers, then freed after readers. */
-static void kvio_as_remove(struct kvio_as *as, struct kvio_as_map *map)
+static void kvio_as_remove(struct kvio_as *as, struct kvio_as_entry *map)
 {
 	struct kvio_as_notifier *nb;
 
@@ -167,7 +167,7 @@ void kvio_as_put(struct kvio_as *as)
 EXPORT_SYMBOL_GPL(kvio_as_put);
 
 /* The map holding @addr; as->lock or rcu_read_lock() held. */
-static struct kvio_as_map *kvio_as_find(struct kvio_as *as, u64 addr)
+static struct kvio_as_entry *kvio_as_find(struct kvio_as *as, u64 addr)
 {
 	struct latch_tree_node *node;
 
@@ -179,11 +179,11 @@ static struct kvio_as_map *kvio_as_find(struct kvio_as *as, u64 addr)
  * The first map intersecting [start, last]; as->lock held, so the first
  * copy of the tree holds still.
  */
-static struct kvio_as_map *kvio_as_first(struct kvio_as *as, u64 start,
-					 u64 last)
+static struct kvio_as_entry *kvio_as_first(struct kvio_as *as, u64 start,
+					   u64 last)
 {
 	struct rb_node *n = as->tree.tree[0].rb_node;
-	struct kvio_as_map *map, *first = NULL;
+	struct kvio_as_entry *map, *first = NULL;
 
 	lockdep_assert_held(&as->lock);
 	while (n) {
@@ -200,8 +200,8 @@ static struct kvio_as_map *kvio_as_first(struct kvio_as *as, u64 start,
 }
 
 /* The map after @map in address order; as->lock held. */
-static struct kvio_as_map *kvio_as_next(struct kvio_as *as,
-					struct kvio_as_map *map)
+static struct kvio_as_entry *kvio_as_next(struct kvio_as *as,
+					  struct kvio_as_entry *map)
 {
 	struct rb_node *n = rb_next(&map->node.node[0]);
 
@@ -232,7 +232,7 @@ int kvio_as_map(struct kvio_as *as, u64 start, u64 last, u64 addr, u32 perm,
 		void *opaque)
 {
 	struct kvio_as_notifier *nb;
-	struct kvio_as_map *map, *old;
+	struct kvio_as_entry *map, *old;
 	u64 addr_last;
 	int ret;
 
@@ -268,7 +268,7 @@ int kvio_as_map(struct kvio_as *as, u64 start, u64 last, u64 addr, u32 perm,
 			goto err;
 		while (as->nmaps >= as->limit)
 			kvio_as_remove(as, list_first_entry(&as->maps,
-							    struct kvio_as_map,
+							    struct kvio_as_entry,
 							    link));
 	}
 	kvio_as_tree_insert(as, map);
@@ -305,7 +305,7 @@ EXPORT_SYMBOL_GPL(kvio_as_map);
  */
 int kvio_as_unmap(struct kvio_as *as, u64 start, u64 last, bool exact)
 {
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 	int n = 0;
 
 	if (last < start)
@@ -342,7 +342,7 @@ EXPORT_SYMBOL_GPL(kvio_as_unmap);
  */
 void kvio_as_clear(struct kvio_as *as)
 {
-	struct kvio_as_map *map, *tmp;
+	struct kvio_as_entry *map, *tmp;
 
 	mutex_lock(&as->lock);
 	list_for_each_entry_safe(map, tmp, &as->maps, link) {
@@ -394,9 +394,9 @@ EXPORT_SYMBOL_GPL(kvio_as_notifier_unregister);
  * Context: any; lock-free (RCU).
  * Return: whether a map holds @addr.
  */
-bool kvio_as_lookup(struct kvio_as *as, u64 addr, struct kvio_as_map *out)
+bool kvio_as_lookup(struct kvio_as *as, u64 addr, struct kvio_as_entry *out)
 {
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 
 	rcu_read_lock();
 	map = kvio_as_find(as, addr);
@@ -425,10 +425,10 @@ EXPORT_SYMBOL_GPL(kvio_as_lookup);
  * Return: 0 or @fn's first non-zero return.
  */
 int kvio_as_for_each(struct kvio_as *as, u64 start, u64 last,
-		     int (*fn)(const struct kvio_as_map *map, void *arg),
+		     int (*fn)(const struct kvio_as_entry *map, void *arg),
 		     void *arg)
 {
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 	int ret = 0;
 
 	if (last < start)
@@ -463,7 +463,7 @@ EXPORT_SYMBOL_GPL(kvio_as_for_each);
 int kvio_as_translate(struct kvio_as *iova, struct kvio_as *mem, u64 addr,
 		      u64 last, u32 perm, struct kvio_piece *piece)
 {
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 	int ret = 0;
 	u64 gpa;
 

@@ -18,7 +18,18 @@
 
 #include "core.h"
 
-/* Same-class ring mutexes, taken in index order under dev->mutex. */
+/**
+ * kvio_dev_lock_vqs() - take every ring's mutex
+ * @dev: the device
+ *
+ * For a change every ring's data path must see at once (the memory table,
+ * the IOVA stage, features, the dirty log): a handler, which holds its
+ * vq->mutex, sees the configuration before the change or after it.  The
+ * mutexes are taken in ascending ring index, nested in dev->mutex for
+ * lockdep.  Undone by kvio_dev_unlock_vqs().
+ *
+ * Context: process context, may sleep; dev->mutex held, no vq->mutex.
+ */
 void kvio_dev_lock_vqs(struct kvio_dev *dev)
 {
 	int i;
@@ -28,6 +39,14 @@ void kvio_dev_lock_vqs(struct kvio_dev *dev)
 }
 EXPORT_SYMBOL_GPL(kvio_dev_lock_vqs);
 
+/**
+ * kvio_dev_unlock_vqs() - release every ring's mutex
+ * @dev: the device
+ *
+ * Releases what kvio_dev_lock_vqs() took, in descending ring index.
+ *
+ * Context: dev->mutex and every vq->mutex held.
+ */
 void kvio_dev_unlock_vqs(struct kvio_dev *dev)
 {
 	int i;
@@ -52,6 +71,20 @@ struct kvio_vq *kvio_dev_vq_from_user(struct kvio_dev *dev, u32 __user *idxp,
 	return dev->vqs[i];
 }
 
+/**
+ * kvio_dev_check_vq_index() - check a ring index a backend ioctl names
+ * @dev: the device
+ * @index: the index, from userspace
+ *
+ * For a backend ioctl that names a ring (VHOST_NET_SET_BACKEND, ...): the
+ * caller must be the owner and the ring must exist.  The index returned
+ * is clamped with array_index_nospec(), so it is safe to use under
+ * speculation.
+ *
+ * Context: dev->mutex held.
+ * Return: @index; -EPERM if current is not the device's owner (or the
+ * device has none); -ENOBUFS if @index is not below dev->nvqs.
+ */
 int kvio_dev_check_vq_index(struct kvio_dev *dev, unsigned int index)
 {
 	int ret;
@@ -65,6 +98,30 @@ int kvio_dev_check_vq_index(struct kvio_dev *dev, unsigned int index)
 }
 EXPORT_SYMBOL_GPL(kvio_dev_check_vq_index);
 
+/**
+ * kvio_dev_init() - set up a device and its rings
+ * @dev: the device, embedded in the backend's structure
+ * @vqs: the rings, each with its handle_kick already set (may be NULL if
+ *	@nvqs is 0)
+ * @nvqs: how many rings; 0 for a device without rings
+ * @ops: the backend's callbacks and feature bits
+ * @iov_limit: entries of each ring's scratch arrays (vq->iov, vq->log,
+ *	vq->heads, allocated at SET_OWNER), 1 to 65536
+ * @weight: most requests a handler serves in one run (positive), for
+ *	kvio_vq_exceeds_weight()
+ * @byte_weight: most bytes a handler moves in one run, 0 for no limit
+ *
+ * The device's state and each ring's is initialised, and each ring's
+ * kick poll set up to run its handle_kick.  A device may have no rings;
+ * one with KVIO_DEV_NO_WORKER in ops->flags must have none, and needs no
+ * worker either.  Whatever this returns, kvio_dev_cleanup() may be called
+ * on @dev afterwards.
+ *
+ * Context: process context (the driver's open()); allocates nothing.
+ * Return: 0; -EINVAL without @ops, with @nvqs negative or with rings but
+ * no @vqs, for @iov_limit, @weight or @byte_weight out of range, or for
+ * rings on a KVIO_DEV_NO_WORKER device.
+ */
 int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 		  const struct kvio_dev_ops *ops, int iov_limit, int weight,
 		  int byte_weight)
@@ -124,6 +181,16 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 }
 EXPORT_SYMBOL_GPL(kvio_dev_init);
 
+/**
+ * kvio_dev_check_owner() - check that current is the device's owner
+ * @dev: the device
+ *
+ * The owner is the process whose mm SET_OWNER took; a device without
+ * owner has no one to match, a kernel thread included.
+ *
+ * Context: dev->mutex held.
+ * Return: 0 if current's mm is the owner's, -EPERM otherwise.
+ */
 int kvio_dev_check_owner(struct kvio_dev *dev)
 {
 	/* A device without owner has no owner to match, even for a kthread. */
@@ -131,6 +198,13 @@ int kvio_dev_check_owner(struct kvio_dev *dev)
 }
 EXPORT_SYMBOL_GPL(kvio_dev_check_owner);
 
+/**
+ * kvio_dev_has_owner() - whether the device has an owner
+ * @dev: the device
+ *
+ * Context: dev->mutex held.
+ * Return: true between SET_OWNER and RESET_OWNER (or release).
+ */
 bool kvio_dev_has_owner(struct kvio_dev *dev)
 {
 	return dev->mm;
@@ -272,6 +346,18 @@ static void kvio_dev_drop_owner(struct kvio_dev *dev)
 	dev->mm = NULL;
 }
 
+/**
+ * kvio_dev_stop() - stop every kick poll and wait for the workers
+ * @dev: the device, its backends already detached
+ *
+ * Each ring's kick poll is removed from its eventfd (under the ring's
+ * mutex), then every worker of the device runs what was queued before
+ * (kvio_dev_flush()): when this returns no kick queues a handler any
+ * more, and every handler run queued before has finished.
+ *
+ * Context: process context, may sleep; dev->mutex held, or from the
+ * driver's release(); no vq->mutex held.
+ */
 void kvio_dev_stop(struct kvio_dev *dev)
 {
 	int i;
@@ -285,6 +371,21 @@ void kvio_dev_stop(struct kvio_dev *dev)
 }
 EXPORT_SYMBOL_GPL(kvio_dev_stop);
 
+/**
+ * kvio_dev_cleanup() - release everything the device holds
+ * @dev: the device, its backends detached (their polls stopped)
+ *
+ * Stops the kick polls and flushes (kvio_dev_stop()), then does what
+ * RESET_OWNER does: the workers run what is still queued and exit, and
+ * eventfds, kick files, scratch arrays, the memory table, the device
+ * IOTLB, queued IOTLB messages and the owner's mm are released; the
+ * vIOMMU space set by kvio_dev_set_viommu() is put as well.  Safe on a
+ * device that never had an owner, or whose kvio_dev_init() failed.  The
+ * backend frees @dev afterwards.
+ *
+ * Context: process context, may sleep; the driver's release(), with no
+ * lock of the device held and no other user of it left.
+ */
 void kvio_dev_cleanup(struct kvio_dev *dev)
 {
 	kvio_dev_stop(dev);
@@ -743,6 +844,30 @@ static long kvio_dev_ioctl_locked(struct kvio_dev *dev, unsigned int cmd,
 	}
 }
 
+/**
+ * kvio_dev_ioctl() - serve the ioctls every kvio device shares
+ * @dev: the device
+ * @cmd: the command
+ * @argp: its argument, a user pointer
+ *
+ * Owner, features, memory table, dirty log, the VHOST_*_VRING_* ring
+ * commands, backend features and workers, with upstream vhost's
+ * semantics but for the differences Documentation/core.rst lists.  A
+ * backend serves its own commands first (struct kvio_driver's ioctl).
+ *
+ * Context: process context, may sleep; takes dev->mutex (and ring mutexes
+ * under it), so the caller holds no lock of the device.
+ * Return: 0 (a GET command copied its answer to @argp), or a negative
+ * errno: -ENOTTY for a command the engine does not serve
+ * (VHOST_SET_VRING_ENDIAN and VHOST_GET_VRING_ENDIAN included); -EPERM
+ * if the caller is not the owner, for every command but SET_OWNER,
+ * GET_FEATURES, GET_BACKEND_FEATURES, and SET_FEATURES or
+ * SET_BACKEND_FEATURES before SET_OWNER; -EBUSY for SET_OWNER on a device
+ * with an owner; -ENOBUFS for a ring index past the last ring; -EFAULT
+ * when @argp cannot be read or written; otherwise the command's own
+ * errors (-EINVAL, -EOPNOTSUPP, -E2BIG, -EBUSY, -EBADF, -ENOMEM, -EAGAIN,
+ * -ENOSPC, -ENODEV, ...), listed per command in Documentation/core.rst.
+ */
 long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int cmd, void __user *argp)
 {
 	long ret;

@@ -30,7 +30,7 @@ bool kvio_log_range_ok(u64 log_base, u64 first, u64 last)
 	return access_ok(u64_to_user_ptr(start), end - start + 1);
 }
 
-static int kvio_log_region_ok(const struct kvio_as_map *map, void *arg)
+static int kvio_log_region_ok(const struct kvio_as_entry *map, void *arg)
 {
 	u64 log_base = *(u64 *)arg;
 
@@ -87,7 +87,7 @@ struct kvio_log_hva_walk {
 	bool hit;
 };
 
-static int kvio_log_region_hva(const struct kvio_as_map *map, void *arg)
+static int kvio_log_region_hva(const struct kvio_as_entry *map, void *arg)
 {
 	struct kvio_log_hva_walk *w = arg;
 	u64 first_page, last_page;
@@ -171,6 +171,29 @@ int kvio_log_used(struct kvio_vq *vq, size_t offset, size_t len)
 	return ret;
 }
 
+/**
+ * kvio_log_write() - mark the guest pages the device wrote as dirty
+ * @vq: the ring the chain came from
+ * @log: the chain's writable ranges, as kvio_vq_get_desc() filled them in
+ * @log_num: entries in @log
+ * @len: bytes the device wrote, from the start of the first range
+ *
+ * While VHOST_F_LOG_ALL is acked, the bits of the guest pages behind the
+ * first @len bytes of the @log_num ranges in @log are set in the dirty
+ * bitmap at dev->log_base (0 bytes mark nothing), and the log eventfd is
+ * signalled if anything was marked.  With an IOVA stage @log holds user
+ * addresses, which are mapped back to guest pages through the memory
+ * table (every region that maps an address is marked).  Without
+ * VHOST_F_LOG_ALL nothing is done.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep (the bitmap page is pinned).
+ * Return: 0; -EFAULT if a range runs past 2^64, if the address of its
+ * bits in the bitmap is not a user address or, with an IOVA stage, if it
+ * is in no memory-table region; pin_user_pages_fast()'s error if a bitmap
+ * page cannot be pinned (marking stops at the failing range); -EINVAL if
+ * @len is more than the ranges hold (they are all marked).
+ */
 int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
 		   unsigned int log_num, u64 len)
 {

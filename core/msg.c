@@ -244,6 +244,30 @@ static int kvio_iotlb_process(struct kvio_dev *dev,
 	}
 }
 
+/**
+ * kvio_dev_write_iter() - take one IOTLB message from the VMM
+ * @iocb: the write, on a device file whose private_data is the device
+ * @from: the message: a struct vhost_msg, or a struct vhost_msg_v2 once
+ *	VHOST_BACKEND_F_IOTLB_MSG_V2 is acked
+ *
+ * The device fd's write_iter (kvio_driver_register() installs it).  An
+ * UPDATE adds a translation to the device IOTLB, replacing what it
+ * overlaps, and re-queues the rings whose misses it answers; an
+ * INVALIDATE removes every entry its range touches; BATCH_BEGIN and
+ * BATCH_END are accepted once VHOST_BACKEND_F_IOTLB_BATCH is acked.  One
+ * message per call: bytes after it are not consumed.
+ *
+ * Context: process context, may sleep; takes dev->mutex and every
+ * vq->mutex.
+ * Return: the size of the message taken; -EINVAL for a write shorter than
+ * its message or of an unknown framing type, a v2 message before v2 is
+ * acked, a non-zero asid, or an UPDATE of size 0 or past 2^64; -EPERM if
+ * the writer is not the owner; -EBUSY if the device is bound to a vIOMMU
+ * endpoint (kvio_dev_set_viommu()); -EFAULT if the message cannot be
+ * copied, or for anything the IOTLB refuses, as upstream: no device IOTLB,
+ * a permission other than RO/WO/RW, a user range that wraps or fails
+ * access_ok(), a message type it does not take, an allocation failure.
+ */
 ssize_t kvio_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct kvio_dev *dev = iocb->ki_filp->private_data;
@@ -342,6 +366,26 @@ static size_t kvio_msg_dequeue(struct kvio_dev *dev, void *buf)
 	return size;
 }
 
+/**
+ * kvio_dev_read_iter() - hand the VMM the oldest IOTLB miss
+ * @iocb: the read, on a device file whose private_data is the device
+ * @to: room for one message (72 bytes, either format)
+ *
+ * The device fd's read_iter (kvio_driver_register() installs it).  Copies
+ * out the oldest miss not read yet, a struct vhost_msg or, once
+ * VHOST_BACKEND_F_IOTLB_MSG_V2 is acked, a struct vhost_msg_v2, and moves
+ * it to the misses waiting for an UPDATE.  Without O_NONBLOCK it waits
+ * for one.
+ *
+ * Context: process context, may sleep; takes dev->iotlb_lock, not
+ * dev->mutex.
+ * Return: the size of the message; 0 if @to has room for less than a
+ * message (nothing is taken); -EAGAIN with O_NONBLOCK and no miss queued;
+ * -ERESTARTSYS if a signal interrupted the wait; -EBADFD (without
+ * O_NONBLOCK) if the device has no device IOTLB, so no miss can come;
+ * -EFAULT if the message cannot be copied out (the miss waits for its
+ * UPDATE all the same, and the ring's next run reports it again).
+ */
 ssize_t kvio_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct file *file = iocb->ki_filp;
@@ -393,6 +437,16 @@ ssize_t kvio_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 }
 EXPORT_SYMBOL_GPL(kvio_dev_read_iter);
 
+/**
+ * kvio_dev_poll() - whether an IOTLB miss waits to be read
+ * @file: a device file whose private_data is the device
+ * @wait: the poll table
+ *
+ * The device fd's poll (kvio_driver_register() installs it).
+ *
+ * Context: process context; takes dev->iotlb_lock.
+ * Return: EPOLLIN | EPOLLRDNORM if a miss waits to be read, else 0.
+ */
 __poll_t kvio_dev_poll(struct file *file, poll_table *wait)
 {
 	struct kvio_dev *dev = file->private_data;

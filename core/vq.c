@@ -40,6 +40,19 @@ static inline size_t kvio_used_entry(unsigned int i)
 	       sizeof(struct vring_used_elem) * (size_t)i;
 }
 
+/**
+ * kvio_vq_set_broken() - stop a ring the guest malformed
+ * @vq: the ring
+ * @why: the rule broken, for a rate-limited pr_debug()
+ *
+ * The first time, the ring's error eventfd is signalled.  From then on
+ * kvio_vq_stopped() is true and kvio_vq_get_desc() and
+ * kvio_vq_add_used_n() fail with -EIO, until SET_VRING_BASE,
+ * SET_VRING_ADDR or RESET_OWNER re-arms the ring.  A ring already broken
+ * stays as it is (no second signal).
+ *
+ * Context: vq->mutex held.
+ */
 void kvio_vq_set_broken(struct kvio_vq *vq, const char *why)
 {
 	if (vq->broken)
@@ -74,7 +87,7 @@ static int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last,
 			     u32 perm, struct kvio_piece *piece)
 {
 	struct kvio_as *iova = vq->iova;
-	struct kvio_as_map map;
+	struct kvio_as_entry map;
 	int ret;
 
 	/* Guest-physical: the region hit last, else a lookup that caches. */
@@ -370,6 +383,25 @@ int kvio_vq_start_kick(struct kvio_vq *vq)
 	return kvio_poll_start(&vq->poll, vq->kick);
 }
 
+/**
+ * kvio_vq_init_access() - prepare a ring a backend was just attached to
+ * @vq: the ring, its backend pointer set (kvio_vq_set_backend())
+ *
+ * Restarts the ring if GET_VRING_BASE stopped it and (re)arms its kick
+ * poll, then writes the used flags and reads back the used index, as
+ * upstream does at attach time (otherwise the ring's first access does
+ * it).  With a device IOTLB an address the IOTLB lacks is reported to the
+ * VMM and is no error: the first access after the answer finishes the
+ * job.  A failure does not mark the ring broken.  Without a backend
+ * nothing is done.
+ *
+ * Context: the owner's ioctl (its mm is current's), with dev->mutex and
+ * vq->mutex held.
+ * Return: 0; -EINVAL if the kick eventfd reports EPOLLERR; -EFAULT if the
+ * ring is not set up (no size or a ring address missing), if one of its
+ * areas does not translate, or if the used ring cannot be accessed;
+ * -ENOMEM if an IOTLB miss could not be reported.
+ */
 int kvio_vq_init_access(struct kvio_vq *vq)
 {
 	int ret;
@@ -454,6 +486,47 @@ static const struct kvio_chain_ops kvio_vq_chain_ops = {
 	.resched = kvio_vq_chain_resched,
 };
 
+/**
+ * kvio_vq_get_desc() - take the next available chain
+ * @vq: the ring
+ * @iov: receives the chain's buffers as user iovecs, the out
+ *	device-readable ones first, then the in device-writable ones
+ * @iov_count: entries @iov has room for
+ * @out_num: receives out, the number of device-readable iovecs
+ * @in_num: receives in, the number of device-writable iovecs
+ * @info: if not NULL, filled in (struct kvio_desc_info)
+ * @log: if not NULL, receives the writable buffers' ranges for
+ *	kvio_log_write(), at most @iov_count (vq->iov_limit if @log is
+ *	vq->log)
+ * @log_num: receives the number of @log entries (unused without @log)
+ *
+ * Reads the ring's next avail entry and walks the chain it names (through
+ * an indirect table if there is one) with every check a hostile driver
+ * calls for, translating each buffer through the ring's IOVA stage, if
+ * any, and the memory table.  A buffer may take several iovecs, one per
+ * translation piece.  With @info NULL a buffer that does not translate
+ * breaks the ring as a malformed chain does; with @info, in a vIOMMU
+ * domain, it is left out and counted in info->faults instead, so every
+ * backend that may sit behind a vIOMMU passes @info and checks
+ * info->faults.  On anything but a chain, out and in are 0.
+ *
+ * A malformed chain or an unreachable ring marks the ring broken
+ * (kvio_vq_set_broken(): the error eventfd is signalled, the backend
+ * should stop processing); an IOTLB miss or an allocation failure does
+ * not, and the chain is read again on the next call.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ * Return: the chain's head index (below vq->num); vq->num if the ring is
+ * empty or stopped (GET_VRING_BASE); or a negative errno: -EIO if the ring
+ * was broken before; -EFAULT if the ring is not set up or unreachable, or
+ * a buffer or indirect table does not translate; -EINVAL for a malformed
+ * chain or an avail index that moved more than vq->num ahead; -ENOBUFS if
+ * the chain needs more than @iov_count iovecs or more log entries than
+ * @log holds (the ring is broken too); -EAGAIN when a device IOTLB miss
+ * was reported to the VMM (retry once it answers: the ring's kick work is
+ * queued then); -ENOMEM if that report could not be allocated.
+ */
 int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
 		     unsigned int *in_num, struct kvio_desc_info *info,
@@ -536,6 +609,27 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_get_desc);
 
+/**
+ * kvio_vq_next_desc() - take the next chain in a handler's loop
+ * @vq: the ring, its notifications disabled (kvio_vq_disable_notify())
+ * @iov: as for kvio_vq_get_desc()
+ * @iov_count: as for kvio_vq_get_desc()
+ * @out_num: as for kvio_vq_get_desc()
+ * @in_num: as for kvio_vq_get_desc()
+ * @info: as for kvio_vq_get_desc()
+ * @log: as for kvio_vq_get_desc()
+ * @log_num: as for kvio_vq_get_desc()
+ *
+ * kvio_vq_get_desc(), but on an empty ring the guest's notifications are
+ * turned back on (kvio_vq_enable_notify()) and, if buffers came in
+ * meanwhile, turned off again and the ring read again.  So vq->num means
+ * "empty, and the guest will kick": the handler can return.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ * Return: as kvio_vq_get_desc(): a head index, vq->num (empty or stopped,
+ * notifications enabled again), or the same negative errnos.
+ */
 int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
 		      unsigned int iov_count, unsigned int *out_num,
 		      unsigned int *in_num, struct kvio_desc_info *info,
@@ -555,6 +649,17 @@ int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_next_desc);
 
+/**
+ * kvio_vq_discard_desc() - give back chains taken from the ring
+ * @vq: the ring
+ * @n: how many of the last chains kvio_vq_get_desc() returned, none of
+ *	them added to the used ring
+ *
+ * The next kvio_vq_get_desc() reads those chains again (a backend that
+ * could not serve them yet, or took more than it used).
+ *
+ * Context: vq->mutex held.
+ */
 void kvio_vq_discard_desc(struct kvio_vq *vq, int n)
 {
 	vq->last_avail_idx -= n;
@@ -580,6 +685,25 @@ static int kvio_vq_write_used(struct kvio_vq *vq,
 	return 0;
 }
 
+/**
+ * kvio_vq_add_used_n() - put used entries in the used ring
+ * @vq: the ring
+ * @heads: the entries, id and len already in ring byte order
+ *	(cpu_to_kvio32())
+ * @count: how many, at most vq->num
+ *
+ * The entries are written (and logged with the ring's VHOST_VRING_F_LOG),
+ * then, after a write barrier, the used index that publishes them.  The
+ * guest is not interrupted: see kvio_vq_signal().
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ * Return: 0; -EIO if the ring is broken; -EINVAL if @count is above
+ * vq->num (nothing written, the ring is not broken); -EFAULT if the ring
+ * is not set up or unreachable, or the used ring cannot be written (the
+ * ring is then marked broken); -EAGAIN or -ENOMEM if a translation met a
+ * device IOTLB miss, as in kvio_vq_get_desc() (the ring is not broken).
+ */
 int kvio_vq_add_used_n(struct kvio_vq *vq, struct vring_used_elem *heads,
 		       unsigned int count)
 {
@@ -620,6 +744,19 @@ int kvio_vq_add_used_n(struct kvio_vq *vq, struct vring_used_elem *heads,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_add_used_n);
 
+/**
+ * kvio_vq_add_used() - put one used entry in the used ring
+ * @vq: the ring
+ * @head: the chain's head index, as kvio_vq_get_desc() returned it
+ * @len: bytes the device wrote into the chain's buffers
+ *
+ * kvio_vq_add_used_n() for one entry, given in CPU byte order.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ * Return: 0; -EINVAL if @head is not below vq->num (nothing written);
+ * otherwise as kvio_vq_add_used_n().
+ */
 int kvio_vq_add_used(struct kvio_vq *vq, unsigned int head, u32 len)
 {
 	struct vring_used_elem elem = {
@@ -667,6 +804,21 @@ static bool kvio_vq_need_signal(struct kvio_vq *vq)
 	return vring_need_event(val, new, old);
 }
 
+/**
+ * kvio_vq_signal() - interrupt the guest if it wants it
+ * @vq: the ring
+ *
+ * Signals the ring's call eventfd if the guest asked for an interrupt for
+ * the used entries added since the last one: with
+ * VIRTIO_F_NOTIFY_ON_EMPTY whenever every chain seen was taken; otherwise
+ * as the used_event index says with VIRTIO_RING_F_EVENT_IDX, or unless
+ * the guest set VRING_AVAIL_F_NO_INTERRUPT without it.  When the ring
+ * cannot be read the guest is interrupted: that is harmless.  Nothing is
+ * done without a call eventfd.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ */
 void kvio_vq_signal(struct kvio_vq *vq)
 {
 	if (!vq->call_ctx)
@@ -677,6 +829,20 @@ void kvio_vq_signal(struct kvio_vq *vq)
 }
 EXPORT_SYMBOL_GPL(kvio_vq_signal);
 
+/**
+ * kvio_vq_add_used_and_signal() - add one used entry, then signal
+ * @vq: the ring
+ * @head: as for kvio_vq_add_used()
+ * @len: as for kvio_vq_add_used()
+ *
+ * kvio_vq_add_used() then kvio_vq_signal().  The guest is signalled even
+ * if the entry could not be added, and that error is not reported (a ring
+ * the failure broke has signalled its error eventfd): call the two
+ * functions when it matters.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ */
 void kvio_vq_add_used_and_signal(struct kvio_vq *vq, unsigned int head,
 				 u32 len)
 {
@@ -685,6 +851,20 @@ void kvio_vq_add_used_and_signal(struct kvio_vq *vq, unsigned int head,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_add_used_and_signal);
 
+/**
+ * kvio_vq_add_used_and_signal_n() - add used entries, then signal
+ * @vq: the ring
+ * @heads: as for kvio_vq_add_used_n()
+ * @count: as for kvio_vq_add_used_n()
+ *
+ * kvio_vq_add_used_n() then kvio_vq_signal().  The guest is signalled even
+ * if the entries could not be added, and that error is not reported (a
+ * ring the failure broke has signalled its error eventfd): call the two
+ * functions when it matters.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ */
 void kvio_vq_add_used_and_signal_n(struct kvio_vq *vq,
 				   struct vring_used_elem *heads,
 				   unsigned int count)
@@ -694,6 +874,24 @@ void kvio_vq_add_used_and_signal_n(struct kvio_vq *vq,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_add_used_and_signal_n);
 
+/**
+ * kvio_vq_enable_notify() - ask the guest to kick again
+ * @vq: the ring
+ *
+ * Clears VRING_USED_F_NO_NOTIFY in the used flags, or with
+ * VIRTIO_RING_F_EVENT_IDX writes avail_event, then, after a full barrier,
+ * reads the avail index again: a buffer the guest added before it saw the
+ * change came without a kick, and the caller must take it.  A write that
+ * fails marks the ring broken, as in kvio_vq_get_desc().
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ * Return: true if the ring has chains the caller has not taken (it should
+ * disable notifications again and take them).  False if it has none, if
+ * notifications were enabled already (nothing is written or read then),
+ * if the ring is stopped, and on any error (the caller's next
+ * kvio_vq_get_desc() reports it).
+ */
 bool kvio_vq_enable_notify(struct kvio_vq *vq)
 {
 	int ret;
@@ -728,6 +926,18 @@ bool kvio_vq_enable_notify(struct kvio_vq *vq)
 }
 EXPORT_SYMBOL_GPL(kvio_vq_enable_notify);
 
+/**
+ * kvio_vq_disable_notify() - tell the guest not to kick
+ * @vq: the ring
+ *
+ * Sets VRING_USED_F_NO_NOTIFY in the used flags, for a handler that is
+ * going to read the ring anyway.  With VIRTIO_RING_F_EVENT_IDX nothing is
+ * written: the stale avail_event costs a spurious kick at most.  A write
+ * that fails marks the ring broken, as in kvio_vq_get_desc().
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ */
 void kvio_vq_disable_notify(struct kvio_vq *vq)
 {
 	int ret;
@@ -746,6 +956,18 @@ void kvio_vq_disable_notify(struct kvio_vq *vq)
 }
 EXPORT_SYMBOL_GPL(kvio_vq_disable_notify);
 
+/**
+ * kvio_vq_avail_empty() - whether the ring has no chain to take
+ * @vq: the ring
+ *
+ * Reads the avail index again if every chain seen so far was taken.
+ *
+ * Context: vq->mutex held, in the ring's worker or another thread using
+ * the owner's mm; may sleep.
+ * Return: true if the ring is stopped or the guest has added no chain
+ * that was not taken; false if it has, or on an error (the caller's
+ * kvio_vq_get_desc() reports it).
+ */
 bool kvio_vq_avail_empty(struct kvio_vq *vq)
 {
 	if (vq->stopped)
@@ -759,6 +981,21 @@ bool kvio_vq_avail_empty(struct kvio_vq *vq)
 }
 EXPORT_SYMBOL_GPL(kvio_vq_avail_empty);
 
+/**
+ * kvio_vq_exceeds_weight() - whether a handler should yield its worker
+ * @vq: the ring
+ * @pkts: requests the handler served in this run
+ * @total_len: bytes it moved in this run
+ *
+ * Fairness between the rings of a worker: once a run reaches dev->weight
+ * requests or dev->byte_weight bytes (if not 0), the ring's kick work is
+ * queued again so the handler continues after the other work queued, and
+ * the handler should return.
+ *
+ * Context: the ring's handler, vq->mutex held.
+ * Return: true (the kick work queued) if the run reached either limit,
+ * false otherwise.
+ */
 bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len)
 {
 	struct kvio_dev *dev = vq->dev;

@@ -107,6 +107,21 @@ static bool kvio_vq_rings_ok(struct kvio_vq *vq, unsigned int num, u64 desc,
 			 kvio_vq_area_size(vq, KVIO_RING_USED, num));
 }
 
+/**
+ * kvio_vq_access_ok() - whether a ring can start with a backend
+ * @vq: the ring
+ *
+ * Upstream's check before a backend is attached: without an IOVA stage
+ * the descriptor table, avail and used rings, for the current ring size,
+ * are user memory (access_ok(); IOVAs are checked when they translate);
+ * with VHOST_F_LOG_ALL acked every memory-table region has its bits in
+ * the dirty bitmap at dev->log_base; with the ring's VHOST_VRING_F_LOG
+ * and no IOVA stage, so does the used ring at its log address.  A ring
+ * never set up passes, as upstream: kvio_vq_init_access() then fails.
+ *
+ * Context: dev->mutex and vq->mutex held.
+ * Return: true if the ring and its dirty log are reachable, else false.
+ */
 bool kvio_vq_access_ok(struct kvio_vq *vq)
 {
 	struct kvio_dev *dev = vq->dev;

@@ -230,6 +230,13 @@ void kvio_worker_destroy(struct kvio_dev *dev, struct kvio_worker *worker)
 	kfree_rcu(worker, rcu);
 }
 
+/**
+ * kvio_work_init() - set up a work item
+ * @work: the item, not queued
+ * @fn: what a worker runs for it
+ *
+ * Context: any; @work must not be queued.
+ */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn)
 {
 	clear_bit(KVIO_WORK_QUEUED, &work->flags);
@@ -237,6 +244,19 @@ void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn)
 }
 EXPORT_SYMBOL_GPL(kvio_work_init);
 
+/**
+ * kvio_vq_work_queue() - queue a work item on a ring's worker
+ * @vq: the ring
+ * @work: the item
+ *
+ * The worker runs its items in queue order; @work is run once however
+ * often it is queued before it starts.
+ *
+ * Context: any, hard IRQ included; lock-free (RCU).
+ * Return: true if @work was queued; false if it was queued already and
+ * has not started, has no function, or the ring has no worker (before
+ * SET_OWNER, after RESET_OWNER).
+ */
 bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work)
 {
 	bool queued;
@@ -248,7 +268,18 @@ bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work)
 }
 EXPORT_SYMBOL_GPL(kvio_vq_work_queue);
 
-/* True if the ring's worker has work queued (a hint for busy polling). */
+/**
+ * kvio_vq_has_work() - whether a ring's worker has work queued
+ * @vq: the ring
+ *
+ * A hint for a handler that busy-polls: other work waits for the worker
+ * it occupies.  Items the worker already took off its list but has not
+ * run yet are not seen (kvio_work_queued() sees them, item by item).
+ *
+ * Context: any; lock-free (RCU).
+ * Return: true if the worker's list is not empty; false if it is, or
+ * the ring has no worker.
+ */
 bool kvio_vq_has_work(struct kvio_vq *vq)
 {
 	struct kvio_worker *worker;
@@ -262,12 +293,35 @@ bool kvio_vq_has_work(struct kvio_vq *vq)
 }
 EXPORT_SYMBOL_GPL(kvio_vq_has_work);
 
+/**
+ * kvio_vq_shares_worker() - whether two rings run on the same worker
+ * @a: a ring
+ * @b: another ring of the same device
+ *
+ * Only the worker pointers are compared.  They change under dev->mutex,
+ * and a ring's only while nothing can queue work for it (no kick, no
+ * backend), so a handler gets a stable answer.
+ *
+ * Context: a ring's mutex held (a handler's); lock-free.
+ * Return: true if @a and @b have the same worker (or both have none).
+ */
 bool kvio_vq_shares_worker(struct kvio_vq *a, struct kvio_vq *b)
 {
 	return rcu_access_pointer(a->worker) == rcu_access_pointer(b->worker);
 }
 EXPORT_SYMBOL_GPL(kvio_vq_shares_worker);
 
+/**
+ * kvio_vq_flush() - wait for the work queued on a ring's worker
+ * @vq: the ring
+ *
+ * Every item queued on the ring's worker before the call (for any ring it
+ * serves) has run when this returns.  Returns at once if the ring has no
+ * worker, or when called from that worker itself.
+ *
+ * Context: process context, may sleep; dev->mutex held (workers change
+ * under it), no vq->mutex held (the work waited for may take it).
+ */
 void kvio_vq_flush(struct kvio_vq *vq)
 {
 	/* Workers change only under dev->mutex, which callers hold. */
@@ -275,6 +329,16 @@ void kvio_vq_flush(struct kvio_vq *vq)
 }
 EXPORT_SYMBOL_GPL(kvio_vq_flush);
 
+/**
+ * kvio_dev_flush() - wait for the work queued on every worker
+ * @dev: the device
+ *
+ * Every item queued on any worker of the device before the call has run
+ * when this returns (a worker flushing itself does not wait for itself).
+ *
+ * Context: process context, may sleep; dev->mutex held (workers come and
+ * go under it) or from the driver's release(); no vq->mutex held.
+ */
 void kvio_dev_flush(struct kvio_dev *dev)
 {
 	struct kvio_worker *worker;
@@ -312,6 +376,16 @@ static int kvio_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 	return 0;
 }
 
+/**
+ * kvio_poll_init() - set up a poll entry
+ * @poll: the entry, not started
+ * @fn: the work a wakeup queues
+ * @mask: the events (EPOLLIN, EPOLLOUT, ...) that queue it
+ * @dev: the device, whose default worker runs the work if @vq is NULL
+ * @vq: the ring whose worker runs the work, or NULL
+ *
+ * Context: any; @poll must not be started (kvio_poll_start()) or queued.
+ */
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
 		    struct kvio_dev *dev, struct kvio_vq *vq)
 {
@@ -325,9 +399,20 @@ void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
 }
 EXPORT_SYMBOL_GPL(kvio_poll_init);
 
-/*
- * Starts polling @file; the caller keeps a reference to it until after
- * kvio_poll_stop().  Already pending events queue the work at once.
+/**
+ * kvio_poll_start() - start polling a file
+ * @poll: the entry
+ * @file: the file (an eventfd, a socket); the caller holds a reference to
+ *	it until after kvio_poll_stop()
+ *
+ * From now on an event of @poll's mask on @file queues its work.  One
+ * already pending queues it at once.  An entry already started is left
+ * as it is.
+ *
+ * Context: process context; the caller serialises starting and stopping
+ * @poll (a ring's kick poll: vq->mutex held).
+ * Return: 0; -EINVAL if @file reports EPOLLERR (the entry is stopped
+ * again; its work may have been queued).
  */
 int kvio_poll_start(struct kvio_poll *poll, struct file *file)
 {
@@ -347,8 +432,16 @@ int kvio_poll_start(struct kvio_poll *poll, struct file *file)
 }
 EXPORT_SYMBOL_GPL(kvio_poll_start);
 
-/* After this returns the wakeup callback no longer runs; flush to wait for
- * work it already queued.
+/**
+ * kvio_poll_stop() - stop polling
+ * @poll: the entry, started or not
+ *
+ * When this returns the wakeup callback no longer runs; work it queued
+ * before may still run: flush (kvio_vq_flush(), kvio_dev_flush()) to
+ * wait for it.
+ *
+ * Context: process context; the caller serialises starting and stopping
+ * @poll (a ring's kick poll: vq->mutex held).
  */
 void kvio_poll_stop(struct kvio_poll *poll)
 {
@@ -359,6 +452,17 @@ void kvio_poll_stop(struct kvio_poll *poll)
 }
 EXPORT_SYMBOL_GPL(kvio_poll_stop);
 
+/**
+ * kvio_poll_queue() - queue a poll entry's work as an event would
+ * @poll: the entry, started or not
+ *
+ * The work goes to the ring's worker, or the device's default worker for
+ * an entry without a ring; nothing happens if it is queued already or
+ * there is no worker.  For a handler that must run again (a ring that
+ * still has chains, a retry).
+ *
+ * Context: any, hard IRQ included; lock-free (RCU).
+ */
 void kvio_poll_queue(struct kvio_poll *poll)
 {
 	struct kvio_worker *worker;

@@ -43,17 +43,17 @@ static struct kvio_as *kt_alloc(struct kunit *test, unsigned int limit,
  * The map holding @addr, or NULL: the space's own entry, found in the
  * first copy of its tree (single-threaded here: it holds still).
  */
-static struct kvio_as_map *kt_map_of(struct rb_node *n)
+static struct kvio_as_entry *kt_map_of(struct rb_node *n)
 {
-	return container_of(n, struct kvio_as_map, node.node[0]);
+	return container_of(n, struct kvio_as_entry, node.node[0]);
 }
 
-static struct kvio_as_map *kt_at(struct kvio_as *as, u64 addr)
+static struct kvio_as_entry *kt_at(struct kvio_as *as, u64 addr)
 {
 	struct rb_node *n = as->tree.tree[0].rb_node;
 
 	while (n) {
-		struct kvio_as_map *map = kt_map_of(n);
+		struct kvio_as_entry *map = kt_map_of(n);
 
 		if (addr < map->start)
 			n = n->rb_left;
@@ -66,7 +66,7 @@ static struct kvio_as_map *kt_at(struct kvio_as *as, u64 addr)
 }
 
 /* The first map intersecting [start, last], and the next after @map. */
-static struct kvio_as_map *kt_first(struct kvio_as *as, u64 start, u64 last)
+static struct kvio_as_entry *kt_first(struct kvio_as *as, u64 start, u64 last)
 {
 	struct rb_node *n;
 
@@ -77,8 +77,8 @@ static struct kvio_as_map *kt_first(struct kvio_as *as, u64 start, u64 last)
 	return NULL;
 }
 
-static struct kvio_as_map *kt_next(struct kvio_as *as,
-				   struct kvio_as_map *map, u64 last)
+static struct kvio_as_entry *kt_next(struct kvio_as *as,
+				     struct kvio_as_entry *map, u64 last)
 {
 	if (map->last >= last)
 		return NULL;
@@ -88,7 +88,7 @@ static struct kvio_as_map *kt_next(struct kvio_as *as,
 static void maps_add_lookup(struct kunit *test)
 {
 	struct kvio_as *tlb = kt_alloc(test, 0, 0);
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 
 	KUNIT_EXPECT_EQ(test, kvio_as_map(tlb, 0x1000, 0x1fff,
 					  0x7f0000000000,
@@ -160,7 +160,7 @@ static void maps_overlap_refused(struct kunit *test)
 static void maps_overlap_retires(struct kunit *test)
 {
 	struct kvio_as *tlb = kt_alloc(test, 0, KVIO_AS_REPLACE);
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 
 	KUNIT_ASSERT_EQ(test, kvio_as_map(tlb, 0x1000, 0x1fff, 0x100,
 					  KVIO_PERM_RW, NULL), 0);
@@ -237,7 +237,7 @@ static void maps_iteration(struct kunit *test)
 {
 	static const u64 starts[] = { 0x5000, 0x1000, 0x9000, 0x3000, 0x7000 };
 	struct kvio_as *tlb = kt_alloc(test, 0, 0);
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 	unsigned int i, n;
 	u64 prev;
 
@@ -263,14 +263,14 @@ static void maps_iteration(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, n, 3u);
 	KUNIT_EXPECT_NULL(test, kt_first(tlb, 0xa000, U64_MAX));
 	/* The insertion-order list: the oldest first (IOTLB eviction). */
-	map = list_first_entry(&tlb->maps, struct kvio_as_map, link);
+	map = list_first_entry(&tlb->maps, struct kvio_as_entry, link);
 	KUNIT_EXPECT_EQ(test, map->start, 0x5000ULL);
 }
 
 static void maps_end_of_address_space(struct kunit *test)
 {
 	struct kvio_as *tlb = kt_alloc(test, 0, 0);
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 
 	KUNIT_ASSERT_EQ(test, kvio_as_map(tlb, U64_MAX - 0xfff,
 					  U64_MAX, 0x1000,
@@ -361,7 +361,7 @@ static int kt_region(struct kvio_as *tlb, u64 gpa, u64 size, u64 hva)
 /* The user address @gpa translates to, or 0 for a miss. */
 static u64 kt_hva(struct kvio_as *tlb, u64 gpa)
 {
-	struct kvio_as_map *map = kt_at(tlb, gpa);
+	struct kvio_as_entry *map = kt_at(tlb, gpa);
 
 	return map ? map->addr + (gpa - map->start) : 0;
 }
@@ -369,7 +369,7 @@ static u64 kt_hva(struct kvio_as *tlb, u64 gpa)
 static void memtable_adjacent(struct kunit *test)
 {
 	struct kvio_as *tlb = kt_memtable(test);
-	struct kvio_as_map *lo, *hi;
+	struct kvio_as_entry *lo, *hi;
 
 	/* Two regions touching in guest memory, far apart in user memory. */
 	KUNIT_ASSERT_EQ(test, kt_region(tlb, 0, 0xa0000, 0x7f0000000000), 0);
@@ -466,7 +466,7 @@ static void memtable_64_regions(struct kunit *test)
 static void memtable_miss(struct kunit *test)
 {
 	struct kvio_as *tlb = kt_memtable(test);
-	struct kvio_as_map *map;
+	struct kvio_as_entry *map;
 
 	/* An empty table (no SET_MEM_TABLE yet) holds nothing. */
 	KUNIT_EXPECT_NULL(test, kt_at(tlb, 0));
@@ -543,7 +543,7 @@ struct kt_notes {
 };
 
 static void kt_note_map(struct kvio_as_notifier *nb,
-			const struct kvio_as_map *map)
+			const struct kvio_as_entry *map)
 {
 	struct kt_notes *n = container_of(nb, struct kt_notes, nb);
 
@@ -553,7 +553,7 @@ static void kt_note_map(struct kvio_as_notifier *nb,
 }
 
 static void kt_note_unmap(struct kvio_as_notifier *nb,
-			  const struct kvio_as_map *map)
+			  const struct kvio_as_entry *map)
 {
 	struct kt_notes *n = container_of(nb, struct kt_notes, nb);
 
@@ -570,7 +570,7 @@ static void as_notifiers(struct kunit *test)
 		.nb = { .map = kt_note_map, .unmap = kt_note_unmap },
 	};
 	int tag[4];
-	struct kvio_as_map out;
+	struct kvio_as_entry out;
 
 	KUNIT_ASSERT_NOT_NULL(test, as);
 	kvio_as_notifier_register(as, &n.nb);
@@ -765,7 +765,7 @@ static void as_rcu_readers(struct kunit *test)
 static void as_many_maps(struct kunit *test)
 {
 	struct kvio_as *as = kt_alloc(test, 0, KVIO_AS_OUT_GPA);
-	struct kvio_as_map out;
+	struct kvio_as_entry out;
 	unsigned long i, bad = 0;
 	u64 t0, t1;
 

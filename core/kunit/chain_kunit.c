@@ -52,7 +52,7 @@ static int kt_translate(struct kvio_chain *c, u64 addr, bool write,
 {
 	struct kt_chain *t = c->priv;
 	u32 perm = write ? KVIO_PERM_WO : KVIO_PERM_RO;
-	struct kvio_as_map map;
+	struct kvio_as_entry map;
 	struct kvio_piece p;
 	int ret;
 

@@ -44,7 +44,7 @@
 #define KVIO_PERM_RW	0x3
 
 /**
- * struct kvio_as_map - one translation, [@start, @last] -> [@addr, ...]
+ * struct kvio_as_entry - one translation, [@start, @last] -> [@addr, ...]
  * @start: first address
  * @last: last address, inclusive (a map may end at 2^64 - 1)
  * @addr: translation of @start
@@ -54,7 +54,7 @@
  * @link: private, on as->maps in insertion order (as->lock)
  * @rcu: private, frees the map after lock-free readers
  */
-struct kvio_as_map {
+struct kvio_as_entry {
 	struct latch_tree_node node;
 	u64 start;
 	u64 last;
@@ -91,9 +91,9 @@ struct kvio_as_ops {
  */
 struct kvio_as_notifier {
 	void (*map)(struct kvio_as_notifier *nb,
-		    const struct kvio_as_map *map);
+		    const struct kvio_as_entry *map);
 	void (*unmap)(struct kvio_as_notifier *nb,
-		      const struct kvio_as_map *map);
+		      const struct kvio_as_entry *map);
 	struct list_head link;
 };
 
@@ -151,9 +151,9 @@ void kvio_as_notifier_register(struct kvio_as *as,
 void kvio_as_notifier_unregister(struct kvio_as *as,
 				 struct kvio_as_notifier *nb);
 
-bool kvio_as_lookup(struct kvio_as *as, u64 addr, struct kvio_as_map *out);
+bool kvio_as_lookup(struct kvio_as *as, u64 addr, struct kvio_as_entry *out);
 int kvio_as_for_each(struct kvio_as *as, u64 start, u64 last,
-		     int (*fn)(const struct kvio_as_map *map, void *arg),
+		     int (*fn)(const struct kvio_as_entry *map, void *arg),
 		     void *arg);
 
 /**

@@ -282,50 +282,22 @@ struct kvio_dev {
 	int byte_weight;	/* max bytes per handler run; 0: no limit */
 };
 
-/*
- * Device lifetime.  @nvqs may be 0 (then @vqs may be NULL): a device without
- * rings, which with KVIO_DEV_NO_WORKER needs no worker either.
- */
+/* Devices: kernel-doc in core/dev.c (kvio_dev_flush() in core/worker.c). */
 int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 		  const struct kvio_dev_ops *ops, int iov_limit, int weight,
 		  int byte_weight);
-/*
- * All shared ioctls (owner, features, memory table, log, vrings, backend
- * features, workers).  Takes dev->mutex itself.  -ENOTTY for a command it
- * does not know: the backend's own commands come first.
- */
 long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int cmd,
 		    void __user *argp);
-/* -EPERM unless current is the owner; call with dev->mutex held. */
 int kvio_dev_check_owner(struct kvio_dev *dev);
-/*
- * For a backend ioctl that names a ring (VHOST_NET_SET_BACKEND, ...), with
- * dev->mutex held: -EPERM unless current is the owner, -ENOBUFS for an index
- * past the last ring, else @index, clamped under speculation.
- */
 int kvio_dev_check_vq_index(struct kvio_dev *dev, unsigned int index);
 bool kvio_dev_has_owner(struct kvio_dev *dev);
-/*
- * Every vq->mutex, in index order, under dev->mutex (held), for a change
- * every ring's data path must see at once.
- */
 void kvio_dev_lock_vqs(struct kvio_dev *dev);
 void kvio_dev_unlock_vqs(struct kvio_dev *dev);
-/* Stop every kick poll (backend detached first). */
 void kvio_dev_stop(struct kvio_dev *dev);
-/*
- * Wait until every work queued so far on every worker has run.  Call with
- * dev->mutex held (workers come and go under it) or from release.
- */
 void kvio_dev_flush(struct kvio_dev *dev);
-/* Free everything; backends must be detached and polls stopped. */
 void kvio_dev_cleanup(struct kvio_dev *dev);
 
-/*
- * File operations of the device fd, whose private_data is the struct
- * kvio_dev: read and write carry IOTLB messages (ACCESS_PLATFORM), poll
- * reports a miss waiting to be read.  kvio_driver_register() uses them.
- */
+/* The device fd's IOTLB message file operations: kernel-doc in core/msg.c. */
 ssize_t kvio_dev_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t kvio_dev_write_iter(struct kiocb *iocb, struct iov_iter *from);
 __poll_t kvio_dev_poll(struct file *file, poll_table *wait);
@@ -364,14 +336,11 @@ int kvio_dev_set_viommu(struct kvio_dev *dev, struct kvio_as *as, void *ep);
 void kvio_dev_clear_viommu(struct kvio_dev *dev);
 void kvio_dev_sync_translation(struct kvio_dev *dev);
 
-/* Work and polls. */
+/* Work and polls: kernel-doc in core/worker.c. */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
-/* Queue on @vq's worker; false if already queued or no worker. */
 bool kvio_vq_work_queue(struct kvio_vq *vq, struct kvio_work *work);
 void kvio_vq_flush(struct kvio_vq *vq);
-/* A lock-free hint for busy-polling loops: @vq's worker has work queued. */
 bool kvio_vq_has_work(struct kvio_vq *vq);
-/* Whether rings @a and @b run on the same worker; a ring's mutex held. */
 bool kvio_vq_shares_worker(struct kvio_vq *a, struct kvio_vq *b);
 
 /* Whether @work is queued and has not started running yet (lock-free). */
@@ -449,31 +418,26 @@ static inline u64 kvio64_to_cpu(struct kvio_vq *vq, __virtio64 val)
 }
 
 /*
- * Ring access.  All take vq->mutex held and run in the worker (or any context
- * that uses the owner's mm).
- */
-
-/*
- * Attaching a backend (vq->mutex held, dev->mutex held): kvio_vq_access_ok()
- * is upstream's "can this ring start" check (rings and dirty log reachable),
- * kvio_vq_init_access() writes the used flags and reads the used index now
- * (else the first ring access does), returning -EFAULT if that fails (0
- * without a backend, and on a device IOTLB miss: the first use finishes).
+ * Ring access: kernel-doc in core/vq.c (kvio_vq_access_ok() in
+ * core/vring.c, kvio_log_write() in core/log.c).  All take vq->mutex held
+ * and run in the worker (or any context that uses the owner's mm).
  */
 bool kvio_vq_access_ok(struct kvio_vq *vq);
 int kvio_vq_init_access(struct kvio_vq *vq);
 
-/*
- * What kvio_vq_get_desc() found beyond the iovecs.
- * @splits: iovecs more than buffers (buffers split where a memory region or
- *	IOTLB map ends), for a backend that bounds descriptors, not iovecs.
+/**
+ * struct kvio_desc_info - what kvio_vq_get_desc() found beyond the iovecs
+ * @splits: iovecs more than buffers (buffers split where a memory region
+ *	or IOTLB map ends), for a backend that bounds descriptors, not
+ *	iovecs
  * @faults: buffers left out because their IOVAs do not translate in the
- *	ring's vIOMMU domain (unmapped or without the permission; the domain's
- *	owner has been told).  The chain is well formed and consumed: the
- *	request fails (net: dropped, blk: IOERR), the ring goes on.
- * @fault_addr: the first such buffer's IOVA.
+ *	ring's vIOMMU domain (unmapped or without the permission; the
+ *	domain's owner has been told).  The chain is well formed and
+ *	consumed: the request fails (net: dropped, blk: IOERR), the ring
+ *	goes on.
+ * @fault_addr: the first such buffer's IOVA
  * @tail_mapped: the chain's last buffer is whole at the end of the iovecs
- *	(where virtio-blk's status byte is), faults or not.
+ *	(where virtio-blk's status byte is), faults or not
  */
 struct kvio_desc_info {
 	unsigned int splits;
@@ -482,74 +446,29 @@ struct kvio_desc_info {
 	bool tail_mapped;
 };
 
-/*
- * Reads the next available chain and translates it into vq->iov-style user
- * iovecs: @iov[0 .. *out_num) are device-readable, then
- * @iov[*out_num .. *out_num + *in_num) device-writable.  If @info is not
- * NULL it is filled in (struct kvio_desc_info); with @info NULL a buffer
- * that does not translate breaks the ring as a malformed chain does, so
- * every backend that may sit behind a vIOMMU passes it and checks
- * info->faults.  If @log is not NULL the guest-physical ranges of the
- * writable buffers are stored there and their count in *log_num (for
- * kvio_log_write()).
- *
- * Returns the head index (< vq->num), vq->num when the ring is empty, or a
- * negative errno: -EFAULT/-EINVAL for a malformed chain or an unreachable
- * ring (the ring is then marked broken and the err eventfd signalled: the
- * backend should stop processing), -EAGAIN when an IOTLB miss was reported
- * to userspace (retry after the VMM answers), -ENOBUFS when the chain needs
- * more than @iov_count entries (also malformed: ring marked broken).
- */
 int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int iov_count, unsigned int *out_num,
 		     unsigned int *in_num, struct kvio_desc_info *info,
 		     struct kvio_log *log, unsigned int *log_num);
-/*
- * kvio_vq_get_desc() for a handler's loop: on an empty ring it turns the
- * guest's notifications back on and, if buffers came in meanwhile, turns
- * them off and reads again, so vq->num means "empty, and the guest will
- * kick".  Call with notifications disabled.
- */
 int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
 		      unsigned int iov_count, unsigned int *out_num,
 		      unsigned int *in_num, struct kvio_desc_info *info,
 		      struct kvio_log *log, unsigned int *log_num);
-/* Give back the last @n chains read with kvio_vq_get_desc(). */
 void kvio_vq_discard_desc(struct kvio_vq *vq, int n);
-
 int kvio_vq_add_used(struct kvio_vq *vq, unsigned int head, u32 len);
-/* @heads already in ring byte order (cpu_to_kvio32); @count <= vq->num. */
 int kvio_vq_add_used_n(struct kvio_vq *vq, struct vring_used_elem *heads,
 		       unsigned int count);
-/* Interrupt the guest if EVENT_IDX / NO_INTERRUPT say it wants one. */
 void kvio_vq_signal(struct kvio_vq *vq);
 void kvio_vq_add_used_and_signal(struct kvio_vq *vq, unsigned int head,
 				 u32 len);
 void kvio_vq_add_used_and_signal_n(struct kvio_vq *vq,
 				   struct vring_used_elem *heads,
 				   unsigned int count);
-
-/*
- * Notification suppression: enable returns true if buffers were added while
- * notifications were off (the caller must process them again).
- */
 bool kvio_vq_enable_notify(struct kvio_vq *vq);
 void kvio_vq_disable_notify(struct kvio_vq *vq);
 bool kvio_vq_avail_empty(struct kvio_vq *vq);
-
-/*
- * Fairness: true (and the kick work re-queued) once a handler has done
- * dev->weight requests or dev->byte_weight bytes in this run.
- */
 bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len);
-
-/* Mark a ring malformed: err eventfd signalled, processing stops. */
 void kvio_vq_set_broken(struct kvio_vq *vq, const char *why);
-
-/*
- * Dirty log: after the device wrote @len bytes into the buffers described by
- * @log[0 .. log_num), mark them (only the bytes written; 0 marks nothing).
- */
 int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
 		   unsigned int log_num, u64 len);
 
