@@ -21,7 +21,7 @@
 #include <linux/vhost.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_net.h>
-#include "../../include/uapi/linux/kvio.h"
+#include <linux/kvio.h>
 
 /* ---------------------------------------------------------------- TAP */
 
