@@ -169,25 +169,32 @@ static int ib_complete(struct ib_rig *r, unsigned int n)
 	return 0;
 }
 
-/* @n MAPs then @n UNMAPs, @n pages from IB_IOVA. */
-static int ib_pairs(struct ib_rig *r, unsigned int n)
+/*
+ * @n MAPs of the pages from IB_IOVA, the i-th to @phys + i * @step with
+ * @flags, queued with one kick and all waited for.
+ */
+static int ib_map_n(struct ib_rig *r, unsigned int n, uint64_t phys,
+		    uint64_t step, uint32_t flags)
 {
 	unsigned int i;
-	int ret;
 
 	for (i = 0; i < n; i++) {
 		uint64_t iova = IB_IOVA + i * IB_PAGE;
 		struct virtio_iommu_req_map m =
 			kt_iommu_map_req(IB_DOMAIN, iova, iova + IB_PAGE - 1,
-					 r->page, VIRTIO_IOMMU_MAP_F_READ |
-					 VIRTIO_IOMMU_MAP_F_WRITE);
+					 phys + i * step, flags);
 
 		if (ib_queue(r, i, &m, offsetof(typeof(m), tail)))
 			return -ENOSPC;
 	}
-	ret = ib_complete(r, n);
-	if (ret)
-		return ret;
+	return ib_complete(r, n);
+}
+
+/* @n UNMAPs of the pages from IB_IOVA, one kick, all waited for. */
+static int ib_unmap_n(struct ib_rig *r, unsigned int n)
+{
+	unsigned int i;
+
 	for (i = 0; i < n; i++) {
 		uint64_t iova = IB_IOVA + i * IB_PAGE;
 		struct virtio_iommu_req_unmap u =
@@ -200,6 +207,15 @@ static int ib_pairs(struct ib_rig *r, unsigned int n)
 	return ib_complete(r, n);
 }
 
+/* @n MAPs then @n UNMAPs, @n pages from IB_IOVA, all to one page. */
+static int ib_pairs(struct ib_rig *r, unsigned int n)
+{
+	int ret = ib_map_n(r, n, r->page, 0, VIRTIO_IOMMU_MAP_F_READ |
+			   VIRTIO_IOMMU_MAP_F_WRITE);
+
+	return ret ? ret : ib_unmap_n(r, n);
+}
+
 /*
  * A strict guest sending @n frames: each page mapped, the frames sent
  * from their IOVAs (one kick, all waited for), the pages unmapped.
@@ -210,17 +226,7 @@ static int ib_strict(struct ib_rig *r, unsigned int n)
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < n; i++) {
-		uint64_t iova = IB_IOVA + i * IB_PAGE;
-		struct virtio_iommu_req_map m =
-			kt_iommu_map_req(IB_DOMAIN, iova, iova + IB_PAGE - 1,
-					 r->frames + i * IB_PAGE,
-					 VIRTIO_IOMMU_MAP_F_READ);
-
-		if (ib_queue(r, i, &m, offsetof(typeof(m), tail)))
-			return -ENOSPC;
-	}
-	ret = ib_complete(r, n);
+	ret = ib_map_n(r, n, r->frames, IB_PAGE, VIRTIO_IOMMU_MAP_F_READ);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
@@ -241,16 +247,7 @@ static int ib_strict(struct ib_rig *r, unsigned int n)
 			return -ETIMEDOUT;
 		}
 	}
-	for (i = 0; i < n; i++) {
-		uint64_t iova = IB_IOVA + i * IB_PAGE;
-		struct virtio_iommu_req_unmap u =
-			kt_iommu_unmap_req(IB_DOMAIN, iova,
-					   iova + IB_PAGE - 1);
-
-		if (ib_queue(r, i, &u, offsetof(typeof(u), tail)))
-			return -ENOSPC;
-	}
-	return ib_complete(r, n);
+	return ib_unmap_n(r, n);
 }
 
 /* ---- the userspace server ---------------------------------------------- */
