@@ -36,6 +36,7 @@
 struct kvio_as *kvio_as_alloc(const struct kvio_as_ops *ops, void *priv,
 			      unsigned int flags, unsigned int limit)
 {
+	static struct lock_class_key kvio_as_gpa_key;
 	struct kvio_as *as;
 
 	as = kzalloc(sizeof(*as), GFP_KERNEL_ACCOUNT);
@@ -43,6 +44,14 @@ struct kvio_as *kvio_as_alloc(const struct kvio_as_ops *ops, void *priv,
 		return NULL;
 	seqcount_latch_init(&as->tree.seq);
 	mutex_init(&as->lock);
+	/*
+	 * Two lockdep classes: a first stage that gives guest-physical
+	 * addresses (a vIOMMU domain) may walk a memory table while its own
+	 * lock is held (a host IOMMU shadow pinning what a MAP names), never
+	 * the other way round.
+	 */
+	if (flags & KVIO_AS_OUT_GPA)
+		lockdep_set_class(&as->lock, &kvio_as_gpa_key);
 	INIT_LIST_HEAD(&as->maps);
 	INIT_LIST_HEAD(&as->notifiers);
 	as->ops = ops;
@@ -131,8 +140,12 @@ static void kvio_as_tree_insert(struct kvio_as *as, struct kvio_as_entry *map)
 	kvio_as_tree_link(as, map, 1);
 }
 
-/* Removes @map: tree, list, notifiers, then freed after readers. */
-static void kvio_as_remove(struct kvio_as *as, struct kvio_as_entry *map)
+/*
+ * Removes @map: tree, list, the notifiers before @stop (NULL: all), then
+ * freed after readers.
+ */
+static void kvio_as_unnotify(struct kvio_as *as, struct kvio_as_entry *map,
+			     struct kvio_as_notifier *stop)
 {
 	struct kvio_as_notifier *nb;
 
@@ -141,10 +154,18 @@ static void kvio_as_remove(struct kvio_as *as, struct kvio_as_entry *map)
 	list_del(&map->link);
 	as->nmaps--;
 	WRITE_ONCE(as->unmaps, as->unmaps + 1);
-	list_for_each_entry(nb, &as->notifiers, link)
+	list_for_each_entry(nb, &as->notifiers, link) {
+		if (nb == stop)
+			break;
 		if (nb->unmap)
 			nb->unmap(nb, map);
+	}
 	kfree_rcu(map, rcu);
+}
+
+static void kvio_as_remove(struct kvio_as *as, struct kvio_as_entry *map)
+{
+	kvio_as_unnotify(as, map, NULL);
 }
 
 /**
@@ -226,7 +247,9 @@ static struct kvio_as_entry *kvio_as_next(struct kvio_as *as,
  * Return: 0; -EINVAL if @last < @start, @perm is not one of the three, or
  * the translation of @last overflows 64 bits; -EEXIST if the range
  * overlaps a map (no KVIO_AS_REPLACE); -ENOSPC at the limit (no
- * KVIO_AS_EVICT); -ENOMEM.
+ * KVIO_AS_EVICT); -ENOMEM; a notifier's error (the map is not kept, and the
+ * notifiers that heard of it heard it go: maps it replaced or evicted
+ * stay removed).
  */
 int kvio_as_map(struct kvio_as *as, u64 start, u64 last, u64 addr, u32 perm,
 		void *opaque)
@@ -274,9 +297,15 @@ int kvio_as_map(struct kvio_as *as, u64 start, u64 last, u64 addr, u32 perm,
 	kvio_as_tree_insert(as, map);
 	list_add_tail(&map->link, &as->maps);
 	as->nmaps++;
-	list_for_each_entry(nb, &as->notifiers, link)
-		if (nb->map)
-			nb->map(nb, map);
+	list_for_each_entry(nb, &as->notifiers, link) {
+		ret = nb->map ? nb->map(nb, map) : 0;
+		if (ret) {
+			/* Those that heard of it hear it go; the map goes. */
+			kvio_as_unnotify(as, map, nb);
+			mutex_unlock(&as->lock);
+			return ret;
+		}
+	}
 	mutex_unlock(&as->lock);
 	return 0;
 

@@ -16,13 +16,15 @@ if [ ! -x "$cp_dir/scripts/checkpatch.pl" ]; then
 fi
 cd "$top"
 files=$(git ls-files '*.c' '*.h' | grep -v -e '^selftests/' -e '^fuzz/' \
-	-e '^include/kvio/compat.h$' || true)
+	-e '^include/kvio/compat[a-z-]*\.h$' || true)
 rc=0
 # shellcheck disable=SC2086
 perl "$cp_dir/scripts/checkpatch.pl" --no-tree --strict --quiet --terse \
 	--show-types -f $files || rc=1
-# The compat header is where version checks belong in an out-of-tree module:
-# checkpatch's LINUX_VERSION_CODE rule is for code merged into one kernel.
+# The compat headers are where version checks belong in an out-of-tree
+# module: checkpatch's LINUX_VERSION_CODE rule is for code merged into one
+# kernel.
 perl "$cp_dir/scripts/checkpatch.pl" --no-tree --strict --quiet --terse \
-	--show-types --ignore LINUX_VERSION_CODE -f include/kvio/compat.h || rc=1
+	--show-types --ignore LINUX_VERSION_CODE -f include/kvio/compat.h \
+	include/kvio/compat-iommu.h || rc=1
 exit $rc

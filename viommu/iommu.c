@@ -152,6 +152,70 @@ out:
 	return ret;
 }
 
+/* Host IOMMU shadow providers (include/kvio/shadow.h). */
+
+static DEFINE_MUTEX(kvio_shadow_lock);
+static LIST_HEAD(kvio_shadow_providers);
+
+/**
+ * kvio_shadow_provider_register() - let KVIO_IOMMU_BIND accept @p's files
+ * @p: the provider, @get and @owner set
+ *
+ * Context: process context; takes the providers' lock.
+ */
+void kvio_shadow_provider_register(struct kvio_shadow_provider *p)
+{
+	mutex_lock(&kvio_shadow_lock);
+	list_add_tail(&p->link, &kvio_shadow_providers);
+	mutex_unlock(&kvio_shadow_lock);
+}
+EXPORT_SYMBOL_GPL(kvio_shadow_provider_register);
+
+/**
+ * kvio_shadow_provider_unregister() - no more binds through @p
+ * @p: a registered provider
+ *
+ * Shadows already bound keep @p's module (and themselves) until their
+ * endpoint goes, so this is only called from the module's exit.
+ *
+ * Context: process context; takes the providers' lock.
+ */
+void kvio_shadow_provider_unregister(struct kvio_shadow_provider *p)
+{
+	mutex_lock(&kvio_shadow_lock);
+	list_del(&p->link);
+	mutex_unlock(&kvio_shadow_lock);
+}
+EXPORT_SYMBOL_GPL(kvio_shadow_provider_unregister);
+
+/*
+ * The shadow of a file some provider recognises, its module pinned in
+ * *owner; ERR_PTR(-EINVAL) if none does.
+ */
+static struct kvio_shadow *kvio_shadow_get(struct file *file,
+					   struct module **owner)
+{
+	struct kvio_shadow *sh = ERR_PTR(-EINVAL);
+	struct kvio_shadow_provider *p;
+
+	mutex_lock(&kvio_shadow_lock);
+	list_for_each_entry(p, &kvio_shadow_providers, link) {
+		if (!try_module_get(p->owner))
+			continue;
+		sh = p->get(file);
+		if (!IS_ERR(sh)) {
+			*owner = p->owner;
+			break;
+		}
+		module_put(p->owner);
+		if (PTR_ERR(sh) != -ENOTTY)
+			break;
+		sh = ERR_PTR(-EINVAL);
+	}
+	mutex_unlock(&kvio_shadow_lock);
+	return sh;
+}
+
 /* Endpoints. */
 
 static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
@@ -160,12 +224,19 @@ static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
 	/* The device goes back to its own IOTLB, then the domain may go. */
 	if (ep->file)
 		kvio_dev_clear_viommu(kvio_dev_from_file(ep->file));
+	/* A shadow unmaps and unpins everything it mirrored. */
+	if (ep->shadow)
+		ep->shadow->ops->set_space(ep->shadow, NULL, NULL);
 	if (ep->domain)
 		kvio_iommu_domain_put(iommu, ep->domain);
 	ep->domain = NULL;
 	xa_erase(&iommu->endpoints, ep->id);
 	if (ep->file)
 		fput(ep->file);
+	if (ep->shadow) {
+		ep->shadow->ops->put(ep->shadow);
+		module_put(ep->shadow_owner);
+	}
 	kfree(ep);
 }
 
@@ -179,27 +250,39 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
+	if (!ep)
+		return -ENOMEM;
+	ep->id = req.endpoint;
+	ep->iommu = iommu;
 	if (req.fd != -1) {
 		file = fget(req.fd);
-		if (!file)
+		if (!file) {
+			kfree(ep);
 			return -EBADF;
+		}
 		/*
 		 * A kvio device, and not a vIOMMU: two that took each other's
 		 * locks could deadlock, and a vIOMMU does no DMA of its own.
+		 * Else a file a shadow provider knows (a VFIO group under
+		 * kvio_vfio's IOMMU), which it keeps track of itself.
 		 */
-		if (!kvio_dev_from_file(file) ||
-		    kvio_dev_from_file(file)->driver == &kvio_iommu_driver) {
+		if (!kvio_dev_from_file(file)) {
+			ep->shadow = kvio_shadow_get(file, &ep->shadow_owner);
 			fput(file);
+			file = NULL;
+			if (IS_ERR(ep->shadow)) {
+				ret = PTR_ERR(ep->shadow);
+				kfree(ep);
+				return ret;
+			}
+		} else if (kvio_dev_from_file(file)->driver ==
+			   &kvio_iommu_driver) {
+			fput(file);
+			kfree(ep);
 			return -EINVAL;
 		}
 	}
-	ep = kzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
-	if (!ep) {
-		ret = -ENOMEM;
-		goto err_file;
-	}
-	ep->id = req.endpoint;
-	ep->iommu = iommu;
 	ep->file = file;
 
 	mutex_lock(&iommu->lock);
@@ -217,14 +300,23 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 	if (ret)
 		goto err_unlock;
 	/* From now on the device's IOVAs are this endpoint's. */
-	kvio_iommu_ep_sync(iommu, ep);
+	ret = kvio_iommu_ep_sync(iommu, ep);
+	if (ret) {
+		/* A shadow that cannot mirror the config's bypass. */
+		kvio_iommu_ep_free(iommu, ep);
+		mutex_unlock(&iommu->lock);
+		return ret;
+	}
 	mutex_unlock(&iommu->lock);
 	return 0;
 
 err_unlock:
 	mutex_unlock(&iommu->lock);
+	if (ep->shadow) {
+		ep->shadow->ops->put(ep->shadow);
+		module_put(ep->shadow_owner);
+	}
 	kfree(ep);
-err_file:
 	if (file)
 		fput(file);
 	return ret;

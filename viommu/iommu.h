@@ -13,7 +13,10 @@
  * request ring's mutex held and takes iommu->lock for each request; ioctls
  * take dev->mutex, then iommu->lock.  An endpoint device never takes a
  * lock of the vIOMMU but fault_lock (its faults), so pointing it at another
- * domain (kvio_dev_set_viommu(), under iommu->lock) cannot deadlock.
+ * domain (kvio_dev_set_viommu(), under iommu->lock) cannot deadlock.  A
+ * host IOMMU shadow's ops run under iommu->lock (its notifier under the
+ * domain's as->lock too) and never call back; kvio_shadow_lock, the
+ * providers' list, is taken alone.
  */
 #ifndef _KVIO_IOMMU_H
 #define _KVIO_IOMMU_H
@@ -23,6 +26,7 @@
 #include <linux/virtio_iommu.h>
 #include <linux/xarray.h>
 
+#include <kvio/shadow.h>
 #include <kvio/vhost.h>
 
 #define KVIO_IOMMU_VQ_REQ	0
@@ -69,12 +73,17 @@ struct kvio_iommu_domain {
 	struct kvio_as *as;		/* IOVA -> GPA; NULL when bypass */
 };
 
-/* An endpoint the VMM bound (KVIO_IOMMU_BIND). */
+/*
+ * An endpoint the VMM bound (KVIO_IOMMU_BIND): a kvio device (@file), a
+ * host IOMMU shadow (@shadow, include/kvio/shadow.h), or neither.
+ */
 struct kvio_iommu_ep {
 	u32 id;
 	struct kvio_iommu *iommu;
 	struct kvio_iommu_domain *domain;	/* NULL: not attached */
 	struct file *file;			/* a kvio device, or NULL */
+	struct kvio_shadow *shadow;		/* or NULL */
+	struct module *shadow_owner;		/* its provider's module */
 	/* What the device translates through now (kvio_iommu_ep_sync()). */
 	bool synced;
 	struct kvio_as *synced_as;
@@ -119,7 +128,7 @@ static inline struct kvio_iommu *to_iommu(struct kvio_dev *dev)
 extern const struct kvio_as_ops kvio_iommu_domain_ops;
 void kvio_iommu_handle_req(struct kvio_work *work);
 void kvio_iommu_handle_event(struct kvio_work *work);
-void kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep);
+int kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep);
 void kvio_iommu_ep_detach(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep);
 void kvio_iommu_domain_put(struct kvio_iommu *iommu,
 			   struct kvio_iommu_domain *domain);

@@ -196,26 +196,37 @@ static bool kvio_iommu_negotiated(struct kvio_iommu *iommu, int bit)
 }
 
 /*
- * Points the endpoint's device at what the endpoint's state says: its
- * domain's mappings, guest-physical addresses (a bypass domain; or not
- * attached with the config's bypass set), or nothing at all.
+ * Points the endpoint's device (or shadow) at what the endpoint's state
+ * says: its domain's mappings, guest-physical addresses (a bypass domain;
+ * or not attached with the config's bypass set), or nothing at all.  0, or
+ * the shadow's errno (it then mirrors nothing: the endpoint's DMA faults).
  */
-void kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep)
+int kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep)
 {
 	struct kvio_as *as;
+	int ret = 0;
 
 	lockdep_assert_held(&iommu->lock);
-	if (!ep->file)
-		return;
+	if (!ep->file && !ep->shadow)
+		return 0;
 	if (ep->domain)
 		as = ep->domain->bypass ? iommu->identity : ep->domain->as;
 	else
 		as = iommu->cfg.bypass ? iommu->identity : iommu->blocked;
 	if (ep->synced && ep->synced_as == as)
-		return;
-	kvio_dev_set_viommu(kvio_dev_from_file(ep->file), as, ep);
+		return 0;
+	if (ep->file) {
+		kvio_dev_set_viommu(kvio_dev_from_file(ep->file), as, ep);
+	} else {
+		/* The vIOMMU's own memory table finishes the translation. */
+		ret = ep->shadow->ops->set_space(ep->shadow, as,
+						 iommu->dev.mem);
+		if (ret)
+			as = NULL;
+	}
 	ep->synced = true;
 	ep->synced_as = as;
+	return ret;
 }
 
 void kvio_iommu_domain_put(struct kvio_iommu *iommu,
@@ -237,7 +248,10 @@ void kvio_iommu_ep_detach(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep)
 	if (!domain)
 		return;
 	ep->domain = NULL;
-	/* The device stops using the domain before it can go. */
+	/*
+	 * The device stops using the domain before it can go.  A shadow that
+	 * cannot mirror the config's bypass is left with nothing.
+	 */
 	kvio_iommu_ep_sync(iommu, ep);
 	kvio_iommu_domain_put(iommu, domain);
 }
@@ -257,9 +271,14 @@ static void kvio_iommu_sync_unmaps(struct kvio_iommu *iommu)
 	mutex_lock(&iommu->lock);
 	if (!iommu->unmapped)
 		goto out;
-	xa_for_each(&iommu->endpoints, id, ep)
-		if (ep->file && ep->domain && ep->domain->unmapped)
+	xa_for_each(&iommu->endpoints, id, ep) {
+		if (!ep->domain || !ep->domain->unmapped)
+			continue;
+		if (ep->file)
 			kvio_dev_sync_translation(kvio_dev_from_file(ep->file));
+		else if (ep->shadow)
+			ep->shadow->ops->flush(ep->shadow);
+	}
 	xa_for_each(&iommu->domains, id, domain)
 		domain->unmapped = false;
 	iommu->unmapped = false;
@@ -320,7 +339,16 @@ static u8 kvio_iommu_attach(struct kvio_iommu *iommu,
 	domain->endpoints++;
 	old = ep->domain;
 	ep->domain = domain;
-	kvio_iommu_ep_sync(iommu, ep);
+	if (kvio_iommu_ep_sync(iommu, ep)) {
+		/*
+		 * A shadow could not mirror the domain (pinning over the
+		 * owner's RLIMIT_MEMLOCK): the endpoint stays where it was.
+		 */
+		ep->domain = old;
+		kvio_iommu_ep_sync(iommu, ep);
+		kvio_iommu_domain_put(iommu, domain);
+		return VIRTIO_IOMMU_S_NOMEM;
+	}
 	if (old)
 		kvio_iommu_domain_put(iommu, old);
 	return VIRTIO_IOMMU_S_OK;
@@ -377,6 +405,8 @@ static u8 kvio_iommu_map(struct kvio_iommu *iommu,
 		return VIRTIO_IOMMU_S_INVAL;
 	case -EINVAL:		/* phys + size past 2^64 */
 		return VIRTIO_IOMMU_S_RANGE;
+	case -EPERM:		/* a shadow's host reserved region */
+		return VIRTIO_IOMMU_S_INVAL;
 	default:		/* -ENOSPC: the domain's limit, -ENOMEM */
 		return VIRTIO_IOMMU_S_NOMEM;
 	}

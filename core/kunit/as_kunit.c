@@ -540,16 +540,20 @@ struct kt_notes {
 	unsigned int maps, unmaps;
 	u64 last_start;
 	void *last_opaque;
+	u64 refuse;		/* a map starting here is refused; 0 none */
 };
 
-static void kt_note_map(struct kvio_as_notifier *nb,
-			const struct kvio_as_entry *map)
+static int kt_note_map(struct kvio_as_notifier *nb,
+		       const struct kvio_as_entry *map)
 {
 	struct kt_notes *n = container_of(nb, struct kt_notes, nb);
 
+	if (n->refuse && map->start == n->refuse)
+		return -ENOMEM;
 	n->maps++;
 	n->last_start = map->start;
 	n->last_opaque = map->opaque;
+	return 0;
 }
 
 static void kt_note_unmap(struct kvio_as_notifier *nb,
@@ -613,6 +617,35 @@ static void as_notifiers(struct kunit *test)
 	kvio_as_put(as);
 	KUNIT_EXPECT_EQ(test, n.maps, 5u);
 	KUNIT_EXPECT_EQ(test, n.unmaps, 4u);
+}
+
+/* A notifier refuses a map: it is not kept, the earlier ones hear it go. */
+static void as_notifier_refuses(struct kunit *test)
+{
+	struct kvio_as *as = kt_alloc(test, 0, 0);
+	struct kt_notes first = {
+		.nb = { .map = kt_note_map, .unmap = kt_note_unmap },
+	};
+	struct kt_notes second = {
+		.nb = { .map = kt_note_map, .unmap = kt_note_unmap },
+		.refuse = 0x9000,
+	};
+
+	kvio_as_notifier_register(as, &first.nb);
+	kvio_as_notifier_register(as, &second.nb);
+	KUNIT_EXPECT_EQ(test, kvio_as_map(as, 0x1000, 0x1fff, 0, KVIO_PERM_RW,
+					  NULL), 0);
+	KUNIT_EXPECT_EQ(test, kvio_as_map(as, 0x9000, 0x9fff, 0, KVIO_PERM_RW,
+					  NULL), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, first.maps, 2u);
+	KUNIT_EXPECT_EQ(test, first.unmaps, 1u);
+	KUNIT_EXPECT_EQ(test, first.last_start, 0x9000ULL);
+	KUNIT_EXPECT_EQ(test, second.maps, 1u);
+	KUNIT_EXPECT_EQ(test, second.unmaps, 0u);
+	KUNIT_EXPECT_NULL(test, kt_at(as, 0x9000));
+	KUNIT_EXPECT_EQ(test, as->nmaps, 1u);
+	kvio_as_notifier_unregister(as, &second.nb);
+	kvio_as_notifier_unregister(as, &first.nb);
 }
 
 static void as_translate_stages(struct kunit *test)
@@ -812,6 +845,7 @@ static void as_many_maps(struct kunit *test)
 static struct kunit_case kvio_as_cases[] = {
 	KUNIT_CASE(as_exact_unmap),
 	KUNIT_CASE(as_notifiers),
+	KUNIT_CASE(as_notifier_refuses),
 	KUNIT_CASE(as_translate_stages),
 	KUNIT_CASE(as_rcu_readers),
 	KUNIT_CASE(as_many_maps),

@@ -26,7 +26,9 @@
  * take it themselves) or as->lock.  A removed map is freed after an RCU
  * grace period, so a reader copies it out safely while it goes.  Lock
  * order: dev->mutex -> vq->mutex -> as->lock; a notifier therefore must
- * not take a ring's or a device's mutex.
+ * not take a ring's or a device's mutex.  A space of KVIO_AS_OUT_GPA (a
+ * vIOMMU domain) has a lockdep class of its own and may be locked before a
+ * memory table's (a notifier walking it with kvio_as_for_each()).
  */
 #ifndef _KVIO_AS_H
 #define _KVIO_AS_H
@@ -83,15 +85,17 @@ struct kvio_as_ops {
 
 /**
  * struct kvio_as_notifier - an owner that hears of map and unmap
- * @map: after @map entered the space (optional)
+ * @map: after @map entered the space (optional); a non-zero return (an
+ *	errno) refuses it: kvio_as_map() then fails with it, and notifiers
+ *	that already heard of the map hear @unmap
  * @unmap: after @map left the space, before it is freed (optional)
  * @link: private
  *
  * Both run with as->lock held, in the writer's context.
  */
 struct kvio_as_notifier {
-	void (*map)(struct kvio_as_notifier *nb,
-		    const struct kvio_as_entry *map);
+	int (*map)(struct kvio_as_notifier *nb,
+		   const struct kvio_as_entry *map);
 	void (*unmap)(struct kvio_as_notifier *nb,
 		      const struct kvio_as_entry *map);
 	struct list_head link;

@@ -19,12 +19,19 @@
 
 int kt_iommu_open(struct kt_iommu *io, unsigned int num)
 {
+	return kt_iommu_open_gpa(io, num, KT_GPA_BASE);
+}
+
+int kt_iommu_open_gpa(struct kt_iommu *io, unsigned int num, uint64_t gpa)
+{
 	int r;
 
 	memset(io, 0, sizeof(*io));
 	r = kt_dev_open(&io->d, KT_IOMMU_DEV);
 	if (r)
 		return r;
+	/* Before the memory table goes to the device (kt_dev_setup()). */
+	io->d.mem.gpa = gpa;
 	r = kt_dev_setup(&io->d, F(VIRTIO_F_VERSION_1) |
 			 F(VIRTIO_IOMMU_F_INPUT_RANGE) |
 			 F(VIRTIO_IOMMU_F_DOMAIN_RANGE) |

@@ -77,6 +77,8 @@ kt_iommu_unmap_req(uint32_t domain, uint64_t start, uint64_t end)
  * diagnostic).
  */
 int kt_iommu_open(struct kt_iommu *io, unsigned int num);
+/* The same with guest memory at @gpa instead of KT_GPA_BASE. */
+int kt_iommu_open_gpa(struct kt_iommu *io, unsigned int num, uint64_t gpa);
 void kt_iommu_close(struct kt_iommu *io);
 /* KVIO_IOMMU_BIND: 0 or -errno. */
 int kt_iommu_bind(struct kt_iommu *io, uint32_t endpoint, int fd);

@@ -169,4 +169,16 @@ struct kvio_iommu_stats {
 
 #define KVIO_IOMMU_GET_STATS _IOR(VHOST_VIRTIO, 0xa6, struct kvio_iommu_stats)
 
+/*
+ * kvio_vfio: a VFIO IOMMU backend whose host IOMMU domain mirrors a
+ * kvio_iommu domain.  A VMM puts an assigned device's group in a VFIO
+ * container and selects it with VFIO_SET_IOMMU(KVIO_VFIO_IOMMU)
+ * (VFIO_CHECK_EXTENSION answers 1 when kvio_vfio is loaded), then binds the
+ * group's fd to a vIOMMU endpoint with KVIO_IOMMU_BIND.  From then on the
+ * guest's MAP and UNMAP for that endpoint are written into the host IOMMU
+ * by the kernel; the container takes no MAP_DMA of its own.  The value is
+ * far above VFIO's own IOMMU types (1-10 in 6.12).
+ */
+#define KVIO_VFIO_IOMMU		0x6b76
+
 #endif /* _UAPI_LINUX_KVIO_H */

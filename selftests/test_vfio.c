@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio_vfio: a device assigned through VFIO, behind kvio_iommu.
+ *
+ * The test VM (scripts/vm/run-vm --iommu) has QEMU's edu device behind an
+ * emulated VT-d (caching mode, interrupt remapping).  This program binds
+ * edu to vfio-pci, puts its group in a container under kvio's IOMMU
+ * (VFIO_SET_IOMMU(KVIO_VFIO_IOMMU)), binds the group to a kvio_iommu
+ * endpoint and plays the guest: MAP and UNMAP on the vIOMMU's request
+ * ring, then edu's DMA engine, driven through the VFIO region of its BAR
+ * 0, copies between its 4 KiB buffer and IOVAs.  What the DMA did is read
+ * back in the guest memory (the vIOMMU's memfd): it must land where the
+ * domain maps it and nowhere once unmapped.  Pinned pages are read from
+ * VmPin in /proc/self/status.
+ *
+ * Cases SKIP without edu, VFIO or kvio_vfio (a VM without --iommu).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "kt_iommu.h"
+
+#define PAGE		4096ULL
+#define EDU_VENDOR	0x1234
+#define EDU_DEVICE	0x11e8
+/* edu's registers (BAR 0) and its buffer in its own DMA space. */
+#define EDU_ID		0x00
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_CNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_CMD_RUN	0x1
+#define EDU_CMD_TO_RAM	0x2
+#define EDU_BUF		0x40000
+/*
+ * Bytes per DMA: Debian's QEMU 7.2 refuses (aborts on) a transfer that
+ * ends at the last byte of edu's 4 KiB buffer, so half of it.
+ */
+#define DMA_LEN		2048
+/* edu masks DMA addresses to 28 bits: every IOVA stays below. */
+#define IOVA_A		0x200000ULL
+#define IOVA_B		0x300000ULL
+#define IOVA_C		0x400000ULL
+/* Guest memory low enough to be DMA'd at its own address (bypass). */
+#define GPA_LOW		0x1000000ULL
+#define DOMAIN		1
+#define EP		7
+
+struct edu {
+	char bdf[32];
+	int container, group, dev;
+	uint64_t bar0, config;		/* region offsets in the device fd */
+};
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static long sysfs_hex(const char *dir, const char *file)
+{
+	char path[256], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtol(buf, NULL, 16);
+}
+
+/* edu's address, bound to vfio-pci; its IOMMU group number, or -1. */
+static int edu_bind_vfio(char bdf[32])
+{
+	const char *base = "/sys/bus/pci/devices";
+	char dir[128], path[256], link[256];
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+
+	bdf[0] = 0;
+	d = opendir(base);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) >= 32)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%.31s", base, e->d_name);
+		if (sysfs_hex(dir, "vendor") == EDU_VENDOR &&
+		    sysfs_hex(dir, "device") == EDU_DEVICE) {
+			snprintf(bdf, 32, "%.31s", e->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	if (!bdf[0])
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/%.31s", base, bdf);
+	snprintf(path, sizeof(path), "%s/driver", dir);
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	if (!strstr(link, "vfio-pci")) {
+		snprintf(path, sizeof(path), "%s/driver_override", dir);
+		sysfs_write(path, "vfio-pci");
+		if (n > 0) {
+			snprintf(path, sizeof(path), "%s/driver/unbind", dir);
+			sysfs_write(path, bdf);
+		}
+		sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+	}
+	snprintf(path, sizeof(path), "%s/iommu_group", dir);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -1;
+	link[n] = 0;
+	return atoi(strrchr(link, '/') + 1);
+}
+
+static int edu_rd32(struct edu *e, unsigned int reg, uint32_t *val)
+{
+	return pread(e->dev, val, 4, e->bar0 + reg) == 4 ? 0 : -1;
+}
+
+static int edu_wr32(struct edu *e, unsigned int reg, uint32_t val)
+{
+	return pwrite(e->dev, &val, 4, e->bar0 + reg) == 4 ? 0 : -1;
+}
+
+/* The container under kvio's IOMMU and edu's device fd, bus master on. */
+static int edu_open(struct edu *e)
+{
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	char path[64];
+	uint16_t cmd;
+	int grp;
+
+	memset(e, 0, sizeof(*e));
+	e->container = e->group = e->dev = -1;
+	grp = edu_bind_vfio(e->bdf);
+	if (grp < 0)
+		return kt_skip("no edu device behind an IOMMU (run-vm --iommu)");
+	e->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (e->container < 0)
+		return kt_skip("/dev/vfio/vfio: %s", kt_errname(errno));
+	if (ioctl(e->container, VFIO_CHECK_EXTENSION, KVIO_VFIO_IOMMU) != 1)
+		return kt_skip("kvio_vfio not loaded (no KVIO_VFIO_IOMMU)");
+	snprintf(path, sizeof(path), "/dev/vfio/%d", grp);
+	e->group = open(path, O_RDWR | O_CLOEXEC);
+	KT_ASSERT(e->group >= 0, "%s: %s", path, kt_errname(errno));
+	KT_ERRNO(0, ioctl(e->group, VFIO_GROUP_GET_STATUS, &st));
+	KT_ASSERT(st.flags & VFIO_GROUP_FLAGS_VIABLE, "group %d not viable",
+		  grp);
+	KT_ERRNO(0, ioctl(e->group, VFIO_GROUP_SET_CONTAINER, &e->container));
+	KT_ERRNO(0, ioctl(e->container, VFIO_SET_IOMMU, KVIO_VFIO_IOMMU));
+	e->dev = ioctl(e->group, VFIO_GROUP_GET_DEVICE_FD, e->bdf);
+	KT_ASSERT(e->dev >= 0, "GET_DEVICE_FD %s: %s", e->bdf,
+		  kt_errname(errno));
+	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
+	KT_ERRNO(0, ioctl(e->dev, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	e->bar0 = ri.offset;
+	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	KT_ERRNO(0, ioctl(e->dev, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	e->config = ri.offset;
+	KT_ASSERT(pread(e->dev, &cmd, 2, e->config + PCI_COMMAND) == 2);
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	KT_ASSERT(pwrite(e->dev, &cmd, 2, e->config + PCI_COMMAND) == 2);
+	return KT_PASS;
+}
+
+static void edu_close(struct edu *e)
+{
+	if (e->dev >= 0)
+		close(e->dev);
+	if (e->group >= 0)
+		close(e->group);
+	if (e->container >= 0)
+		close(e->container);
+	e->dev = e->group = e->container = -1;
+}
+
+/*
+ * One DMA of @len bytes between edu's buffer and @iova, waited for (edu
+ * finishes on a 100 ms timer).  Whether it reached memory is the caller's
+ * to check: a DMA the IOMMU blocks completes all the same.
+ */
+static int edu_dma(struct edu *e, uint64_t iova, bool to_ram, uint32_t len)
+{
+	long deadline = kt_deadline(5000);
+	uint32_t cmd;
+
+	KT_ASSERT(!edu_wr32(e, EDU_DMA_SRC, to_ram ? EDU_BUF : iova) &&
+		  !edu_wr32(e, EDU_DMA_DST, to_ram ? iova : EDU_BUF) &&
+		  !edu_wr32(e, EDU_DMA_CNT, len) &&
+		  !edu_wr32(e, EDU_DMA_CMD,
+			    EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0)),
+		  "edu registers: %s", kt_errname(errno));
+	do {
+		KT_ASSERT(!edu_rd32(e, EDU_DMA_CMD, &cmd));
+		if (!(cmd & EDU_CMD_RUN))
+			return KT_PASS;
+		kt_sleep_ms(10);
+	} while (kt_now_ms() < deadline);
+	return kt_fail("edu DMA to 0x%llx did not finish",
+		       (unsigned long long)iova);
+}
+
+/* VmPin of this process, in pages. */
+static long vm_pinned(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb / 4;
+}
+
+/* DMAR fault reports in the kernel log so far. */
+static int dmar_faults(void)
+{
+	FILE *p = popen("dmesg | grep -c 'DMAR: .*[Ff]ault'", "r");
+	int n = -1;
+
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+struct rig {
+	struct edu e;
+	struct kt_iommu io;
+	uint64_t pa, pb, pc;		/* guest pages */
+	long pinned0;
+};
+
+static int rig_open(struct rig *g, uint64_t gpa, bool bypass)
+{
+	struct kvio_iommu_config cfg;
+	int r;
+
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+
+	memset(g, 0, sizeof(*g));
+	g->e.container = g->e.group = g->e.dev = -1;
+	/* Pinning is charged to RLIMIT_MEMLOCK (8 MiB by default). */
+	KT_ERRNO(0, setrlimit(RLIMIT_MEMLOCK, &unlimited));
+	g->pinned0 = vm_pinned();
+	r = kt_iommu_open_gpa(&g->io, 64, gpa);
+	if (r == -ENOENT)
+		return kt_skip("/dev/kvio-iommu not present");
+	KT_ASSERT(!r, "vIOMMU: %s", kt_errname(-r));
+	KT_TRY(edu_open(&g->e));
+	if (bypass) {
+		KT_ERRNO(0, ioctl(g->io.d.fd, KVIO_IOMMU_GET_CONFIG, &cfg));
+		cfg.bypass = 1;
+		KT_ERRNO(0, ioctl(g->io.d.fd, KVIO_IOMMU_SET_CONFIG, &cfg));
+	}
+	g->pa = kt_mem_alloc(&g->io.d.mem, PAGE, PAGE);
+	g->pb = kt_mem_alloc(&g->io.d.mem, PAGE, PAGE);
+	g->pc = kt_mem_alloc(&g->io.d.mem, PAGE, PAGE);
+	KT_ASSERT(g->pa && g->pb && g->pc);
+	return KT_PASS;
+}
+
+static void rig_close(struct rig *g)
+{
+	kt_iommu_close(&g->io);
+	edu_close(&g->e);
+}
+
+static uint8_t *page(struct rig *g, uint64_t gpa)
+{
+	return kt_gpa(&g->io.d.mem, gpa);
+}
+
+/* edu's buffer loaded from page @gpa through @iova (which maps it). */
+static int load_buffer(struct rig *g, uint64_t iova, uint64_t gpa,
+		       uint32_t seed)
+{
+	kt_fill_pattern(page(g, gpa), PAGE, seed);
+	return edu_dma(&g->e, iova, false, DMA_LEN);
+}
+
+/* edu's buffer copied to @iova: whether it arrived in page @gpa. */
+static int store_buffer(struct rig *g, uint64_t iova, uint64_t gpa,
+			uint32_t seed, bool *landed)
+{
+	uint8_t want[PAGE];
+
+	memset(page(g, gpa), 0x5a, PAGE);
+	KT_TRY(edu_dma(&g->e, iova, true, DMA_LEN));
+	kt_fill_pattern(want, PAGE, seed);
+	*landed = !memcmp(page(g, gpa), want, DMA_LEN);
+	if (!*landed) {
+		unsigned int i;
+
+		for (i = 0; i < PAGE; i++)
+			if (page(g, gpa)[i] != 0x5a)
+				return kt_fail("page 0x%llx: byte %u changed, yet not the buffer",
+					       (unsigned long long)gpa, i);
+	}
+	return KT_PASS;
+}
+
+static int case_backend(const struct kt_target *t)
+{
+	struct kvio_iommu_endpoint b;
+	struct rig g;
+	uint32_t id;
+	int r;
+
+	(void)t;
+	r = rig_open(&g, GPA_LOW, false);
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	KT_ASSERT(!edu_rd32(&g.e, EDU_ID, &id) && (id & 0xff) == 0xed,
+		  "edu's ID register reads 0x%x", id);
+	/* Not a group: the container itself, a memfd. */
+	b.endpoint = EP;
+	b.fd = g.e.container;
+	KT_ERRNO(EINVAL, ioctl(g.io.d.fd, KVIO_IOMMU_BIND, &b));
+	b.fd = g.io.d.mem.fd;
+	KT_ERRNO(EINVAL, ioctl(g.io.d.fd, KVIO_IOMMU_BIND, &b));
+	r = kt_iommu_bind(&g.io, EP, g.e.group);
+	KT_ASSERT(!r, "BIND of the group: %s", kt_errname(-r));
+	/* One endpoint per container: its DMA has one translation. */
+	KT_ASSERT(kt_iommu_bind(&g.io, EP + 1, g.e.group) == -EBUSY);
+	KT_ASSERT(kt_module_refcnt("kvio_vfio") >= 2,
+		  "kvio_vfio refcnt %ld", kt_module_refcnt("kvio_vfio"));
+	rig_close(&g);
+	return KT_PASS;
+}
+
+static int case_dma(const struct kt_target *t)
+{
+	int faults0, faults1;
+	bool landed;
+	struct rig g;
+	long pinned;
+	int r;
+
+	(void)t;
+	r = rig_open(&g, GPA_LOW, false);
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	KT_ASSERT(!kt_iommu_bind(&g.io, EP, g.e.group));
+	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_A, IOVA_A + PAGE - 1, g.pa,
+			       VIRTIO_IOMMU_MAP_F_READ |
+			       VIRTIO_IOMMU_MAP_F_WRITE) == VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_B, IOVA_B + PAGE - 1, g.pb,
+			       VIRTIO_IOMMU_MAP_F_READ |
+			       VIRTIO_IOMMU_MAP_F_WRITE) == VIRTIO_IOMMU_S_OK);
+	pinned = vm_pinned() - g.pinned0;
+	KT_ASSERT(pinned == 2, "%ld pages pinned for two 4 KiB MAPs", pinned);
+
+	/* RAM -> device from A, device -> RAM into B: B holds A's bytes. */
+	KT_TRY(load_buffer(&g, IOVA_A, g.pa, 11));
+	KT_TRY(store_buffer(&g, IOVA_B, g.pb, 11, &landed));
+	KT_ASSERT(landed, "edu's DMA to IOVA 0x%llx did not land in GPA 0x%llx",
+		  IOVA_B, (unsigned long long)g.pb);
+	kt_diag("DMA: IOVA 0x%llx -> edu -> IOVA 0x%llx: %d bytes landed",
+		IOVA_A, IOVA_B, DMA_LEN);
+
+	/* UNMAP B: the same DMA is blocked, the page keeps its canary. */
+	faults0 = dmar_faults();
+	KT_ASSERT(kt_iommu_unmap(&g.io, DOMAIN, IOVA_B, IOVA_B + PAGE - 1) ==
+		  VIRTIO_IOMMU_S_OK);
+	pinned = vm_pinned() - g.pinned0;
+	KT_ASSERT(pinned == 1, "%ld pages pinned after UNMAP", pinned);
+	KT_TRY(store_buffer(&g, IOVA_B, g.pb, 11, &landed));
+	KT_ASSERT(!landed, "DMA landed in a page after its UNMAP");
+	faults1 = dmar_faults();
+	kt_diag("after UNMAP: page unchanged, DMAR faults %d -> %d", faults0,
+		faults1);
+	KT_ASSERT(faults1 > faults0, "no DMAR fault reported");
+
+	/* Read-only C: edu reads it, cannot write it. */
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_C, IOVA_C + PAGE - 1, g.pc,
+			       VIRTIO_IOMMU_MAP_F_READ) == VIRTIO_IOMMU_S_OK);
+	KT_TRY(load_buffer(&g, IOVA_C, g.pc, 12));
+	KT_TRY(store_buffer(&g, IOVA_A, g.pa, 12, &landed));
+	KT_ASSERT(landed, "the bytes read through a read-only mapping");
+	KT_TRY(store_buffer(&g, IOVA_C, g.pc, 12, &landed));
+	KT_ASSERT(!landed, "DMA wrote through a read-only mapping");
+
+	/* The MSI window is the host's: MAP over it refused. */
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, 0xfee00000, 0xfee00fff, g.pa,
+			       VIRTIO_IOMMU_MAP_F_READ) == VIRTIO_IOMMU_S_INVAL);
+	rig_close(&g);
+	pinned = vm_pinned() - g.pinned0;
+	KT_ASSERT(pinned == 0, "%ld pages still pinned after close", pinned);
+	return KT_PASS;
+}
+
+static int case_memlock(const struct kt_target *t)
+{
+	struct rlimit old, low;
+	struct rig g;
+	long pinned;
+	int r, st;
+
+	(void)t;
+	r = rig_open(&g, GPA_LOW, false);
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	KT_ASSERT(!kt_iommu_bind(&g.io, EP, g.e.group));
+	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
+	KT_ERRNO(0, getrlimit(RLIMIT_MEMLOCK, &old));
+	/* Room for 64 more pages: a 1 MiB MAP (256) is refused whole. */
+	low.rlim_cur = low.rlim_max = (g.pinned0 + 64) * PAGE;
+	KT_ERRNO(0, setrlimit(RLIMIT_MEMLOCK, &low));
+	st = kt_iommu_map(&g.io, DOMAIN, 0x1000000, 0x10fffff, GPA_LOW,
+			  VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE);
+	pinned = vm_pinned() - g.pinned0;
+	KT_ASSERT(st == VIRTIO_IOMMU_S_NOMEM, "MAP over the limit: status %d",
+		  st);
+	KT_ASSERT(pinned == 0, "%ld pages left pinned by a refused MAP",
+		  pinned);
+	st = kt_iommu_map(&g.io, DOMAIN, 0x1000000, 0x100ffff, GPA_LOW,
+			  VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE);
+	KT_ASSERT(st == VIRTIO_IOMMU_S_OK, "MAP of 16 pages: status %d", st);
+	KT_ASSERT(vm_pinned() - g.pinned0 == 16);
+	KT_ERRNO(0, setrlimit(RLIMIT_MEMLOCK, &old));
+	kt_diag("RLIMIT_MEMLOCK +64 pages: 256-page MAP NOMEM, 0 pinned; 16-page MAP OK");
+	rig_close(&g);
+	KT_ASSERT(vm_pinned() == g.pinned0);
+	return KT_PASS;
+}
+
+static int case_bypass(const struct kt_target *t)
+{
+	bool landed;
+	struct rig g;
+	long pinned;
+	int r;
+
+	(void)t;
+	r = rig_open(&g, GPA_LOW, true);
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	/* Unattached, config bypass: IOVA = GPA, all of guest memory. */
+	r = kt_iommu_bind(&g.io, EP, g.e.group);
+	KT_ASSERT(!r, "BIND in bypass: %s", kt_errname(-r));
+	pinned = vm_pinned() - g.pinned0;
+	KT_ASSERT(pinned == (long)(KT_MEM_SIZE / PAGE),
+		  "%ld pages pinned in bypass, guest memory is %u", pinned,
+		  (unsigned int)(KT_MEM_SIZE / PAGE));
+	KT_TRY(load_buffer(&g, g.pa, g.pa, 21));
+	KT_TRY(store_buffer(&g, g.pb, g.pb, 21, &landed));
+	KT_ASSERT(landed, "bypass: DMA at GPA 0x%llx did not land",
+		  (unsigned long long)g.pb);
+	/* Attached to an empty domain: nothing pinned, nothing lands. */
+	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(vm_pinned() == g.pinned0, "%ld pinned after ATTACH",
+		  vm_pinned() - g.pinned0);
+	KT_TRY(store_buffer(&g, g.pb, g.pb, 21, &landed));
+	KT_ASSERT(!landed, "DMA landed through an empty domain");
+	kt_diag("bypass: %ld pages pinned, DMA at its GPA landed; ATTACH: 0 pinned, blocked",
+		pinned);
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/* Closing in @order: 0 vIOMMU first, 1 VFIO first, 2 container first. */
+static int teardown(int order)
+{
+	long refs0 = kt_module_refcnt("kvio_vfio");
+	struct rig g;
+	int r;
+
+	r = rig_open(&g, GPA_LOW, false);
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	KT_ASSERT(!kt_iommu_bind(&g.io, EP, g.e.group));
+	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_A, IOVA_A + 16 * PAGE - 1,
+			       g.pa, VIRTIO_IOMMU_MAP_F_READ) ==
+		  VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(vm_pinned() - g.pinned0 == 16);
+	switch (order) {
+	case 0:
+		kt_iommu_close(&g.io);
+		KT_ASSERT(vm_pinned() == g.pinned0, "pinned after vIOMMU close");
+		edu_close(&g.e);
+		break;
+	case 1:
+		edu_close(&g.e);
+		KT_ASSERT(vm_pinned() == g.pinned0, "pinned after VFIO close");
+		/* The endpoint mirrors into nothing: MAP still answers. */
+		KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_B, IOVA_B + PAGE - 1,
+				       g.pb, VIRTIO_IOMMU_MAP_F_READ) ==
+			  VIRTIO_IOMMU_S_OK);
+		kt_iommu_close(&g.io);
+		break;
+	default:
+		close(g.e.container);
+		g.e.container = -1;
+		close(g.e.dev);
+		g.e.dev = -1;
+		close(g.e.group);
+		g.e.group = -1;
+		KT_ASSERT(vm_pinned() == g.pinned0, "pinned after VFIO close");
+		kt_iommu_close(&g.io);
+		break;
+	}
+	KT_ASSERT(vm_pinned() == g.pinned0);
+	KT_ASSERT(kt_module_refcnt("kvio_vfio") == refs0,
+		  "kvio_vfio refcnt %ld, was %ld",
+		  kt_module_refcnt("kvio_vfio"), refs0);
+	return KT_PASS;
+}
+
+static int case_teardown(const struct kt_target *t)
+{
+	pid_t pid;
+	int st, order;
+
+	(void)t;
+	for (order = 0; order < 3; order++)
+		KT_TRY(teardown(order));
+	/* The VMM killed with everything mapped. */
+	pid = fork();
+	KT_ASSERT(pid >= 0);
+	if (!pid) {
+		struct rig g;
+
+		if (rig_open(&g, GPA_LOW, false) != KT_PASS ||
+		    kt_iommu_bind(&g.io, EP, g.e.group) ||
+		    kt_iommu_attach(&g.io, DOMAIN, EP) != VIRTIO_IOMMU_S_OK ||
+		    kt_iommu_map(&g.io, DOMAIN, IOVA_A, IOVA_A + 16 * PAGE - 1,
+				 g.pa, VIRTIO_IOMMU_MAP_F_READ) !=
+		    VIRTIO_IOMMU_S_OK)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	KT_ASSERT(waitpid(pid, &st, 0) == pid);
+	KT_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		  "the killed VMM's setup failed (status 0x%x)", st);
+	/* Its container is gone: a new one binds the same group again. */
+	KT_TRY(teardown(0));
+	return KT_PASS;
+}
+
+static const struct kt_case cases[] = {
+	{ "backend: CHECK_EXTENSION, SET_IOMMU(KVIO_VFIO_IOMMU), device fd; BIND takes a group (EINVAL for others, EBUSY twice)", case_backend },
+	{ "edu DMA through the domain: lands where MAP says, blocked after UNMAP (DMAR fault), read-only mapping not written, MSI window refused", case_dma },
+	{ "RLIMIT_MEMLOCK: a MAP over it NOMEM with nothing pinned", case_memlock },
+	{ "bypass: all guest memory mapped at its GPA; ATTACH to an empty domain unpins and blocks", case_bypass },
+	{ "teardown: vIOMMU first, VFIO first, container first, the VMM killed: nothing pinned, module references back", case_teardown },
+};
+
+int main(int argc, char **argv)
+{
+	return kt_main_dev(argc, argv, cases, sizeof(cases) / sizeof(cases[0]),
+			   "/dev/kvio-iommu");
+}
