@@ -1242,46 +1242,6 @@ static int case_net_bypass(const struct kt_target *t)
  * of the ring's header area), @len data bytes at @data (readable for OUT,
  * writable for IN), one status byte at @status; published (not kicked).
  */
-static int blk_chain_post(struct kt_blk *b, unsigned int slot, uint32_t type,
-			  uint64_t sector, uint64_t data, uint32_t len,
-			  uint64_t status)
-{
-	struct kt_blk_q *q = &b->q[0];
-	struct virtio_blk_outhdr *h = kt_gpa(&b->d.mem, q->hdr_gpa + 16 * slot);
-	struct kt_buf out[2] = { { q->hdr_gpa + 16 * slot, 16 } };
-	struct kt_buf in[2];
-	unsigned int nout = 1, nin = 0;
-
-	h->type = htole32(type);
-	h->ioprio = 0;
-	h->sector = htole64(sector);
-	if (type == VIRTIO_BLK_T_OUT)
-		out[nout++] = (struct kt_buf){ data, len };
-	else
-		in[nin++] = (struct kt_buf){ data, len };
-	in[nin++] = (struct kt_buf){ status, 1 };
-	return kt_vq_add(&q->vq, out, nout, in, nin, false, slot) < 0 ? -1 : 0;
-}
-
-/* blk_chain_post(), then its used entry: the used length, or -1. */
-static long blk_chain(struct kt_blk *b, unsigned int slot, uint32_t type,
-		      uint64_t sector, uint64_t data, uint32_t len,
-		      uint64_t status)
-{
-	uint32_t id, used;
-	uint64_t tok;
-
-	if (blk_chain_post(b, slot, type, sector, data, len, status))
-		return -1;
-	kt_vq_kick(&b->q[0].vq);
-	if (kt_vq_wait_used(&b->q[0].vq, &id, &used, &tok,
-			    3000 * kt_timeout_scale()) != 1 || tok != slot) {
-		kt_diag("request in slot %u not completed", slot);
-		return -1;
-	}
-	return used;
-}
-
 /*
  * A kvio-blk device behind the vIOMMU: an OUT from IOVA 0x40000000 lands in
  * the backing file; once unmapped, the same request is IOERR (used length
@@ -1330,7 +1290,7 @@ static int case_blk_endpoint(const struct kt_target *t)
 	kt_fill_pattern(want, PAGE, 41);
 	memcpy(kt_gpa(&b.d.mem, page), want, PAGE);
 	*kt_blk_status(&b, 0, 0) = 0xee;
-	KT_ASSERT(blk_chain(&b, 0, VIRTIO_BLK_T_OUT, 8, iova, PAGE, st) == 1 &&
+	KT_ASSERT(kt_blk_chain(&b, 0, VIRTIO_BLK_T_OUT, 8, iova, PAGE, st) == 1 &&
 		  *kt_blk_status(&b, 0, 0) == VIRTIO_BLK_S_OK, "mapped OUT");
 	KT_ASSERT(kt_pread_all(fd, got, PAGE, 8 * 512) == 0 &&
 		  !memcmp(got, want, PAGE), "the file lacks the OUT's bytes");
@@ -1338,7 +1298,7 @@ static int case_blk_endpoint(const struct kt_target *t)
 	/* Unmapped: IOERR, a READ fault, the file untouched. */
 	EXPECT(&g, kt_iommu_unmap_req(2, iova, iova + PAGE - 1), S_OK);
 	*kt_blk_status(&b, 0, 1) = 0xee;
-	KT_ASSERT(blk_chain(&b, 1, VIRTIO_BLK_T_OUT, 16, iova, PAGE,
+	KT_ASSERT(kt_blk_chain(&b, 1, VIRTIO_BLK_T_OUT, 16, iova, PAGE,
 			    st + 1) == 1 &&
 		  *kt_blk_status(&b, 0, 1) == VIRTIO_BLK_S_IOERR,
 		  "OUT from an unmapped IOVA: want IOERR, used length 1");
@@ -1350,7 +1310,7 @@ static int case_blk_endpoint(const struct kt_target *t)
 	/* IN into a read-only mapping: IOERR, a WRITE fault, page intact. */
 	memset(kt_gpa(&b.d.mem, ro_page), 0x5a, PAGE);
 	*kt_blk_status(&b, 0, 2) = 0xee;
-	KT_ASSERT(blk_chain(&b, 2, VIRTIO_BLK_T_IN, 8, ro, PAGE, st + 2) ==
+	KT_ASSERT(kt_blk_chain(&b, 2, VIRTIO_BLK_T_IN, 8, ro, PAGE, st + 2) ==
 		  1 && *kt_blk_status(&b, 0, 2) == VIRTIO_BLK_S_IOERR,
 		  "IN into a read-only mapping: want IOERR, used length 1");
 	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, wr, 2,
@@ -1360,7 +1320,7 @@ static int case_blk_endpoint(const struct kt_target *t)
 		  "a read-only page was written");
 
 	/* The status byte outside the domain: used 0, nothing written. */
-	KT_ASSERT(blk_chain(&b, 3, VIRTIO_BLK_T_OUT, 24,
+	KT_ASSERT(kt_blk_chain(&b, 3, VIRTIO_BLK_T_OUT, 24,
 			    b.q[0].data_gpa, PAGE, iova + 0x20000) == 0,
 		  "status byte unmapped: want used length 0");
 	KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING, wr, 2,
@@ -1449,7 +1409,7 @@ static int case_blk_unmap_inflight(const struct kt_target *t)
 	memset(pg, 0, PAGE);
 	EXPECT(&e.g, kt_iommu_map_req(3, iova, iova + PAGE - 1, page, RW), S_OK);
 	*kt_blk_status(&e.b, 0, 0) = 0xee;
-	KT_ASSERT(blk_chain_post(&e.b, 0, VIRTIO_BLK_T_IN, 8, iova, PAGE,
+	KT_ASSERT(kt_blk_chain_post(&e.b, 0, VIRTIO_BLK_T_IN, 8, iova, PAGE,
 				 e.b.q[0].status_gpa) == 0);
 	kt_vq_kick(&e.b.q[0].vq);
 	/* Submitted (null_blk counts it in flight), not completed. */
@@ -1508,7 +1468,7 @@ static int case_blk_unmap_race(const struct kt_target *t)
 		memset(pg, 0, 8 * PAGE);
 		memset(pg + 8 * PAGE, 0xee, PAGE);
 		for (i = 0; i < 8; i++)
-			KT_ASSERT(blk_chain_post(&e.b, i, VIRTIO_BLK_T_IN,
+			KT_ASSERT(kt_blk_chain_post(&e.b, i, VIRTIO_BLK_T_IN,
 						 8 * i, iova + i * PAGE, PAGE,
 						 st_iova + i) == 0);
 		um = kt_iommu_unmap_req(3, iova, iova + 9 * PAGE - 1);
@@ -1565,7 +1525,7 @@ static int blk_ep_read_inflight(struct blk_ep *e, uint64_t iova)
 
 	KT_ASSERT(page, "guest memory");
 	EXPECT(&e->g, kt_iommu_map_req(3, iova, iova + PAGE - 1, page, RW), S_OK);
-	KT_ASSERT(blk_chain_post(&e->b, 0, VIRTIO_BLK_T_IN, 8, iova, PAGE,
+	KT_ASSERT(kt_blk_chain_post(&e->b, 0, VIRTIO_BLK_T_IN, 8, iova, PAGE,
 				 e->b.q[0].status_gpa) == 0);
 	kt_vq_kick(&e->b.q[0].vq);
 	for (i = 0; i < 200 && kt_nullb_inflight(&e->nb) < 1; i++)

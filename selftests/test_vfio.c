@@ -33,6 +33,7 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "kt_blk.h"
 #include "kt_iommu.h"
 
 #define PAGE		4096ULL
@@ -58,8 +59,10 @@
 #define IOVA_C		0x400000ULL
 /* Guest memory low enough to be DMA'd at its own address (bypass). */
 #define GPA_LOW		0x1000000ULL
+#define IOVA_S		0x500000ULL
 #define DOMAIN		1
 #define EP		7
+#define EP_BLK		8
 
 struct edu {
 	char bdf[32];
@@ -504,6 +507,102 @@ static int case_bypass(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/*
+ * One domain, two endpoints: edu through kvio_vfio and a kvio-blk device.
+ * The guest's memory is two regions, the vIOMMU's own and the blk
+ * device's (its rings; all of it mapped 1:1 above 4 GiB), and IOVA_S maps
+ * a page of the latter for both: a blk read from the file into IOVA_S is
+ * what edu then reads at IOVA_S, and what edu writes there is what a blk
+ * write puts in the file.
+ */
+static int case_shared(const struct kt_target *t)
+{
+	static const struct kt_target blk_t = { KT_BLK_DEV, "kvio-blk", true };
+	struct {
+		struct vhost_memory hdr;
+		struct vhost_memory_region r[2];
+	} mt;
+	uint8_t file[DMA_LEN], want[PAGE];
+	uint64_t shared, status;
+	struct kt_blk b;
+	struct rig g;
+	int r, fd;
+
+	(void)t;
+	r = rig_open(&g, GPA_LOW, false);
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	r = kt_blk_open(&b, &blk_t, (1ULL << VIRTIO_F_VERSION_1) |
+			(1ULL << VIRTIO_F_ACCESS_PLATFORM), 1, 16, PAGE, false);
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	fd = kt_blk_tmpfile(1 << 20, 77, 0);
+	KT_ASSERT(fd >= 0, "backing file: %s", kt_errname(-fd));
+	memset(&mt, 0, sizeof(mt));
+	mt.hdr.nregions = 2;
+	mt.r[0].guest_phys_addr = g.io.d.mem.gpa;
+	mt.r[0].memory_size = g.io.d.mem.size;
+	mt.r[0].userspace_addr = (uintptr_t)g.io.d.mem.hva;
+	mt.r[1].guest_phys_addr = b.d.mem.gpa;
+	mt.r[1].memory_size = b.d.mem.size;
+	mt.r[1].userspace_addr = (uintptr_t)b.d.mem.hva;
+	KT_ERRNO(0, ioctl(g.io.d.fd, VHOST_SET_MEM_TABLE, &mt));
+
+	KT_ASSERT(!kt_iommu_bind(&g.io, EP, g.e.group));
+	KT_ASSERT(!kt_iommu_bind(&g.io, EP_BLK, b.d.fd));
+	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP_BLK) == VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, b.d.mem.gpa,
+			       b.d.mem.gpa + b.d.mem.size - 1, b.d.mem.gpa,
+			       VIRTIO_IOMMU_MAP_F_READ |
+			       VIRTIO_IOMMU_MAP_F_WRITE) == VIRTIO_IOMMU_S_OK);
+	shared = b.q[0].data_gpa;
+	status = b.q[0].status_gpa;
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_S, IOVA_S + PAGE - 1, shared,
+			       VIRTIO_IOMMU_MAP_F_READ |
+			       VIRTIO_IOMMU_MAP_F_WRITE) == VIRTIO_IOMMU_S_OK);
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_B, IOVA_B + PAGE - 1, g.pb,
+			       VIRTIO_IOMMU_MAP_F_READ |
+			       VIRTIO_IOMMU_MAP_F_WRITE) == VIRTIO_IOMMU_S_OK);
+	KT_ERRNO(0, kt_blk_backend(&b, fd));
+
+	/* File -> (blk) IOVA_S -> (edu) IOVA_B. */
+	KT_ASSERT(kt_blk_chain(&b, 0, VIRTIO_BLK_T_IN, 0, IOVA_S, PAGE,
+			       status) == PAGE + 1, "blk read into IOVA_S");
+	KT_ASSERT(*(uint8_t *)kt_gpa(&b.d.mem, status) == VIRTIO_BLK_S_OK);
+	KT_ASSERT(kt_pread_all(fd, file, DMA_LEN, 0) == 0);
+	KT_ASSERT(!memcmp(kt_gpa(&b.d.mem, shared), file, DMA_LEN),
+		  "the blk read did not land at IOVA_S");
+	KT_TRY(edu_dma(&g.e, IOVA_S, false, DMA_LEN));
+	memset(page(&g, g.pb), 0x5a, PAGE);
+	KT_TRY(edu_dma(&g.e, IOVA_B, true, DMA_LEN));
+	KT_ASSERT(!memcmp(page(&g, g.pb), file, DMA_LEN),
+		  "edu did not read at IOVA_S what the blk device wrote there");
+
+	/* A (edu) -> IOVA_S -> (blk) file sector 8. */
+	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_A, IOVA_A + PAGE - 1, g.pa,
+			       VIRTIO_IOMMU_MAP_F_READ) == VIRTIO_IOMMU_S_OK);
+	KT_TRY(load_buffer(&g, IOVA_A, g.pa, 31));
+	KT_TRY(edu_dma(&g.e, IOVA_S, true, DMA_LEN));
+	KT_ASSERT(kt_blk_chain(&b, 1, VIRTIO_BLK_T_OUT, 8, IOVA_S, PAGE,
+			       status + 1) == 1, "blk write from IOVA_S");
+	KT_ASSERT(kt_pread_all(fd, file, DMA_LEN, 8 * 512) == 0);
+	kt_fill_pattern(want, PAGE, 31);
+	KT_ASSERT(!memcmp(file, want, DMA_LEN),
+		  "the file did not get what edu wrote at IOVA_S");
+	kt_diag("one domain: file -> blk -> IOVA 0x%llx -> edu, and edu -> IOVA 0x%llx -> blk -> file",
+		IOVA_S, IOVA_S);
+	kt_blk_close(&b);
+	close(fd);
+	rig_close(&g);
+	KT_ASSERT(vm_pinned() == g.pinned0);
+	return KT_PASS;
+}
+
 /* Closing in @order: 0 vIOMMU first, 1 VFIO first, 2 container first. */
 static int teardown(int order)
 {
@@ -592,6 +691,7 @@ static const struct kt_case cases[] = {
 	{ "edu DMA through the domain: lands where MAP says, blocked after UNMAP (DMAR fault), read-only mapping not written, MSI window refused", case_dma },
 	{ "RLIMIT_MEMLOCK: a MAP over it NOMEM with nothing pinned", case_memlock },
 	{ "bypass: all guest memory mapped at its GPA; ATTACH to an empty domain unpins and blocks", case_bypass },
+	{ "one domain for edu (kvio_vfio) and a kvio-blk device: each reads what the other wrote at the same IOVA", case_shared },
 	{ "teardown: vIOMMU first, VFIO first, container first, the VMM killed: nothing pinned, module references back", case_teardown },
 };
 

@@ -34,6 +34,7 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
+#include <linux/virtio_iommu.h>
 
 #include <kvio/as.h>
 #include <kvio/compat-iommu.h>
@@ -418,10 +419,36 @@ static void kvio_vfio_put(struct kvio_shadow *sh)
 	kref_put(&vf->ref, kvio_vfio_free);
 }
 
+static unsigned int kvio_vfio_resv(struct kvio_shadow *sh,
+				   struct kvio_iommu_resv *out,
+				   unsigned int max)
+{
+	struct kvio_vfio *vf = to_vf(sh);
+	struct iommu_resv_region *r;
+	unsigned int n = 0;
+
+	mutex_lock(&vf->lock);
+	list_for_each_entry(r, &vf->resv, list) {
+		if (n == max)
+			break;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].start = r->start;
+		out[n].end = r->start + r->length - 1;
+		out[n].subtype = r->type == IOMMU_RESV_MSI ||
+				 r->type == IOMMU_RESV_SW_MSI ?
+				 VIRTIO_IOMMU_RESV_MEM_T_MSI :
+				 VIRTIO_IOMMU_RESV_MEM_T_RESERVED;
+		n++;
+	}
+	mutex_unlock(&vf->lock);
+	return n;
+}
+
 static const struct kvio_shadow_ops kvio_vfio_shadow_ops = {
 	.set_space = kvio_vfio_set_space,
 	.flush = kvio_vfio_flush,
 	.put = kvio_vfio_put,
+	.resv = kvio_vfio_resv,
 };
 
 /*

@@ -110,11 +110,38 @@ static long kvio_iommu_get_config(struct kvio_iommu *iommu,
 	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
 }
 
+/* One more reserved region; iommu->lock held. */
+static int kvio_iommu_resv_insert(struct kvio_iommu *iommu,
+				  const struct kvio_iommu_resv *r)
+{
+	struct kvio_iommu_resv *resv;
+	unsigned int i;
+
+	lockdep_assert_held(&iommu->lock);
+	/* PROBE reports every region in probe_size bytes. */
+	if ((iommu->nresv + 1) * KVIO_IOMMU_RESV_PROP > iommu->cfg.probe_size)
+		return -ENOSPC;
+	/* No overlaps, one MSI region (5.13.6.8.2.2). */
+	for (i = 0; i < iommu->nresv; i++) {
+		if ((r->start <= iommu->resv[i].end &&
+		     iommu->resv[i].start <= r->end) ||
+		    (r->subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI &&
+		     iommu->resv[i].subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI))
+			return -EEXIST;
+	}
+	resv = krealloc_array(iommu->resv, iommu->nresv + 1, sizeof(*resv),
+			      GFP_KERNEL_ACCOUNT);
+	if (!resv)
+		return -ENOMEM;
+	resv[iommu->nresv++] = *r;
+	iommu->resv = resv;
+	return 0;
+}
+
 static long kvio_iommu_add_resv(struct kvio_iommu *iommu, void __user *argp)
 {
-	struct kvio_iommu_resv r, *resv;
-	unsigned int i;
-	long ret = 0;
+	struct kvio_iommu_resv r;
+	long ret;
 
 	if (copy_from_user(&r, argp, sizeof(r)))
 		return -EFAULT;
@@ -124,32 +151,33 @@ static long kvio_iommu_add_resv(struct kvio_iommu *iommu, void __user *argp)
 		return -EINVAL;
 
 	mutex_lock(&iommu->lock);
-	/* PROBE reports every region in probe_size bytes. */
-	if ((iommu->nresv + 1) * KVIO_IOMMU_RESV_PROP > iommu->cfg.probe_size) {
-		ret = -ENOSPC;
-		goto out;
-	}
-	/* No overlaps, one MSI region (5.13.6.8.2.2). */
-	for (i = 0; i < iommu->nresv; i++) {
-		if ((r.start <= iommu->resv[i].end &&
-		     iommu->resv[i].start <= r.end) ||
-		    (r.subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI &&
-		     iommu->resv[i].subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI)) {
-			ret = -EEXIST;
-			goto out;
-		}
-	}
-	resv = krealloc_array(iommu->resv, iommu->nresv + 1, sizeof(*resv),
-			      GFP_KERNEL_ACCOUNT);
-	if (!resv) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	resv[iommu->nresv++] = r;
-	iommu->resv = resv;
-out:
+	ret = kvio_iommu_resv_insert(iommu, &r);
 	mutex_unlock(&iommu->lock);
 	return ret;
+}
+
+/* Regions a host IOMMU shadow reserves, reported through PROBE. */
+#define KVIO_IOMMU_SHADOW_RESV	16
+
+/*
+ * The shadow's host reserved regions join the vIOMMU's (for every
+ * endpoint: the guest keeps off them everywhere, which costs it nothing).
+ * One already covered (the x86 MSI window) or past probe_size is left out:
+ * MAP over it is refused all the same, by the shadow.
+ */
+static void kvio_iommu_shadow_resv(struct kvio_iommu *iommu,
+				   struct kvio_shadow *sh)
+{
+	struct kvio_iommu_resv *r;
+	unsigned int i, n;
+
+	r = kcalloc(KVIO_IOMMU_SHADOW_RESV, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return;
+	n = sh->ops->resv(sh, r, KVIO_IOMMU_SHADOW_RESV);
+	for (i = 0; i < n; i++)
+		kvio_iommu_resv_insert(iommu, &r[i]);
+	kfree(r);
 }
 
 /* Host IOMMU shadow providers (include/kvio/shadow.h). */
@@ -299,6 +327,8 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 		ret = -EEXIST;
 	if (ret)
 		goto err_unlock;
+	if (ep->shadow)
+		kvio_iommu_shadow_resv(iommu, ep->shadow);
 	/* From now on the device's IOVAs are this endpoint's. */
 	ret = kvio_iommu_ep_sync(iommu, ep);
 	if (ret) {

@@ -25,6 +25,7 @@
 struct file;
 struct module;
 struct kvio_as;
+struct kvio_iommu_resv;
 struct kvio_shadow;
 
 /**
@@ -38,12 +39,17 @@ struct kvio_shadow;
  * @flush: a batch of requests ended; unmaps heard since the last flush must
  *	be out of the host IOTLB when it returns (the requests complete next)
  * @put: the vIOMMU lets go of the shadow (after set_space(NULL, NULL))
+ * @resv: the host's reserved regions of the device (MSI doorbells, RMRRs),
+ *	at most @max into @out; their number.  MAP refuses them (-EPERM) and
+ *	the vIOMMU reports them through PROBE.
  */
 struct kvio_shadow_ops {
 	int (*set_space)(struct kvio_shadow *sh, struct kvio_as *space,
 			 struct kvio_as *mem);
 	void (*flush)(struct kvio_shadow *sh);
 	void (*put)(struct kvio_shadow *sh);
+	unsigned int (*resv)(struct kvio_shadow *sh,
+			     struct kvio_iommu_resv *out, unsigned int max);
 };
 
 /**

@@ -494,3 +494,42 @@ long kt_nullb_inflight(const struct kt_nullb *n)
 		return -1;
 	return r + w;
 }
+
+int kt_blk_chain_post(struct kt_blk *b, unsigned int slot, uint32_t type,
+		      uint64_t sector, uint64_t data, uint32_t len,
+		      uint64_t status)
+{
+	struct kt_blk_q *q = &b->q[0];
+	struct virtio_blk_outhdr *h = kt_gpa(&b->d.mem, q->hdr_gpa + 16 * slot);
+	struct kt_buf out[2] = { { q->hdr_gpa + 16 * slot, 16 } };
+	struct kt_buf in[2];
+	unsigned int nout = 1, nin = 0;
+
+	h->type = htole32(type);
+	h->ioprio = 0;
+	h->sector = htole64(sector);
+	if (type == VIRTIO_BLK_T_OUT)
+		out[nout++] = (struct kt_buf){ data, len };
+	else
+		in[nin++] = (struct kt_buf){ data, len };
+	in[nin++] = (struct kt_buf){ status, 1 };
+	return kt_vq_add(&q->vq, out, nout, in, nin, false, slot) < 0 ? -1 : 0;
+}
+
+/* kt_blk_chain_post(), then its used entry: the used length, or -1. */
+long kt_blk_chain(struct kt_blk *b, unsigned int slot, uint32_t type,
+		  uint64_t sector, uint64_t data, uint32_t len, uint64_t status)
+{
+	uint32_t id, used;
+	uint64_t tok;
+
+	if (kt_blk_chain_post(b, slot, type, sector, data, len, status))
+		return -1;
+	kt_vq_kick(&b->q[0].vq);
+	if (kt_vq_wait_used(&b->q[0].vq, &id, &used, &tok,
+			    3000 * kt_timeout_scale()) != 1 || tok != slot) {
+		kt_diag("request in slot %u not completed", slot);
+		return -1;
+	}
+	return used;
+}

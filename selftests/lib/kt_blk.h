@@ -95,6 +95,18 @@ int kt_blk_expect(struct kt_blk *b, unsigned int qi, uint32_t type,
 		  uint64_t sector, void *buf, uint32_t len, int want_status,
 		  uint32_t want_used);
 
+/*
+ * A request on ring 0 in @slot's header, with its data buffer (@len bytes)
+ * and status byte at addresses the caller chooses (IOVAs behind a vIOMMU):
+ * posted, not kicked.  0 or -1.
+ */
+int kt_blk_chain_post(struct kt_blk *b, unsigned int slot, uint32_t type,
+		      uint64_t sector, uint64_t data, uint32_t len,
+		      uint64_t status);
+/* kt_blk_chain_post(), kicked, then its used entry: the used length, or -1. */
+long kt_blk_chain(struct kt_blk *b, unsigned int slot, uint32_t type,
+		  uint64_t sector, uint64_t data, uint32_t len, uint64_t status);
+
 /* A request whose chain the caller lays out: kick, wait, its status. */
 int kt_blk_wait_one(struct kt_blk *b, unsigned int qi, uint8_t *status,
 		    uint32_t *used_len, int timeout_ms);
