@@ -27,6 +27,8 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 vmm=$top/selftests/vmm
+# shellcheck source=selftests/vmm/l1-lib.sh
+. "$vmm/l1-lib.sh"
 
 devs=()
 bytes=$((8 << 20))
@@ -53,8 +55,6 @@ done
 # can be read on the host afterwards.
 [ -n "$keep" ] || keep=${KVIO_OUT:-}
 
-# What in L2's kernel log fails the run.
-complaint='Call Trace|BUG:|WARNING:|Oops|virtio_net.*(error|fail)'
 l1_ip=192.0.2.1
 l2_ip=192.0.2.2
 mib=$(awk -v b="$bytes" 'BEGIN { printf "%g", b / 1048576 }')
@@ -75,10 +75,6 @@ n=0
 failed=0
 ci=0		# cases reported for the current device
 name=
-
-diag() { sed 's/^/# /'; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # result ok|fail|skip [reason]: report the current device's next case.
 result() {
@@ -123,11 +119,6 @@ stop_qemu() {
 	wait "$qpid" 2>/dev/null
 	qpid=
 }
-del_tap() {
-	[ -n "$tap" ] || return 0
-	ip link del "$tap" 2>/dev/null
-	tap=
-}
 cleanup() {
 	stop_qemu
 	del_tap
@@ -135,60 +126,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# wait_console REGEX SECONDS: 0 when L2's console shows REGEX, 1 on timeout,
-# 2 when QEMU is gone (then the regex is checked one last time).
-wait_console() {
-	local re=$1 end
-	end=$(( $(date +%s) + $2 ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		grep -qE "$re" "$log" 2>/dev/null && return 0
-		if ! kill -0 "$qpid" 2>/dev/null; then
-			grep -qE "$re" "$log" 2>/dev/null && return 0
-			return 2
-		fi
-		sleep 0.5
-	done
-	return 1
-}
-# The value after KEY on L2's "KVIO-L2: KEY value ..." line.
-console_field() {
-	sed -n "s/^KVIO-L2: $1 \([^ ]*\).*/\1/p" "$log" | tr -d '\r' | head -n 1
-}
-console_line() {
-	grep -a "^KVIO-L2: $1" "$log" | tr -d '\r' | head -n 1
-}
-show_failure() {
-	{
-		echo "L2 console (last 40 lines):"
-		tail -n 40 "$log" 2>/dev/null | tr -d '\r'
-		if [ -s "$work/qemu.err" ]; then
-			echo "QEMU stderr:"
-			tail -n 20 "$work/qemu.err"
-		fi
-		# Slow or stuck: a running L2 keeps using CPU.
-		if [ -n "${qpid:-}" ] && [ -r "/proc/$qpid/stat" ]; then
-			awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, "");
-				printf "QEMU state %s, %.1f s of CPU so far\n",
-				       $1, ($12 + $13) / hz }' "/proc/$qpid/stat"
-		fi
-	} | diag
-}
-
-# nc_retry OUT ERR nc-args...: busybox nc, retried while the connection is
-# refused (a listener that is not bound yet); never retried once connected,
-# since each L2 listener accepts one connection only.
-nc_retry() {
-	local out=$1 err=$2 rc
-	shift 2
-	for _ in 1 2 3 4 5; do
-		timeout -k 5 "$step_timeout" busybox nc -w 10 "$@" > "$out" 2> "$err"
-		rc=$?
-		grep -q "can't connect" "$err" || return $rc
-		sleep 1
-	done
-	return $rc
-}
 
 # start_l2 DEV: QEMU boots L2 in the background (qpid) with DEV as its
 # vhost fd; L2's console goes to $log, QEMU's stderr to $work/qemu.err.
@@ -201,7 +138,7 @@ start_l2() {
 		-display none -monitor none -no-reboot \
 		-serial file:"$log" \
 		-kernel "$kernel" -initrd "$work/l2.cpio.gz" \
-		-append "console=ttyS0 loglevel=5 panic=-1 kvio_bytes=$bytes kvio_ip=$l2_ip/24 kvio_peer=$l1_ip kvio_deadline=$((boot_timeout + 5 * step_timeout))" \
+		-append "$(l2_cmdline)" \
 		-netdev tap,id=n0,ifname="$tap",script=no,downscript=no,vhost=on,vhostfd=3 \
 		-device virtio-net-pci,netdev=n0 \
 		< /dev/null > /dev/null 2> "$work/qemu.err" 3<> "$1" &
@@ -231,7 +168,7 @@ l2_failure() {
 
 run_dev() {
 	local dev=$1 t0 t rc qerr initrd_ok=$2 prefix fdl thr attempt
-	local want got wantn gotn failed_before=$failed
+	local verdict failed_before=$failed
 	name=$(basename "$dev")
 	ci=0
 	log=$work/$name.console
@@ -251,13 +188,7 @@ run_dev() {
 		return
 	fi
 
-	tap=kvt$$
-	tap=${tap:0:15}
-	if ! { ip tuntap add dev "$tap" mode tap vnet_hdr &&
-	       echo 1 > "/proc/sys/net/ipv6/conf/$tap/disable_ipv6" &&
-	       ip addr add "$l1_ip/24" dev "$tap" &&
-	       ip link set "$tap" up; } 2> "$work/tap.err"; then
-		diag < "$work/tap.err"
+	if ! tap_add "kvt$$"; then
 		result fail "cannot set up tap $tap"
 		skip_rest "L2 did not start"
 		del_tap
@@ -323,62 +254,8 @@ run_dev() {
 		return
 	fi
 
-	# 3. L2 -> L1 ping, reported on L2's console
-	if console_line ping-l1 | grep -q '^KVIO-L2: ping-l1 ok'; then
-		result ok
-		console_line ping-l1 | diag
-	else
-		result fail
-		console_line ping-l1 | diag
-	fi
-
-	# 4. L1 -> L2 ping
-	t=$(now)
-	if timeout -k 5 60 busybox ping -c 3 -w 30 -I "$tap" "$l2_ip" > "$work/ping.txt" 2>&1; then
-		result ok
-	else
-		result fail
-	fi
-	grep -E 'packets|round-trip' "$work/ping.txt" | diag
-	echo "# timing $name: ping L1 -> L2: $(since "$t")s"
-
-	# 5. TCP L2 -> L1: L2 sends its random file, L1 keeps stdin open (see
-	# l2-init on busybox nc's half-close) and hashes what arrives.
-	[ -p "$work/never" ] || mkfifo "$work/never"
-	want=$(console_field tx-sha256)
-	wantn=$(console_line tx-sha256 | awk '{ print $5 }')
-	t=$(now)
-	nc_retry "$work/rx" "$work/nc-rx.err" "$l2_ip" 5002 0<> "$work/never"
-	rc=$?
-	got=$(sha256sum < "$work/rx" | cut -d' ' -f1)
-	gotn=$(stat -c %s "$work/rx")
-	t=$(since "$t")
-	if [ $rc = 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && [ "$gotn" = "$wantn" ]; then
-		result ok
-	else
-		result fail "nc exit $rc, L2 sent $wantn bytes ${want:0:16}.., L1 got $gotn bytes ${got:0:16}.."
-		diag < "$work/nc-rx.err"
-	fi
-	echo "# timing $name: TCP L2 -> L1 $gotn bytes in ${t}s" \
-	     "($(awk -v b="$gotn" -v s="$t" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1048576; else print "-" }') MiB/s)"
-
-	# 6. TCP L1 -> L2: L1 sends, L2 reports the hash of what it received.
-	want=$(sha256sum < "$work/tx" | cut -d' ' -f1)
-	t=$(now)
-	nc_retry /dev/null "$work/nc-tx.err" "$l2_ip" 5001 < "$work/tx"
-	rc=$?
-	wait_console '^KVIO-L2: rx-sha256 ' 60
-	t=$(since "$t")
-	got=$(console_field rx-sha256)
-	gotn=$(console_line rx-sha256 | awk '{ print $5 }')
-	if [ $rc = 0 ] && [ "$got" = "$want" ] && [ "$gotn" = "$bytes" ]; then
-		result ok
-	else
-		result fail "nc exit $rc, L1 sent $bytes bytes ${want:0:16}.., L2 got ${gotn:-?} bytes ${got:0:16}.."
-		diag < "$work/nc-tx.err"
-	fi
-	echo "# timing $name: TCP L1 -> L2 $bytes bytes in ${t}s" \
-	     "($(awk -v b="$bytes" -v s="$t" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1048576; else print "-" }') MiB/s)"
+	# 3.-6. ping both ways, TCP both ways
+	l2_traffic
 
 	# 7. L2 finishes by itself; QEMU then exits, closing the vhost fd.
 	t=$(now)
@@ -394,54 +271,27 @@ run_dev() {
 		wait "$qpid"
 		rc=$?
 		qpid=
+		verdict=$(l2_log_verdict)
 		if [ $rc != 0 ]; then
 			result fail "QEMU exit status $rc"
-		elif sed -n '/^KVIO-L2: init/,$p' "$log" | grep -qaE "$complaint"; then
-			result fail "L2 kernel complained"
-		elif ! grep -q '^KVIO-L2: done' "$log"; then
-			result fail "L2 did not finish"
+		elif [ -n "$verdict" ]; then
+			result fail "$verdict"
 		else
 			result ok
 		fi
 	fi
-	# Under nested SVM on TCG, L2's CPUID can disagree with itself (an XSAVE
-	# size warning at boot): that is the emulated CPU, not the device, so
-	# only what L2 logs once its init runs counts against the device.
-	sed -n '/^KVIO-L2: init/q; p' "$log" | grep -aE "WARNING: CPU|BUG:|Oops" | head -n 3 |
-		sed 's/^/note: L2 warned before its init (CPU model, ignored): /' | diag
+	l2_early_warnings
 	echo "# timing $name: L2 shutdown and QEMU exit: $(since "$t")s"
 	echo "# timing $name: total $(since "$t0")s"
 	[ "$failed" = "$failed_before" ] || show_failure
 	del_tap
 }
 
-global_skip=
-if [ "$(id -u)" != 0 ]; then
-	global_skip="needs root"
-elif [ ! -c /dev/kvm ]; then
-	global_skip="no /dev/kvm (modprobe kvm_amd in the test VM)"
-elif ! command -v qemu-system-x86_64 > /dev/null; then
-	global_skip="no qemu-system-x86_64"
-elif ! command -v busybox > /dev/null; then
-	global_skip="no busybox"
-elif [ ! -c /dev/net/tun ]; then
-	global_skip="no /dev/net/tun (modprobe tun)"
-fi
+global_skip=$(l1_global_skip)
 
 initrd_ok=0
 if [ -z "$global_skip" ]; then
-	if [ -z "$kernel" ]; then
-		kernel=/boot/vmlinuz-$(uname -r)
-		[ -f "$kernel" ] || kernel=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -n 1)
-	fi
-	kver=${kernel##*/vmlinuz-}
-	t=$(now)
-	if "$vmm/mkinitramfs-l2" --kver "$kver" --out "$work/l2.cpio.gz" 2> "$work/mkinitramfs.err"; then
-		initrd_ok=1
-	fi
-	diag < "$work/mkinitramfs.err"
-	echo "# timing: L2 initramfs built in $(since "$t")s"
-	head -c "$bytes" /dev/urandom > "$work/tx"
+	l2_prepare && initrd_ok=1
 fi
 
 for dev in "${devs[@]}"; do
