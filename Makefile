@@ -15,7 +15,7 @@ DKMSDIR ?= $(PREFIX)/src/kvio-$(VERSION)
 # What DKMS needs to build the modules: the kbuild files and the sources.
 DKMS_SOURCES := Kbuild VERSION $(wildcard include/kvio/*.h) \
 	include/uapi/linux/kvio.h \
-	$(foreach d,core vhost_net vhost_blk viommu,$(d)/Kbuild \
+	$(foreach d,core vhost_net vhost_blk viommu vfio_helper,$(d)/Kbuild \
 		$(filter-out %.mod.c,$(wildcard $(d)/*.[ch] $(d)/kunit/*.[ch])))
 
 all: modules

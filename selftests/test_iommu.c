@@ -1559,7 +1559,7 @@ static int case_blk_teardown(const struct kt_target *t)
 	 * The device left its domain for an empty device IOTLB (its rings
 	 * now wait for the VMM), but only once the read had ended.
 	 */
-	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0,
+	KT_ASSERT(kt_nullb_inflight_settled(&e.nb) == 0,
 		  "the vIOMMU closed with its endpoint's read in flight");
 	blk_ep_close(&e);
 
@@ -1570,7 +1570,7 @@ static int case_blk_teardown(const struct kt_target *t)
 			      &ret));
 	e.b.d.fd = -1;
 	EXPECT(&e.g, kt_iommu_unmap_req(3, iova, iova + PAGE - 1), S_OK);
-	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0,
+	KT_ASSERT(kt_nullb_inflight_settled(&e.nb) == 0,
 		  "UNMAP completed with the closed endpoint's read in flight");
 	KT_TRY(kt_ioctl_timed("UNBIND the closed endpoint", 10000, e.g.d.fd,
 			      KVIO_IOMMU_UNBIND, &u, &ret));
@@ -1583,7 +1583,7 @@ static int case_blk_teardown(const struct kt_target *t)
 	KT_TRY(kt_ioctl_timed("RESET_OWNER an attached endpoint", 10000,
 			      e.b.d.fd, VHOST_RESET_OWNER, NULL, &ret));
 	KT_ASSERT(ret == 0, "RESET_OWNER: %s", kt_errname(errno));
-	KT_ASSERT(kt_nullb_inflight(&e.nb) == 0, "RESET_OWNER left I/O");
+	KT_ASSERT(kt_nullb_inflight_settled(&e.nb) == 0, "RESET_OWNER left I/O");
 	EXPECT(&e.g, kt_iommu_unmap_req(3, iova, iova + PAGE - 1), S_OK);
 	KT_ERRNO(0, ioctl(e.g.d.fd, KVIO_IOMMU_UNBIND, &u));
 	blk_ep_close(&e);

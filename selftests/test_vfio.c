@@ -16,10 +16,8 @@
  * Cases SKIP without edu, VFIO or kvio_vfio (a VM without --iommu).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,24 +28,13 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "kt_blk.h"
 #include "kt_iommu.h"
+#include "kt_vfio.h"
 
 #define PAGE		4096ULL
-#define EDU_VENDOR	0x1234
-#define EDU_DEVICE	0x11e8
-/* edu's registers (BAR 0) and its buffer in its own DMA space. */
-#define EDU_ID		0x00
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_CMD_RUN	0x1
-#define EDU_CMD_TO_RAM	0x2
-#define EDU_BUF		0x40000
 /*
  * Bytes per DMA: Debian's QEMU 7.2 refuses (aborts on) a transfer that
  * ends at the last byte of edu's 4 KiB buffer, so half of it.
@@ -63,175 +50,6 @@
 #define DOMAIN		1
 #define EP		7
 #define EP_BLK		8
-
-struct edu {
-	char bdf[32];
-	int container, group, dev;
-	uint64_t bar0, config;		/* region offsets in the device fd */
-};
-
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
-static long sysfs_hex(const char *dir, const char *file)
-{
-	char path[256], buf[32] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	return strtol(buf, NULL, 16);
-}
-
-/* edu's address, bound to vfio-pci; its IOMMU group number, or -1. */
-static int edu_bind_vfio(char bdf[32])
-{
-	const char *base = "/sys/bus/pci/devices";
-	char dir[128], path[256], link[256];
-	struct dirent *e;
-	ssize_t n;
-	DIR *d;
-
-	bdf[0] = 0;
-	d = opendir(base);
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		if (strlen(e->d_name) >= 32)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%.31s", base, e->d_name);
-		if (sysfs_hex(dir, "vendor") == EDU_VENDOR &&
-		    sysfs_hex(dir, "device") == EDU_DEVICE) {
-			snprintf(bdf, 32, "%.31s", e->d_name);
-			break;
-		}
-	}
-	closedir(d);
-	if (!bdf[0])
-		return -1;
-	snprintf(dir, sizeof(dir), "%s/%.31s", base, bdf);
-	snprintf(path, sizeof(path), "%s/driver", dir);
-	n = readlink(path, link, sizeof(link) - 1);
-	link[n > 0 ? n : 0] = 0;
-	if (!strstr(link, "vfio-pci")) {
-		snprintf(path, sizeof(path), "%s/driver_override", dir);
-		sysfs_write(path, "vfio-pci");
-		if (n > 0) {
-			snprintf(path, sizeof(path), "%s/driver/unbind", dir);
-			sysfs_write(path, bdf);
-		}
-		sysfs_write("/sys/bus/pci/drivers_probe", bdf);
-	}
-	snprintf(path, sizeof(path), "%s/iommu_group", dir);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return -1;
-	link[n] = 0;
-	return atoi(strrchr(link, '/') + 1);
-}
-
-static int edu_rd32(struct edu *e, unsigned int reg, uint32_t *val)
-{
-	return pread(e->dev, val, 4, e->bar0 + reg) == 4 ? 0 : -1;
-}
-
-static int edu_wr32(struct edu *e, unsigned int reg, uint32_t val)
-{
-	return pwrite(e->dev, &val, 4, e->bar0 + reg) == 4 ? 0 : -1;
-}
-
-/* The container under kvio's IOMMU and edu's device fd, bus master on. */
-static int edu_open(struct edu *e)
-{
-	struct vfio_group_status st = { .argsz = sizeof(st) };
-	struct vfio_region_info ri = { .argsz = sizeof(ri) };
-	char path[64];
-	uint16_t cmd;
-	int grp;
-
-	memset(e, 0, sizeof(*e));
-	e->container = e->group = e->dev = -1;
-	grp = edu_bind_vfio(e->bdf);
-	if (grp < 0)
-		return kt_skip("no edu device behind an IOMMU (run-vm --iommu)");
-	e->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (e->container < 0)
-		return kt_skip("/dev/vfio/vfio: %s", kt_errname(errno));
-	if (ioctl(e->container, VFIO_CHECK_EXTENSION, KVIO_VFIO_IOMMU) != 1)
-		return kt_skip("kvio_vfio not loaded (no KVIO_VFIO_IOMMU)");
-	snprintf(path, sizeof(path), "/dev/vfio/%d", grp);
-	e->group = open(path, O_RDWR | O_CLOEXEC);
-	KT_ASSERT(e->group >= 0, "%s: %s", path, kt_errname(errno));
-	KT_ERRNO(0, ioctl(e->group, VFIO_GROUP_GET_STATUS, &st));
-	KT_ASSERT(st.flags & VFIO_GROUP_FLAGS_VIABLE, "group %d not viable",
-		  grp);
-	KT_ERRNO(0, ioctl(e->group, VFIO_GROUP_SET_CONTAINER, &e->container));
-	KT_ERRNO(0, ioctl(e->container, VFIO_SET_IOMMU, KVIO_VFIO_IOMMU));
-	e->dev = ioctl(e->group, VFIO_GROUP_GET_DEVICE_FD, e->bdf);
-	KT_ASSERT(e->dev >= 0, "GET_DEVICE_FD %s: %s", e->bdf,
-		  kt_errname(errno));
-	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
-	KT_ERRNO(0, ioctl(e->dev, VFIO_DEVICE_GET_REGION_INFO, &ri));
-	e->bar0 = ri.offset;
-	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
-	KT_ERRNO(0, ioctl(e->dev, VFIO_DEVICE_GET_REGION_INFO, &ri));
-	e->config = ri.offset;
-	KT_ASSERT(pread(e->dev, &cmd, 2, e->config + PCI_COMMAND) == 2);
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	KT_ASSERT(pwrite(e->dev, &cmd, 2, e->config + PCI_COMMAND) == 2);
-	return KT_PASS;
-}
-
-static void edu_close(struct edu *e)
-{
-	if (e->dev >= 0)
-		close(e->dev);
-	if (e->group >= 0)
-		close(e->group);
-	if (e->container >= 0)
-		close(e->container);
-	e->dev = e->group = e->container = -1;
-}
-
-/*
- * One DMA of @len bytes between edu's buffer and @iova, waited for (edu
- * finishes on a 100 ms timer).  Whether it reached memory is the caller's
- * to check: a DMA the IOMMU blocks completes all the same.
- */
-static int edu_dma(struct edu *e, uint64_t iova, bool to_ram, uint32_t len)
-{
-	long deadline = kt_deadline(5000);
-	uint32_t cmd;
-
-	KT_ASSERT(!edu_wr32(e, EDU_DMA_SRC, to_ram ? EDU_BUF : iova) &&
-		  !edu_wr32(e, EDU_DMA_DST, to_ram ? iova : EDU_BUF) &&
-		  !edu_wr32(e, EDU_DMA_CNT, len) &&
-		  !edu_wr32(e, EDU_DMA_CMD,
-			    EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0)),
-		  "edu registers: %s", kt_errname(errno));
-	do {
-		KT_ASSERT(!edu_rd32(e, EDU_DMA_CMD, &cmd));
-		if (!(cmd & EDU_CMD_RUN))
-			return KT_PASS;
-		kt_sleep_ms(10);
-	} while (kt_now_ms() < deadline);
-	return kt_fail("edu DMA to 0x%llx did not finish",
-		       (unsigned long long)iova);
-}
 
 /* VmPin of this process, in pages. */
 static long vm_pinned(void)
@@ -264,7 +82,7 @@ static int dmar_faults(void)
 }
 
 struct rig {
-	struct edu e;
+	struct kt_edu e;
 	struct kt_iommu io;
 	uint64_t pa, pb, pc;		/* guest pages */
 	long pinned0;
@@ -286,7 +104,7 @@ static int rig_open(struct rig *g, uint64_t gpa, bool bypass)
 	if (r == -ENOENT)
 		return kt_skip("/dev/kvio-iommu not present");
 	KT_ASSERT(!r, "vIOMMU: %s", kt_errname(-r));
-	KT_TRY(edu_open(&g->e));
+	KT_TRY(kt_edu_open(&g->e, KVIO_VFIO_IOMMU));
 	if (bypass) {
 		KT_ERRNO(0, ioctl(g->io.d.fd, KVIO_IOMMU_GET_CONFIG, &cfg));
 		cfg.bypass = 1;
@@ -302,7 +120,7 @@ static int rig_open(struct rig *g, uint64_t gpa, bool bypass)
 static void rig_close(struct rig *g)
 {
 	kt_iommu_close(&g->io);
-	edu_close(&g->e);
+	kt_edu_close(&g->e);
 }
 
 static uint8_t *page(struct rig *g, uint64_t gpa)
@@ -315,7 +133,7 @@ static int load_buffer(struct rig *g, uint64_t iova, uint64_t gpa,
 		       uint32_t seed)
 {
 	kt_fill_pattern(page(g, gpa), PAGE, seed);
-	return edu_dma(&g->e, iova, false, DMA_LEN);
+	return kt_edu_dma(&g->e, iova, false, DMA_LEN);
 }
 
 /* edu's buffer copied to @iova: whether it arrived in page @gpa. */
@@ -325,7 +143,7 @@ static int store_buffer(struct rig *g, uint64_t iova, uint64_t gpa,
 	uint8_t want[PAGE];
 
 	memset(page(g, gpa), 0x5a, PAGE);
-	KT_TRY(edu_dma(&g->e, iova, true, DMA_LEN));
+	KT_TRY(kt_edu_dma(&g->e, iova, true, DMA_LEN));
 	kt_fill_pattern(want, PAGE, seed);
 	*landed = !memcmp(page(g, gpa), want, DMA_LEN);
 	if (!*landed) {
@@ -352,7 +170,7 @@ static int case_backend(const struct kt_target *t)
 		rig_close(&g);
 		return r;
 	}
-	KT_ASSERT(!edu_rd32(&g.e, EDU_ID, &id) && (id & 0xff) == 0xed,
+	KT_ASSERT(!kt_edu_rd32(&g.e, KT_EDU_ID, &id) && (id & 0xff) == 0xed,
 		  "edu's ID register reads 0x%x", id);
 	/* Not a group: the container itself, a memfd. */
 	b.endpoint = EP;
@@ -577,9 +395,9 @@ static int case_shared(const struct kt_target *t)
 	KT_ASSERT(kt_pread_all(fd, file, DMA_LEN, 0) == 0);
 	KT_ASSERT(!memcmp(kt_gpa(&b.d.mem, shared), file, DMA_LEN),
 		  "the blk read did not land at IOVA_S");
-	KT_TRY(edu_dma(&g.e, IOVA_S, false, DMA_LEN));
+	KT_TRY(kt_edu_dma(&g.e, IOVA_S, false, DMA_LEN));
 	memset(page(&g, g.pb), 0x5a, PAGE);
-	KT_TRY(edu_dma(&g.e, IOVA_B, true, DMA_LEN));
+	KT_TRY(kt_edu_dma(&g.e, IOVA_B, true, DMA_LEN));
 	KT_ASSERT(!memcmp(page(&g, g.pb), file, DMA_LEN),
 		  "edu did not read at IOVA_S what the blk device wrote there");
 
@@ -587,7 +405,7 @@ static int case_shared(const struct kt_target *t)
 	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_A, IOVA_A + PAGE - 1, g.pa,
 			       VIRTIO_IOMMU_MAP_F_READ) == VIRTIO_IOMMU_S_OK);
 	KT_TRY(load_buffer(&g, IOVA_A, g.pa, 31));
-	KT_TRY(edu_dma(&g.e, IOVA_S, true, DMA_LEN));
+	KT_TRY(kt_edu_dma(&g.e, IOVA_S, true, DMA_LEN));
 	KT_ASSERT(kt_blk_chain(&b, 1, VIRTIO_BLK_T_OUT, 8, IOVA_S, PAGE,
 			       status + 1) == 1, "blk write from IOVA_S");
 	KT_ASSERT(kt_pread_all(fd, file, DMA_LEN, 8 * 512) == 0);
@@ -625,10 +443,10 @@ static int teardown(int order)
 	case 0:
 		kt_iommu_close(&g.io);
 		KT_ASSERT(vm_pinned() == g.pinned0, "pinned after vIOMMU close");
-		edu_close(&g.e);
+		kt_edu_close(&g.e);
 		break;
 	case 1:
-		edu_close(&g.e);
+		kt_edu_close(&g.e);
 		KT_ASSERT(vm_pinned() == g.pinned0, "pinned after VFIO close");
 		/* The endpoint mirrors into nothing: MAP still answers. */
 		KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_B, IOVA_B + PAGE - 1,

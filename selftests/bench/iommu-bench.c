@@ -33,6 +33,17 @@
  * INVALIDATE.  The rings stay mapped (IOVA = GPA) throughout, in the
  * domain for kvio and in the server's table for user.
  *
+ * "vfio SIZE": an assigned device (QEMU's edu, behind the test VM's
+ * emulated VT-d: run-vm --iommu) in the domain instead, pairs of one
+ * SIZE-byte MAP and its UNMAP, each waited for (a strict guest).  kvio:
+ * kvio_vfio shadows the domain into the host IOMMU in the kernel (pin,
+ * iommu_map; iommu_unmap, one IOTLB sync, unpin).  user: the thread plays
+ * QEMU with VFIO: each MAP becomes VFIO_IOMMU_MAP_DMA and each UNMAP
+ * VFIO_IOMMU_UNMAP_DMA on a type1 container holding the same device (one
+ * ioctl per request: the sizes here are powers of two, which QEMU would
+ * not split further).  The table also gives the mean time of one MAP as
+ * the guest sees it, kick to used entry.
+ *
  * Each cell runs --time seconds after a warm-up, --rounds times, the two
  * backends alternating; the table gives medians (pairs/s, or frames/s for
  * strict cells), the ratio kvio/user and the spread of per-round ratios.
@@ -48,6 +59,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,8 +68,11 @@
 
 #include <linux/vhost.h>
 
+#include <linux/vfio.h>
+
 #include "kt.h"
 #include "kt_iommu.h"
+#include "kt_vfio.h"
 
 #define IB_NUM		256	/* request ring entries */
 #define IB_SLOT		64	/* guest bytes per request: request, tail */
@@ -83,12 +98,16 @@ enum ib_backend { IB_KVIO, IB_USER, IB_NBACKENDS };
 
 static const char *const ib_names[IB_NBACKENDS] = { "kvio", "user" };
 
-/* What a cell measures: MAP+UNMAP pairs, or strict-guest TX frames. */
-enum ib_kind { IB_PAIRS, IB_STRICT };
+/*
+ * What a cell measures: MAP+UNMAP pairs, strict-guest TX frames, or pairs
+ * of @size bytes for an assigned device.
+ */
+enum ib_kind { IB_PAIRS, IB_STRICT, IB_VFIO };
 
 struct ib_cell {
 	enum ib_kind kind;
 	unsigned int batch;
+	uint64_t size;		/* IB_VFIO: bytes per MAP */
 };
 
 struct ib_opts {
@@ -111,6 +130,9 @@ struct ib_rig {
 	/* kvio: /dev/kvio-iommu; user: its guest memory and ring only. */
 	struct kt_iommu io;
 	struct kt_dev ep;	/* kvio-net endpoint, or upstream vhost-net */
+	struct kt_edu edu;	/* IB_VFIO: the assigned device */
+	uint64_t size;		/* bytes per MAP */
+	double map_time;	/* IB_VFIO: seconds in MAPs, kick to used */
 	struct kt_vq *vq;
 	uint64_t slots;
 	uint64_t page;		/* the guest page every MAP points at */
@@ -179,9 +201,9 @@ static int ib_map_n(struct ib_rig *r, unsigned int n, uint64_t phys,
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		uint64_t iova = IB_IOVA + i * IB_PAGE;
+		uint64_t iova = IB_IOVA + i * r->size;
 		struct virtio_iommu_req_map m =
-			kt_iommu_map_req(IB_DOMAIN, iova, iova + IB_PAGE - 1,
+			kt_iommu_map_req(IB_DOMAIN, iova, iova + r->size - 1,
 					 phys + i * step, flags);
 
 		if (ib_queue(r, i, &m, offsetof(typeof(m), tail)))
@@ -196,10 +218,10 @@ static int ib_unmap_n(struct ib_rig *r, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		uint64_t iova = IB_IOVA + i * IB_PAGE;
+		uint64_t iova = IB_IOVA + i * r->size;
 		struct virtio_iommu_req_unmap u =
 			kt_iommu_unmap_req(IB_DOMAIN, iova,
-					   iova + IB_PAGE - 1);
+					   iova + r->size - 1);
 
 		if (ib_queue(r, i, &u, offsetof(typeof(u), tail)))
 			return -ENOSPC;
@@ -207,12 +229,22 @@ static int ib_unmap_n(struct ib_rig *r, unsigned int n)
 	return ib_complete(r, n);
 }
 
-/* @n MAPs then @n UNMAPs, @n pages from IB_IOVA, all to one page. */
+static double ib_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* @n MAPs then @n UNMAPs, @n ranges from IB_IOVA, all to one page. */
 static int ib_pairs(struct ib_rig *r, unsigned int n)
 {
+	double t0 = ib_now();
 	int ret = ib_map_n(r, n, r->page, 0, VIRTIO_IOMMU_MAP_F_READ |
 			   VIRTIO_IOMMU_MAP_F_WRITE);
 
+	r->map_time += ib_now() - t0;
 	return ret ? ret : ib_unmap_n(r, n);
 }
 
@@ -311,6 +343,38 @@ static int ib_user_misses(struct ib_rig *r)
 	return ret;
 }
 
+/* VFIO cells: a MAP becomes VFIO_IOMMU_MAP_DMA on the type1 container. */
+static uint8_t ib_user_vfio_map(struct ib_rig *r, uint64_t start,
+				uint64_t end, uint64_t phys)
+{
+	struct vfio_iommu_type1_dma_map dm = {
+		.argsz = sizeof(dm),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.iova = start,
+		.size = end - start + 1,
+	};
+	void *hva = kt_gpa(&r->io.d.mem, phys);
+
+	if (!hva || !kt_gpa(&r->io.d.mem, phys + dm.size - 1))
+		return VIRTIO_IOMMU_S_RANGE;
+	dm.vaddr = (uintptr_t)hva;
+	return ioctl(r->edu.container, VFIO_IOMMU_MAP_DMA, &dm) ?
+	       VIRTIO_IOMMU_S_NOMEM : VIRTIO_IOMMU_S_OK;
+}
+
+static uint8_t ib_user_vfio_unmap(struct ib_rig *r, uint64_t start,
+				  uint64_t end)
+{
+	struct vfio_iommu_type1_dma_unmap du = {
+		.argsz = sizeof(du),
+		.iova = start,
+		.size = end - start + 1,
+	};
+
+	return ioctl(r->edu.container, VFIO_IOMMU_UNMAP_DMA, &du) ?
+	       VIRTIO_IOMMU_S_INVAL : VIRTIO_IOMMU_S_OK;
+}
+
 static uint8_t ib_user_serve_one(struct ib_rig *r, const uint8_t *req,
 				 uint32_t len)
 {
@@ -326,6 +390,9 @@ static uint8_t ib_user_serve_one(struct ib_rig *r, const uint8_t *req,
 		end = le64toh(m->virt_end);
 		if (end < start)
 			return VIRTIO_IOMMU_S_RANGE;
+		if (r->kind == IB_VFIO)
+			return ib_user_vfio_map(r, start, end,
+						le64toh(m->phys_start));
 		/* Strict cells: the table only, vhost-net asks on a miss. */
 		if (r->kind == IB_STRICT)
 			return ib_umap_add(r, start, end,
@@ -345,6 +412,8 @@ static uint8_t ib_user_serve_one(struct ib_rig *r, const uint8_t *req,
 		end = le64toh(u->virt_end);
 		if (end < start)
 			return VIRTIO_IOMMU_S_RANGE;
+		if (r->kind == IB_VFIO)
+			return ib_user_vfio_unmap(r, start, end);
 		ib_umap_del(r, start, end);
 		if (kt_iotlb_msg(&r->ep, 1, VHOST_IOTLB_INVALIDATE, start,
 				 end - start + 1, 0, 0))
@@ -435,8 +504,10 @@ static void ib_close(struct ib_rig *r)
 		pthread_join(r->th, NULL);
 		r->th_started = false;
 	}
-	kt_dev_close(&r->ep);
+	if (r->kind != IB_VFIO)
+		kt_dev_close(&r->ep);
 	kt_dev_close(&r->io.d);
+	kt_edu_close(&r->edu);
 	if (r->tap.fd >= 0)
 		kt_tap_close(&r->tap);
 }
@@ -476,7 +547,58 @@ static int ib_tx(struct ib_rig *r)
 	return ret;
 }
 
-static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind)
+/*
+ * VFIO cells: edu in a container under kvio's IOMMU, bound to the
+ * vIOMMU's endpoint and attached; or in a type1 container, the ring
+ * served by this process.  Every MAP names one @size-aligned range of the
+ * vIOMMU's (the server's) guest memory.
+ */
+static int ib_open_vfio(struct ib_rig *r, enum ib_backend be, uint64_t size)
+{
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	int ret;
+
+	/* Both pin what they map, charged to RLIMIT_MEMLOCK. */
+	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
+		return -errno;
+	r->size = size;
+	if (be == IB_KVIO) {
+		ret = kt_iommu_open(&r->io, IB_NUM);
+		if (ret)
+			return ret;
+	} else {
+		/* The ring's slots, then room for the size-aligned range. */
+		ret = kt_mem_init(&r->io.d.mem, 3 * size + (1 << 20),
+				  0x100000000ULL);
+		if (ret)
+			return ret;
+		r->io.d.features = IB_FEATURES;
+		ret = kt_vq_layout(&r->io.d, &r->io.d.vq[0], 0, IB_NUM, 0);
+		if (ret)
+			return ret;
+	}
+	r->vq = &r->io.d.vq[0];
+	r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
+	r->page = kt_mem_alloc(&r->io.d.mem, size, size);
+	if (!r->slots || !r->page)
+		return -ENOMEM;
+	if (kt_edu_open(&r->edu, be == IB_KVIO ? KVIO_VFIO_IOMMU :
+			VFIO_TYPE1v2_IOMMU) != KT_PASS)
+		return -ENODEV;
+	if (be == IB_USER) {
+		if (pthread_create(&r->th, NULL, ib_user_thread, r))
+			return -EAGAIN;
+		r->th_started = true;
+		return 0;
+	}
+	ret = kt_iommu_bind(&r->io, IB_EP, r->edu.group);
+	if (!ret && kt_iommu_attach(&r->io, IB_DOMAIN, IB_EP))
+		ret = -EPROTO;
+	return ret;
+}
+
+static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind,
+		   uint64_t size)
 {
 	const uint64_t ep_features = F(VIRTIO_F_VERSION_1) |
 				     F(VIRTIO_F_ACCESS_PLATFORM);
@@ -486,7 +608,12 @@ static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind)
 	memset(r, 0, sizeof(*r));
 	r->be = be;
 	r->kind = kind;
+	r->size = IB_PAGE;
 	r->io.d.fd = r->ep.fd = r->tap.fd = -1;
+	r->io.d.mem.fd = r->ep.mem.fd = -1;
+	r->edu.container = r->edu.group = r->edu.dev = -1;
+	if (kind == IB_VFIO)
+		return ib_open_vfio(r, be, size);
 	ret = kt_dev_open(&r->ep, be == IB_KVIO ? "/dev/kvio-net" :
 			  "/dev/vhost-net");
 	if (ret)
@@ -552,14 +679,6 @@ static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind)
 
 /* ---- measurement -------------------------------------------------------- */
 
-static double ib_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Frames the tap received from the endpoint (this netns's /proc/net/dev). */
 static long long ib_tap_rx(void)
 {
@@ -589,7 +708,7 @@ static int ib_round(struct ib_rig *r, unsigned int batch)
 
 /* Pairs (frames) per second of one backend in one cell, in a child. */
 static int ib_run(enum ib_backend be, const struct ib_cell *cell,
-		  const struct ib_opts *o, double *rate)
+		  const struct ib_opts *o, double *rate, double *map_us)
 {
 	unsigned int batch = cell->batch;
 	unsigned long pairs = 0, rounds = 0;
@@ -598,7 +717,7 @@ static int ib_run(enum ib_backend be, const struct ib_cell *cell,
 	long long rx;
 	int ret;
 
-	ret = ib_open(&r, be, cell->kind);
+	ret = ib_open(&r, be, cell->kind, cell->size);
 	if (ret) {
 		kt_diag("%s: set-up: %s", ib_names[be], kt_errname(-ret));
 		ib_close(&r);
@@ -611,6 +730,7 @@ static int ib_run(enum ib_backend be, const struct ib_cell *cell,
 	}
 	t0 = ib_now();
 	end = t0 + o->time;
+	r.map_time = 0;
 	while (!ret && (t1 = ib_now()) < end) {
 		ret = ib_round(&r, batch);
 		pairs += batch;
@@ -630,13 +750,15 @@ static int ib_run(enum ib_backend be, const struct ib_cell *cell,
 	if (ret)
 		return ret;
 	*rate = pairs / (t1 - t0);
+	*map_us = pairs ? r.map_time * 1e6 / pairs : 0;
 	return 0;
 }
 
 /* Runs ib_run() in a child, so a hang or crash is one failed run. */
 static int ib_run_child(enum ib_backend be, const struct ib_cell *cell,
-			const struct ib_opts *o, double *rate)
+			const struct ib_opts *o, double *rate, double *map_us)
 {
+	double v[2];
 	int pfd[2], status;
 	pid_t pid;
 	ssize_t n;
@@ -647,21 +769,22 @@ static int ib_run_child(enum ib_backend be, const struct ib_cell *cell,
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
-		double v = 0;
 		int ret;
 
 		close(pfd[0]);
-		ret = ib_run(be, cell, o, &v);
-		if (!ret && write(pfd[1], &v, sizeof(v)) != sizeof(v))
+		ret = ib_run(be, cell, o, &v[0], &v[1]);
+		if (!ret && write(pfd[1], v, sizeof(v)) != sizeof(v))
 			ret = -EIO;
 		_exit(ret ? 1 : 0);
 	}
 	close(pfd[1]);
-	n = read(pfd[0], rate, sizeof(*rate));
+	n = read(pfd[0], v, sizeof(v));
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
-	if (n != sizeof(*rate) || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (n != sizeof(v) || !WIFEXITED(status) || WEXITSTATUS(status))
 		return -EIO;
+	*rate = v[0];
+	*map_us = v[1];
 	return 0;
 }
 
@@ -682,9 +805,12 @@ static void ib_usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--time S] [--warmup S] [--rounds N] [--batch B]... [--strict B]...\n"
+		"          [--vfio 4k|2m]...\n"
 		"  MAP+UNMAP pairs/s (--batch) and strict-guest TX frames/s (--strict)\n"
 		"  through /dev/kvio-iommu and /dev/kvio-net against a userspace\n"
-		"  virtio-iommu feeding /dev/vhost-net IOTLB messages.\n"
+		"  virtio-iommu feeding /dev/vhost-net IOTLB messages; --vfio: pairs of\n"
+		"  that size for edu through kvio_vfio against the same requests turned\n"
+		"  into VFIO_IOMMU_MAP_DMA/UNMAP_DMA on a type1 container (run-vm --iommu).\n"
 		"  defaults: --time 2 --warmup 0.3 --rounds 5 --batch 1 --batch 32\n"
 		"  --strict 1 --strict 32\n",
 		argv0);
@@ -700,7 +826,20 @@ static int ib_add_cell(struct ib_opts *o, enum ib_kind kind, const char *arg)
 			IB_MAX_BATCH, sizeof(o->cells) / sizeof(o->cells[0]));
 		return -1;
 	}
-	o->cells[o->ncells++] = (struct ib_cell){ kind, b };
+	o->cells[o->ncells++] = (struct ib_cell){ kind, b, IB_PAGE };
+	return 0;
+}
+
+static int ib_add_vfio_cell(struct ib_opts *o, const char *arg)
+{
+	uint64_t size = !strcmp(arg, "4k") ? 4096 :
+			!strcmp(arg, "2m") ? 2 << 20 : 0;
+
+	if (!size || o->ncells == sizeof(o->cells) / sizeof(o->cells[0])) {
+		fprintf(stderr, "--vfio takes 4k or 2m\n");
+		return -1;
+	}
+	o->cells[o->ncells++] = (struct ib_cell){ IB_VFIO, 1, size };
 	return 0;
 }
 
@@ -712,11 +851,13 @@ int main(int argc, char **argv)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "strict", required_argument, NULL, 's' },
+		{ "vfio", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct ib_opts o = { .time = 2, .warmup = 0.3, .rounds = 5 };
 	double rate[IB_NBACKENDS][IB_MAX_ROUNDS], ratio[IB_MAX_ROUNDS];
+	double map_us[IB_NBACKENDS][IB_MAX_ROUNDS];
 	unsigned int ci, round, failed = 0;
 	int c;
 
@@ -730,6 +871,10 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.rounds = atoi(optarg);
+			break;
+		case 'v':
+			if (ib_add_vfio_cell(&o, optarg))
+				return 2;
 			break;
 		case 'b':
 		case 's':
@@ -773,7 +918,8 @@ int main(int argc, char **argv)
 				enum ib_backend be = (round + c) % 2;
 
 				if (ib_run_child(be, cell, &o,
-						 &rate[be][round])) {
+						 &rate[be][round],
+						 &map_us[be][round])) {
 					kt_diag("cell %u round %u: %s failed",
 						ci, round, ib_names[be]);
 					ok = false;
@@ -788,9 +934,13 @@ int main(int argc, char **argv)
 			if (ratio[round] > hi_r)
 				hi_r = ratio[round];
 		}
-		snprintf(name, sizeof(name), "%s %u",
-			 cell->kind == IB_STRICT ? "strict" : "batch",
-			 cell->batch);
+		if (cell->kind == IB_VFIO)
+			snprintf(name, sizeof(name), "vfio %s",
+				 cell->size == IB_PAGE ? "4k" : "2m");
+		else
+			snprintf(name, sizeof(name), "%s %u",
+				 cell->kind == IB_STRICT ? "strict" : "batch",
+				 cell->batch);
 		if (!ok) {
 			printf("%-10s %14s %14s %8s %16s\n", name, "failed",
 			       "failed", "-", "-");
@@ -802,6 +952,10 @@ int main(int argc, char **argv)
 		printf("%-10s %14.0f %14.0f %8.2f %7.2f-%-8.2f\n", name,
 		       med[IB_KVIO], med[IB_USER],
 		       ib_median(ratio, o.rounds), lo_r, hi_r);
+		if (cell->kind == IB_VFIO)
+			printf("%-10s %11.1f us %11.1f us   (one MAP, kick to used: median of the rounds' means)\n",
+			       "", ib_median(map_us[IB_KVIO], o.rounds),
+			       ib_median(map_us[IB_USER], o.rounds));
 	}
 	return failed ? 1 : 0;
 }

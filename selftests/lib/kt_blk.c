@@ -495,6 +495,17 @@ long kt_nullb_inflight(const struct kt_nullb *n)
 	return r + w;
 }
 
+long kt_nullb_inflight_settled(const struct kt_nullb *n)
+{
+	long r = kt_nullb_inflight(n);
+
+	if (r) {
+		kt_sleep_ms(20);
+		r = kt_nullb_inflight(n);
+	}
+	return r;
+}
+
 int kt_blk_chain_post(struct kt_blk *b, unsigned int slot, uint32_t type,
 		      uint64_t sector, uint64_t data, uint32_t len,
 		      uint64_t status)

@@ -143,6 +143,13 @@ void kt_nullb_destroy(struct kt_nullb *n);
 long long kt_nullb_stat(const struct kt_nullb *n, int field);
 /* Sum of /sys/block/<name>/inflight; -1 on error. */
 long kt_nullb_inflight(const struct kt_nullb *n);
+/*
+ * kt_nullb_inflight(), looked at once more 20 ms later when it is not 0:
+ * the disk counts a request until its tag is freed, a moment after the bio
+ * completed (and after the device may have told the guest), while a
+ * request still in flight stays for a whole completion time.
+ */
+long kt_nullb_inflight_settled(const struct kt_nullb *n);
 
 #define KT_STAT_READS		0
 #define KT_STAT_WRITES		4
