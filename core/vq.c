@@ -19,6 +19,8 @@
 
 #include <linux/eventfd.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 
 #include "core.h"
@@ -980,6 +982,52 @@ bool kvio_vq_avail_empty(struct kvio_vq *vq)
 	return vq->avail_idx == vq->last_avail_idx;
 }
 EXPORT_SYMBOL_GPL(kvio_vq_avail_empty);
+
+/* Nanoseconds >> 10: close enough to microseconds, and cheap. */
+static unsigned long kvio_busy_clock(void)
+{
+	return local_clock() >> 10;
+}
+
+/**
+ * kvio_vq_busy_wait() - spin a while for the guest's next chain
+ * @vq: the ring, notifications disabled (kvio_vq_disable_notify())
+ *
+ * For a handler whose ring ran dry, when the VMM gave the ring a busy-loop
+ * timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT, microseconds): a guest that
+ * waits for each answer by spinning on the used ring (the Linux
+ * virtio-iommu driver does, interrupts off) sends its next request within
+ * microseconds, and catching it here saves the kick's exit, the eventfd
+ * wake-up and a worker switch.  Stops at the timeout, when the CPU is
+ * wanted, or when other work waits for this worker.
+ *
+ * Context: vq->mutex held, in the ring's worker; may sleep.
+ * Return: true if the guest added a chain; false otherwise (then the
+ * handler enables notifications as usual).
+ */
+bool kvio_vq_busy_wait(struct kvio_vq *vq)
+{
+	unsigned long end;
+	bool added = false;
+
+	if (!vq->busyloop_timeout)
+		return false;
+	/* local_clock() is per CPU: stay on one for one deadline. */
+	migrate_disable();
+	end = kvio_busy_clock() + vq->busyloop_timeout;
+	while (!need_resched() && !signal_pending(current) &&
+	       !time_after(kvio_busy_clock(), end) &&
+	       !kvio_vq_has_work(vq)) {
+		if (!kvio_vq_avail_empty(vq)) {
+			added = true;
+			break;
+		}
+		cpu_relax();
+	}
+	migrate_enable();
+	return added;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_busy_wait);
 
 /**
  * kvio_vq_exceeds_weight() - whether a handler should yield its worker

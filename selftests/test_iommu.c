@@ -11,8 +11,10 @@
  * visible to the guest.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,6 +645,107 @@ static int case_batch(const struct kt_target *t)
 }
 
 /* 64k mappings in one domain (the default limit), each page its own. */
+/* This process on CPU 0, the worker of its device (kvio-<pid>) on CPU 1. */
+static int pin_apart(pid_t owner)
+{
+	char want[32], comm[32], path[64];
+	cpu_set_t cpu;
+	struct dirent *e;
+	pid_t worker = 0;
+	DIR *d;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return kt_skip("one CPU: the guest and the worker cannot both run");
+	snprintf(want, sizeof(want), "kvio-%d", (int)owner);
+	d = opendir("/proc");
+	KT_ASSERT(d);
+	while (!worker && (e = readdir(d))) {
+		FILE *f;
+
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, want, strlen(want)) &&
+		    (comm[strlen(want)] == '\n' || !comm[strlen(want)]))
+			worker = atoi(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	KT_ASSERT(worker, "no worker thread %s", want);
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	KT_ERRNO(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	CPU_ZERO(&cpu);
+	CPU_SET(1, &cpu);
+	KT_ERRNO(0, sched_setaffinity(worker, sizeof(cpu), &cpu));
+	return KT_PASS;
+}
+
+/*
+ * VHOST_SET_VRING_BUSYLOOP_TIMEOUT on the request ring: after answering,
+ * the device watches the ring for a while (a Linux guest spins for each
+ * answer and sends the next request at once), so a request added then is
+ * served without a kick; once the time is up it waits for kicks again.
+ */
+static int case_busyloop(const struct kt_target *t)
+{
+	const unsigned int us = 200000 * kt_timeout_scale();
+	struct vhost_vring_state st = { .index = 0, .num = us };
+	struct virtio_iommu_req_map m;
+	uint32_t id, len;
+	cpu_set_t all;
+	uint64_t tok;
+	struct rig g;
+	int r;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, bind_ep(&g, 1, -1));
+	EXPECT(&g, kt_iommu_attach_req(1, 1, 0), S_OK);
+	/*
+	 * The guest and the device on CPUs of their own, as a vCPU and a
+	 * worker are: a spinning worker that shares a CPU yields it (the
+	 * guest wants it to add the request) and stops polling.
+	 */
+	r = pin_apart(getpid());
+	if (r != KT_PASS) {
+		rig_close(&g);
+		return r;
+	}
+	KT_ERRNO(0, ioctl(g.d.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st));
+	st.num = 0;
+	KT_ERRNO(0, ioctl(g.d.fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &st));
+	KT_ASSERT(st.num == us, "GET_VRING_BUSYLOOP_TIMEOUT: %u", st.num);
+	/* Answered, then the device polls: the next one needs no kick. */
+	m = kt_iommu_map_req(1, 0x1000, 0x1fff, 0x100000, RW);
+	EXPECT(&g, m, S_OK);
+	m = kt_iommu_map_req(1, 0x2000, 0x2fff, 0x100000, RW);
+	KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), TAIL));
+	r = kt_vq_wait_used(&g.d.vq[0], &id, &len, &tok,
+			    1000 * kt_timeout_scale());
+	KT_ASSERT(r == 1, "a request added while the device polls, not kicked, was not served");
+	KT_ASSERT(len == TAIL && slot_wr(&g, 0)[0] == S_OK);
+	/* Time up: a request without a kick waits, one kick serves it. */
+	kt_sleep_ms(2 * us / 1000);
+	g.queued = 0;
+	m = kt_iommu_map_req(1, 0x3000, 0x3fff, 0x100000, RW);
+	KT_TRY(queue_req(&g, &m, offsetof(typeof(m), tail), TAIL));
+	r = kt_vq_wait_used(&g.d.vq[0], &id, &len, &tok, 100);
+	KT_ASSERT(r == 0, "served without a kick after the busy loop ended");
+	KT_TRY(run_queued(&g));
+	KT_ASSERT(g.status[0] == S_OK && g.used_len[0] == TAIL);
+	rig_close(&g);
+	/* This process may run anywhere again (the worker is gone). */
+	CPU_ZERO(&all);
+	for (r = 0; r < CPU_SETSIZE && r < sysconf(_SC_NPROCESSORS_ONLN); r++)
+		CPU_SET(r, &all);
+	KT_ERRNO(0, sched_setaffinity(0, sizeof(all), &all));
+	return KT_PASS;
+}
+
 static int case_64k(const struct kt_target *t)
 {
 	const unsigned int total = 65536, batch = BATCH;
@@ -1600,6 +1703,7 @@ static const struct kt_case cases[] = {
 	{ "PROBE: reserved regions as RESV_MEM properties, zeroes, used lengths, NOENT, short buffer", case_probe },
 	{ "malformed requests: unknown type and no tail used 0, short request INVAL", case_malformed },
 	{ "a batch of 255 MAPs: ring order, a few interrupts", case_batch },
+	{ "busy-loop timeout: a request added while the device polls is served without a kick; after it, kicks again", case_busyloop },
 	{ "64k mappings in one domain: all OK, the next NOMEM, lookups and UNMAP", case_64k, 600 },
 	{ "close with a batch in flight and domains held", case_close_busy },
 	{ "a kvio-net endpoint: bypass config, bypass domain, then blocked (DOMAIN fault)", case_net_bypass },

@@ -12,9 +12,9 @@
  * all of guest memory) is looked up in the vIOMMU's memory table (GPA ->
  * the VMM's address), pinned (FOLL_LONGTERM, charged to the VMM's
  * mm->pinned_vm against its RLIMIT_MEMLOCK, as vhost-vdpa does) and mapped
- * with iommu_map() in runs as long as the pages are physically contiguous,
- * which the IOMMU core maps with the largest page sizes the host IOMMU
- * has.  An unmap takes the runs out with iommu_unmap_fast() into one
+ * with one iommu_map_sg() per batch of pinned pages (one host IOTLB sync
+ * for it), each physically contiguous run mapped with the largest page
+ * sizes the host IOMMU has.  An unmap takes the runs out with iommu_unmap_fast() into one
  * gather; the vIOMMU's flush at the end of the batch syncs the host IOTLB
  * once and only then unpins, so no page is given back while the device
  * may still reach it.
@@ -29,6 +29,7 @@
 #include <linux/interval_tree.h>
 #include <linux/iommu.h>
 #include <linux/module.h>
+#include <linux/scatterlist.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -57,7 +58,7 @@ struct kvio_vfio_device {
 	struct list_head link;
 };
 
-/* One iommu_map() of pinned, physically contiguous pages. */
+/* Pinned, physically contiguous pages mapped in the host IOMMU. */
 struct kvio_vfio_run {
 	struct interval_tree_node it;	/* IOVA [start, last] */
 	unsigned long pfn;		/* of the page at it.start */
@@ -153,6 +154,65 @@ static void kvio_vfio_unpin_pages(struct kvio_vfio *vf, struct page **pages,
 }
 
 /*
+ * Maps @n pinned @pages at @iova: one iommu_map_sg() for all of them, so
+ * the host IOTLB is synced once for the lot (a caching-mode IOMMU, an
+ * emulated one, is told of every sync), however scattered the pages are;
+ * each physically contiguous run becomes a struct kvio_vfio_run (the
+ * unpin's unit).  On error nothing of them is mapped and the caller
+ * unpins them.
+ */
+static int kvio_vfio_map_pages(struct kvio_vfio *vf, u64 iova,
+			       struct page **pages, unsigned long n,
+			       bool write, int prot)
+{
+	struct kvio_vfio_run *run, *tmp;
+	struct sg_table sgt;
+	unsigned long i, j;
+	LIST_HEAD(runs);
+	ssize_t mapped;
+	int ret;
+
+	for (i = 0; i < n; i = j) {
+		unsigned long pfn = page_to_pfn(pages[i]);
+
+		for (j = i + 1; j < n; j++)
+			if (page_to_pfn(pages[j]) != pfn + (j - i))
+				break;
+		run = kzalloc(sizeof(*run), GFP_KERNEL_ACCOUNT);
+		if (!run) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		run->it.start = iova + (i << PAGE_SHIFT);
+		run->it.last = iova + (j << PAGE_SHIFT) - 1;
+		run->pfn = pfn;
+		run->write = write;
+		list_add_tail(&run->link, &runs);
+	}
+	ret = sg_alloc_table_from_pages(&sgt, pages, n, 0, n << PAGE_SHIFT,
+					GFP_KERNEL);
+	if (ret)
+		goto err;
+	mapped = kvio_iommu_map_sg(vf->domain, iova, sgt.sgl, sgt.orig_nents,
+				   prot);
+	sg_free_table(&sgt);
+	if (mapped != (ssize_t)(n << PAGE_SHIFT)) {
+		/* iommu_map_sg() undid what it had mapped. */
+		ret = mapped < 0 ? mapped : -ENOMEM;
+		goto err;
+	}
+	list_for_each_entry_safe(run, tmp, &runs, link) {
+		list_del(&run->link);
+		interval_tree_insert(&run->it, &vf->runs);
+	}
+	return 0;
+err:
+	list_for_each_entry_safe(run, tmp, &runs, link)
+		kfree(run);
+	return ret;
+}
+
+/*
  * Pins @npages of the VMM's memory from @hva and maps them at @iova with
  * @perm (KVIO_PERM_*).  On error what this call mapped stays in vf->runs
  * for the caller to take out.
@@ -162,9 +222,8 @@ static int kvio_vfio_pin_map(struct kvio_vfio *vf, u64 iova, u64 hva,
 {
 	unsigned int gup_flags = FOLL_LONGTERM;
 	int prot = IOMMU_CACHE;
-	unsigned long limit, n, i, j;
-	struct kvio_vfio_run *run;
 	struct page **pages;
+	unsigned long limit, n;
 	bool write = false;
 	long pinned;
 	int ret = 0;
@@ -203,38 +262,16 @@ static int kvio_vfio_pin_map(struct kvio_vfio *vf, u64 iova, u64 hva,
 		n = pinned;
 		atomic64_add(n, &vf->mm->pinned_vm);
 		vf->pinned += n;
-		for (i = 0; i < n; i = j) {
-			unsigned long pfn = page_to_pfn(pages[i]);
-
-			for (j = i + 1; j < n; j++)
-				if (page_to_pfn(pages[j]) != pfn + (j - i))
-					break;
-			run = kzalloc(sizeof(*run), GFP_KERNEL_ACCOUNT);
-			ret = run ? 0 : -ENOMEM;
-			if (!ret)
-				ret = kvio_iommu_map(vf->domain,
-						     iova + (i << PAGE_SHIFT),
-						     PFN_PHYS(pfn),
-						     (j - i) << PAGE_SHIFT,
-						     prot);
-			if (ret) {
-				kfree(run);
-				kvio_vfio_unpin_pages(vf, pages + i, n - i,
-						      write);
-				goto out;
-			}
-			run->it.start = iova + (i << PAGE_SHIFT);
-			run->it.last = iova + (j << PAGE_SHIFT) - 1;
-			run->pfn = pfn;
-			run->write = write;
-			interval_tree_insert(&run->it, &vf->runs);
+		ret = kvio_vfio_map_pages(vf, iova, pages, n, write, prot);
+		if (ret) {
+			kvio_vfio_unpin_pages(vf, pages, n, write);
+			break;
 		}
 		hva += n << PAGE_SHIFT;
 		iova += n << PAGE_SHIFT;
 		npages -= n;
 		cond_resched();
 	}
-out:
 	mmput(vf->mm);
 	free_page((unsigned long)pages);
 	return ret;

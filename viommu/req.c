@@ -567,9 +567,32 @@ void kvio_iommu_handle_req(struct kvio_work *work)
 	for (;;) {
 		head = kvio_vq_next_desc(vq, vq->iov, vq->iov_limit, &c.out,
 					 &c.in, NULL, vq->log, &log_num);
-		/* Empty, malformed (the ring is broken now), an IOTLB miss. */
-		if (head < 0 || head == vq->num)
+		/* Malformed (the ring is broken now), an IOTLB miss. */
+		if (head < 0)
 			break;
+		if (head == vq->num) {
+			/*
+			 * Empty.  With a busy-loop timeout: answer what was
+			 * served, then wait a moment for the guest's next
+			 * request (it spins for each answer).
+			 */
+			if (!vq->busyloop_timeout)
+				break;
+			if (n) {
+				kvio_iommu_sync_unmaps(iommu);
+				kvio_vq_add_used_n(vq, vq->heads, n);
+				kvio_vq_signal(vq);
+				n = 0;
+			}
+			kvio_vq_disable_notify(vq);
+			if (!kvio_vq_busy_wait(vq)) {
+				/* Kicks again, unless a request slipped in. */
+				if (!kvio_vq_enable_notify(vq))
+					break;
+				kvio_vq_disable_notify(vq);
+			}
+			continue;
+		}
 		c.out_len = iov_length(vq->iov, c.out);
 		c.in_len = iov_length(vq->iov + c.out, c.in);
 		c.written = 0;

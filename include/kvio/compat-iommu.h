@@ -10,21 +10,23 @@
 #include <linux/iommu.h>
 #include <linux/irqdomain.h>
 #include <linux/mm.h>
+#include <linux/scatterlist.h>
 
 #include <kvio/compat.h>
 
 /*
- * 6.3 ("iommu: Add a gfp parameter to iommu_map()"): iommu_map() takes the
- * allocation flags of its page tables; before, it always used GFP_KERNEL.
+ * 6.3 ("iommu: Add a gfp parameter to iommu_map()", iommu_map_sg() too):
+ * the allocation flags of the page tables; before, always GFP_KERNEL.
  */
-static inline int kvio_iommu_map(struct iommu_domain *domain,
-				 unsigned long iova, phys_addr_t paddr,
-				 size_t size, int prot)
+static inline ssize_t kvio_iommu_map_sg(struct iommu_domain *domain,
+					unsigned long iova,
+					struct scatterlist *sg,
+					unsigned int nents, int prot)
 {
 #if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
-	return iommu_map(domain, iova, paddr, size, prot, GFP_KERNEL_ACCOUNT);
+	return iommu_map_sg(domain, iova, sg, nents, prot, GFP_KERNEL_ACCOUNT);
 #else
-	return iommu_map(domain, iova, paddr, size, prot);
+	return iommu_map_sg(domain, iova, sg, nents, prot);
 #endif
 }
 

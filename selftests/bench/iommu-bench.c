@@ -112,6 +112,7 @@ struct ib_cell {
 
 struct ib_opts {
 	double time;		/* seconds measured per run */
+	unsigned int busyloop;	/* kvio's request ring, vfio cells: us */
 	double warmup;
 	unsigned int rounds;
 	struct ib_cell cells[16];
@@ -133,6 +134,7 @@ struct ib_rig {
 	struct kt_edu edu;	/* IB_VFIO: the assigned device */
 	uint64_t size;		/* bytes per MAP */
 	double map_time;	/* IB_VFIO: seconds in MAPs, kick to used */
+	bool spin;		/* the guest spins for answers (vfio cells) */
 	struct kt_vq *vq;
 	uint64_t slots;
 	uint64_t page;		/* the guest page every MAP points at */
@@ -164,6 +166,25 @@ static int ib_queue(struct ib_rig *r, unsigned int i, const void *req,
 	return kt_vq_add(r->vq, &out, 1, &in, 1, false, i) < 0 ? -ENOSPC : 0;
 }
 
+/*
+ * A used entry, waited for by spinning on the used ring as the Linux
+ * virtio-iommu driver does (interrupts off): 1, or -ETIMEDOUT after 5 s.
+ */
+static int ib_spin_used(struct kt_vq *vq, uint32_t *id, uint32_t *len,
+			uint64_t *tok)
+{
+	long deadline = kt_deadline(5000);
+	unsigned int i = 0;
+	int r;
+
+	while (!(r = kt_vq_get_used(vq, id, len, tok))) {
+		if (!(++i & 0xfff) && kt_now_ms() > deadline)
+			return -ETIMEDOUT;
+		__builtin_ia32_pause();
+	}
+	return r;
+}
+
 /* Kicks and waits for @n requests; every status must be OK. */
 static int ib_complete(struct ib_rig *r, unsigned int n)
 {
@@ -175,7 +196,8 @@ static int ib_complete(struct ib_rig *r, unsigned int n)
 		uint64_t tok;
 		uint8_t st;
 
-		if (kt_vq_wait_used(r->vq, &id, &len, &tok, 5000) != 1) {
+		if ((r->spin ? ib_spin_used(r->vq, &id, &len, &tok) :
+		     kt_vq_wait_used(r->vq, &id, &len, &tok, 5000)) != 1) {
 			kt_diag("%s: request %u of %u not completed",
 				ib_names[r->be], k, n);
 			return -ETIMEDOUT;
@@ -553,7 +575,8 @@ static int ib_tx(struct ib_rig *r)
  * served by this process.  Every MAP names one @size-aligned range of the
  * vIOMMU's (the server's) guest memory.
  */
-static int ib_open_vfio(struct ib_rig *r, enum ib_backend be, uint64_t size)
+static int ib_open_vfio(struct ib_rig *r, enum ib_backend be, uint64_t size,
+			unsigned int busyloop)
 {
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	int ret;
@@ -594,11 +617,17 @@ static int ib_open_vfio(struct ib_rig *r, enum ib_backend be, uint64_t size)
 	ret = kt_iommu_bind(&r->io, IB_EP, r->edu.group);
 	if (!ret && kt_iommu_attach(&r->io, IB_DOMAIN, IB_EP))
 		ret = -EPROTO;
+	if (!ret && busyloop) {
+		struct vhost_vring_state st = { .index = 0, .num = busyloop };
+
+		if (ioctl(r->io.d.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st))
+			ret = -errno;
+	}
 	return ret;
 }
 
 static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind,
-		   uint64_t size)
+		   uint64_t size, unsigned int busyloop)
 {
 	const uint64_t ep_features = F(VIRTIO_F_VERSION_1) |
 				     F(VIRTIO_F_ACCESS_PLATFORM);
@@ -612,8 +641,10 @@ static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind,
 	r->io.d.fd = r->ep.fd = r->tap.fd = -1;
 	r->io.d.mem.fd = r->ep.mem.fd = -1;
 	r->edu.container = r->edu.group = r->edu.dev = -1;
+	/* As a Linux guest waits for its virtio-iommu: spinning. */
+	r->spin = kind == IB_VFIO;
 	if (kind == IB_VFIO)
-		return ib_open_vfio(r, be, size);
+		return ib_open_vfio(r, be, size, busyloop);
 	ret = kt_dev_open(&r->ep, be == IB_KVIO ? "/dev/kvio-net" :
 			  "/dev/vhost-net");
 	if (ret)
@@ -717,7 +748,7 @@ static int ib_run(enum ib_backend be, const struct ib_cell *cell,
 	long long rx;
 	int ret;
 
-	ret = ib_open(&r, be, cell->kind, cell->size);
+	ret = ib_open(&r, be, cell->kind, cell->size, o->busyloop);
 	if (ret) {
 		kt_diag("%s: set-up: %s", ib_names[be], kt_errname(-ret));
 		ib_close(&r);
@@ -805,14 +836,16 @@ static void ib_usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--time S] [--warmup S] [--rounds N] [--batch B]... [--strict B]...\n"
-		"          [--vfio 4k|2m]...\n"
+		"          [--vfio 4k|2m]... [--busyloop US]\n"
 		"  MAP+UNMAP pairs/s (--batch) and strict-guest TX frames/s (--strict)\n"
 		"  through /dev/kvio-iommu and /dev/kvio-net against a userspace\n"
 		"  virtio-iommu feeding /dev/vhost-net IOTLB messages; --vfio: pairs of\n"
 		"  that size for edu through kvio_vfio against the same requests turned\n"
-		"  into VFIO_IOMMU_MAP_DMA/UNMAP_DMA on a type1 container (run-vm --iommu).\n"
+		"  into VFIO_IOMMU_MAP_DMA/UNMAP_DMA on a type1 container (run-vm --iommu);\n"
+		"  the guest spins for answers; --busyloop: kvio's request ring busy-polls\n"
+		"  that many microseconds (VHOST_SET_VRING_BUSYLOOP_TIMEOUT).\n"
 		"  defaults: --time 2 --warmup 0.3 --rounds 5 --batch 1 --batch 32\n"
-		"  --strict 1 --strict 32\n",
+		"  --strict 1 --strict 32 --vfio 4k --vfio 2m\n",
 		argv0);
 }
 
@@ -852,6 +885,7 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "strict", required_argument, NULL, 's' },
 		{ "vfio", required_argument, NULL, 'v' },
+		{ "busyloop", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -876,6 +910,9 @@ int main(int argc, char **argv)
 			if (ib_add_vfio_cell(&o, optarg))
 				return 2;
 			break;
+		case 'l':
+			o.busyloop = atoi(optarg);
+			break;
 		case 'b':
 		case 's':
 			if (ib_add_cell(&o, c == 'b' ? IB_PAIRS : IB_STRICT,
@@ -892,18 +929,23 @@ int main(int argc, char **argv)
 		ib_add_cell(&o, IB_PAIRS, "32");
 		ib_add_cell(&o, IB_STRICT, "1");
 		ib_add_cell(&o, IB_STRICT, "32");
+		ib_add_vfio_cell(&o, "4k");
+		ib_add_vfio_cell(&o, "2m");
 	}
 	if (o.rounds < 1 || o.rounds > IB_MAX_ROUNDS || o.time <= 0) {
 		ib_usage(argv[0]);
 		return 2;
 	}
 
-	printf("# iommu-bench: %u rounds of %.1f s, medians\n", o.rounds,
-	       o.time);
+	printf("# iommu-bench: %u rounds of %.1f s, medians; kvio busy-loop %u us (vfio cells)\n",
+	       o.rounds, o.time, o.busyloop);
 	printf("# batch B: MAP+UNMAP pairs/s; strict B: 64-byte TX frames/s, each page\n"
 	       "# mapped before and unmapped after (iommu.strict=1)\n"
 	       "# kvio: /dev/kvio-iommu, kvio-net endpoint attached; user: a userspace\n"
-	       "# virtio-iommu feeding /dev/vhost-net IOTLB messages (strict: as QEMU, on a miss)\n");
+	       "# virtio-iommu feeding /dev/vhost-net IOTLB messages (strict: as QEMU, on a miss)\n"
+	       "# vfio SIZE: MAP+UNMAP pairs/s of SIZE for edu (VFIO), the guest spinning for\n"
+	       "# each answer; kvio: kvio_vfio; user: VFIO_IOMMU_MAP_DMA/UNMAP_DMA on a type1\n"
+	       "# container, as QEMU\n");
 	printf("%-10s %14s %14s %8s %16s\n", "cell", "kvio", "user", "ratio",
 	       "ratio range");
 	for (ci = 0; ci < o.ncells; ci++) {
