@@ -123,6 +123,16 @@ static void rig_close(struct rig *g)
 	kt_edu_close(&g->e);
 }
 
+/* rig_open(), or everything it opened closed again. */
+static int rig_start(struct rig *g, uint64_t gpa, bool bypass)
+{
+	int r = rig_open(g, gpa, bypass);
+
+	if (r != KT_PASS)
+		rig_close(g);
+	return r;
+}
+
 static uint8_t *page(struct rig *g, uint64_t gpa)
 {
 	return kt_gpa(&g->io.d.mem, gpa);
@@ -165,11 +175,7 @@ static int case_backend(const struct kt_target *t)
 	int r;
 
 	(void)t;
-	r = rig_open(&g, GPA_LOW, false);
-	if (r != KT_PASS) {
-		rig_close(&g);
-		return r;
-	}
+	KT_TRY(rig_start(&g, GPA_LOW, false));
 	KT_ASSERT(!kt_edu_rd32(&g.e, KT_EDU_ID, &id) && (id & 0xff) == 0xed,
 		  "edu's ID register reads 0x%x", id);
 	/* Not a group: the container itself, a memfd. */
@@ -194,14 +200,9 @@ static int case_dma(const struct kt_target *t)
 	bool landed;
 	struct rig g;
 	long pinned;
-	int r;
 
 	(void)t;
-	r = rig_open(&g, GPA_LOW, false);
-	if (r != KT_PASS) {
-		rig_close(&g);
-		return r;
-	}
+	KT_TRY(rig_start(&g, GPA_LOW, false));
 	KT_ASSERT(!kt_iommu_bind(&g.io, EP, g.e.group));
 	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
 	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_A, IOVA_A + PAGE - 1, g.pa,
@@ -257,14 +258,10 @@ static int case_memlock(const struct kt_target *t)
 	struct rlimit old, low;
 	struct rig g;
 	long pinned;
-	int r, st;
+	int st;
 
 	(void)t;
-	r = rig_open(&g, GPA_LOW, false);
-	if (r != KT_PASS) {
-		rig_close(&g);
-		return r;
-	}
+	KT_TRY(rig_start(&g, GPA_LOW, false));
 	KT_ASSERT(!kt_iommu_bind(&g.io, EP, g.e.group));
 	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
 	KT_ERRNO(0, getrlimit(RLIMIT_MEMLOCK, &old));
@@ -297,11 +294,7 @@ static int case_bypass(const struct kt_target *t)
 	int r;
 
 	(void)t;
-	r = rig_open(&g, GPA_LOW, true);
-	if (r != KT_PASS) {
-		rig_close(&g);
-		return r;
-	}
+	KT_TRY(rig_start(&g, GPA_LOW, true));
 	/* Unattached, config bypass: IOVA = GPA, all of guest memory. */
 	r = kt_iommu_bind(&g.io, EP, g.e.group);
 	KT_ASSERT(!r, "BIND in bypass: %s", kt_errname(-r));
@@ -347,11 +340,7 @@ static int case_shared(const struct kt_target *t)
 	int r, fd;
 
 	(void)t;
-	r = rig_open(&g, GPA_LOW, false);
-	if (r != KT_PASS) {
-		rig_close(&g);
-		return r;
-	}
+	KT_TRY(rig_start(&g, GPA_LOW, false));
 	r = kt_blk_open(&b, &blk_t, (1ULL << VIRTIO_F_VERSION_1) |
 			(1ULL << VIRTIO_F_ACCESS_PLATFORM), 1, 16, PAGE, false);
 	if (r != KT_PASS) {
@@ -426,13 +415,8 @@ static int teardown(int order)
 {
 	long refs0 = kt_module_refcnt("kvio_vfio");
 	struct rig g;
-	int r;
 
-	r = rig_open(&g, GPA_LOW, false);
-	if (r != KT_PASS) {
-		rig_close(&g);
-		return r;
-	}
+	KT_TRY(rig_start(&g, GPA_LOW, false));
 	KT_ASSERT(!kt_iommu_bind(&g.io, EP, g.e.group));
 	KT_ASSERT(kt_iommu_attach(&g.io, DOMAIN, EP) == VIRTIO_IOMMU_S_OK);
 	KT_ASSERT(kt_iommu_map(&g.io, DOMAIN, IOVA_A, IOVA_A + 16 * PAGE - 1,

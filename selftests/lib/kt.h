@@ -99,6 +99,10 @@ int kt_errno_of(long ret);		/* 0 when ret >= 0, else errno */
 const char *kt_errname(int err);	/* "EINVAL", "success", ... */
 long kt_now_ms(void);			/* CLOCK_MONOTONIC in ms */
 long kt_module_refcnt(const char *name);	/* /sys/module/NAME/refcnt, -1 */
+/* @s written to the file at @path (sysfs, procfs): 0 or -errno. */
+int kt_write_file(const char *path, const char *s);
+/* At most @len - 1 bytes of the file at @path, NUL-terminated: 0 or -errno. */
+int kt_read_file(const char *path, char *buf, size_t len);
 long kt_timeout_scale(void);		/* $KVIO_TIMEOUT_SCALE, default 1 */
 /* kt_now_ms() + timeout_ms stretched by kt_timeout_scale(). */
 long kt_deadline(long timeout_ms);

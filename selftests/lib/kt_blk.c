@@ -376,22 +376,6 @@ static int kt_write_ul(const char *dir, const char *attr, unsigned long v)
 	return kt_write_str(dir, attr, val);
 }
 
-static int kt_read_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 int kt_nullb_create(struct kt_nullb *n, const struct kt_nullb_opts *o)
 {
 	static unsigned int seq;

@@ -31,18 +31,6 @@
 const uint8_t kt_guest_mac[6] = { 0x02, 0x6b, 0x76, 0x69, 0x6f, 0x02 };
 const uint8_t kt_bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static int kt_write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 int kt_netns_enter(void)
 {
 	static int entered;

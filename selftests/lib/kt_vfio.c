@@ -16,30 +16,14 @@
 
 #include "kt_vfio.h"
 
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
+/* A sysfs attribute holding a hex number (0x1234), or -1. */
 static long sysfs_hex(const char *dir, const char *file)
 {
-	char path[256], buf[32] = "";
-	FILE *f;
+	char path[256], buf[32];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "r");
-	if (!f)
+	if (kt_read_file(path, buf, sizeof(buf)))
 		return -1;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
 	return strtol(buf, NULL, 16);
 }
 
@@ -75,12 +59,12 @@ static int kt_edu_bind_vfio(char bdf[32])
 	link[n > 0 ? n : 0] = 0;
 	if (!strstr(link, "vfio-pci")) {
 		snprintf(path, sizeof(path), "%s/driver_override", dir);
-		sysfs_write(path, "vfio-pci");
+		kt_write_file(path, "vfio-pci");
 		if (n > 0) {
 			snprintf(path, sizeof(path), "%s/driver/unbind", dir);
-			sysfs_write(path, bdf);
+			kt_write_file(path, bdf);
 		}
-		sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+		kt_write_file("/sys/bus/pci/drivers_probe", bdf);
 	}
 	snprintf(path, sizeof(path), "%s/iommu_group", dir);
 	n = readlink(path, link, sizeof(link) - 1);
