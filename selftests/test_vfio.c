@@ -167,6 +167,19 @@ static int store_buffer(struct rig *g, uint64_t iova, uint64_t gpa,
 	return KT_PASS;
 }
 
+/* A second vIOMMU, owned but with no memory table: BIND is EINVAL. */
+static int bind_without_mem(struct rig *g)
+{
+	struct kvio_iommu_endpoint b = { .endpoint = EP, .fd = g->e.group };
+	int fd = open(KT_IOMMU_DEV, O_RDWR | O_CLOEXEC);
+
+	KT_ASSERT(fd >= 0, "%s: %s", KT_IOMMU_DEV, kt_errname(errno));
+	KT_ERRNO(0, ioctl(fd, VHOST_SET_OWNER));
+	KT_ERRNO(EINVAL, ioctl(fd, KVIO_IOMMU_BIND, &b));
+	close(fd);
+	return KT_PASS;
+}
+
 static int case_backend(const struct kt_target *t)
 {
 	struct kvio_iommu_endpoint b;
@@ -184,6 +197,8 @@ static int case_backend(const struct kt_target *t)
 	KT_ERRNO(EINVAL, ioctl(g.io.d.fd, KVIO_IOMMU_BIND, &b));
 	b.fd = g.io.d.mem.fd;
 	KT_ERRNO(EINVAL, ioctl(g.io.d.fd, KVIO_IOMMU_BIND, &b));
+	/* Not before the memory table: GPAs would mean nothing. */
+	KT_TRY(bind_without_mem(&g));
 	r = kt_iommu_bind(&g.io, EP, g.e.group);
 	KT_ASSERT(!r, "BIND of the group: %s", kt_errname(-r));
 	/* One endpoint per container: its DMA has one translation. */
@@ -489,7 +504,7 @@ static int case_teardown(const struct kt_target *t)
 }
 
 static const struct kt_case cases[] = {
-	{ "backend: CHECK_EXTENSION, SET_IOMMU(KVIO_VFIO_IOMMU), device fd; BIND takes a group (EINVAL for others, EBUSY twice)", case_backend },
+	{ "backend: CHECK_EXTENSION, SET_IOMMU(KVIO_VFIO_IOMMU), device fd; BIND takes a group (EINVAL for others and before the memory table, EBUSY twice)", case_backend },
 	{ "edu DMA through the domain: lands where MAP says, blocked after UNMAP (DMAR fault), read-only mapping not written, MSI window refused", case_dma },
 	{ "RLIMIT_MEMLOCK: a MAP over it NOMEM with nothing pinned", case_memlock },
 	{ "bypass: all guest memory mapped at its GPA; ATTACH to an empty domain unpins and blocks", case_bypass },

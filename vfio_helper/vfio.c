@@ -413,8 +413,11 @@ static int kvio_vfio_set_space(struct kvio_shadow *sh, struct kvio_as *space,
 	int ret;
 
 	kvio_vfio_drop_space(vf);
-	if (!space || !mem)
+	if (!space)
 		return 0;
+	/* Guest-physical addresses mean nothing without the table. */
+	if (!mem)
+		return -EINVAL;
 	kvio_as_get(mem);
 	vf->mem = mem;
 	/*

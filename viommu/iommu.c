@@ -327,16 +327,19 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 		ret = -EEXIST;
 	if (ret)
 		goto err_unlock;
-	if (ep->shadow)
-		kvio_iommu_shadow_resv(iommu, ep->shadow);
 	/* From now on the device's IOVAs are this endpoint's. */
 	ret = kvio_iommu_ep_sync(iommu, ep);
 	if (ret) {
-		/* A shadow that cannot mirror the config's bypass. */
+		/*
+		 * A shadow that cannot mirror the config's bypass, or with no
+		 * memory table to find guest pages in.
+		 */
 		kvio_iommu_ep_free(iommu, ep);
 		mutex_unlock(&iommu->lock);
 		return ret;
 	}
+	if (ep->shadow)
+		kvio_iommu_shadow_resv(iommu, ep->shadow);
 	mutex_unlock(&iommu->lock);
 	return 0;
 

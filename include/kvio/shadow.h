@@ -35,7 +35,7 @@ struct kvio_shadow;
  *	nothing.  The shadow drops what it mirrored of the old space (and
  *	waits for the host IOTLB) and mirrors every map of the new one.
  *	Returns 0, or an errno with nothing mirrored (-ENOMEM over the
- *	owner's RLIMIT_MEMLOCK)
+ *	owner's RLIMIT_MEMLOCK, -EINVAL for a space without a memory table)
  * @flush: a batch of requests ended; unmaps heard since the last flush must
  *	be out of the host IOTLB when it returns (the requests complete next)
  * @put: the vIOMMU lets go of the shadow (after set_space(NULL, NULL))
