@@ -89,6 +89,7 @@ struct kvio_vfio {
 	struct list_head unpin;		/* unmapped runs, before the sync */
 	struct iommu_iotlb_gather gather;
 	unsigned long pinned;		/* pages charged to mm->pinned_vm */
+	struct page **pages;		/* one page of them: a pinning batch */
 };
 
 static DEFINE_MUTEX(kvio_vfio_list_lock);
@@ -96,7 +97,10 @@ static LIST_HEAD(kvio_vfio_list);
 
 static void kvio_vfio_free(struct kref *ref)
 {
-	kfree(container_of(ref, struct kvio_vfio, ref));
+	struct kvio_vfio *vf = container_of(ref, struct kvio_vfio, ref);
+
+	free_page((unsigned long)vf->pages);
+	kfree(vf);
 }
 
 /* Host mappings: vf->lock held. */
@@ -221,8 +225,8 @@ static int kvio_vfio_pin_map(struct kvio_vfio *vf, u64 iova, u64 hva,
 			     unsigned long npages, u32 perm)
 {
 	unsigned int gup_flags = FOLL_LONGTERM;
+	struct page **pages = vf->pages;
 	int prot = IOMMU_CACHE;
-	struct page **pages;
 	unsigned long limit, n;
 	bool write = false;
 	long pinned;
@@ -236,13 +240,8 @@ static int kvio_vfio_pin_map(struct kvio_vfio *vf, u64 iova, u64 hva,
 		gup_flags |= FOLL_WRITE;
 		write = true;
 	}
-	pages = (struct page **)__get_free_page(GFP_KERNEL);
-	if (!pages)
+	if (!mmget_not_zero(vf->mm))
 		return -ENOMEM;
-	if (!mmget_not_zero(vf->mm)) {
-		free_page((unsigned long)pages);
-		return -ENOMEM;
-	}
 	limit = task_rlimit(vf->task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 
 	while (npages) {
@@ -273,7 +272,6 @@ static int kvio_vfio_pin_map(struct kvio_vfio *vf, u64 iova, u64 hva,
 		cond_resched();
 	}
 	mmput(vf->mm);
-	free_page((unsigned long)pages);
 	return ret;
 }
 
@@ -557,6 +555,12 @@ static void *kvio_vfio_open(unsigned long arg)
 	vf = kzalloc(sizeof(*vf), GFP_KERNEL_ACCOUNT);
 	if (!vf)
 		return ERR_PTR(-ENOMEM);
+	/* Every MAP pins through it, vf->lock held: allocated once. */
+	vf->pages = (struct page **)__get_free_page(GFP_KERNEL_ACCOUNT);
+	if (!vf->pages) {
+		kfree(vf);
+		return ERR_PTR(-ENOMEM);
+	}
 	kref_init(&vf->ref);
 	mutex_init(&vf->lock);
 	INIT_LIST_HEAD(&vf->groups);

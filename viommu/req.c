@@ -551,6 +551,17 @@ out:
 	return ret;
 }
 
+/* The batch's UNMAPs waited out, then its @*n used entries; *n reset. */
+static void kvio_iommu_publish(struct kvio_iommu *iommu, struct kvio_vq *vq,
+			       unsigned int *n)
+{
+	if (!*n)
+		return;
+	kvio_iommu_sync_unmaps(iommu);
+	kvio_vq_add_used_n(vq, vq->heads, *n);
+	*n = 0;
+}
+
 void kvio_iommu_handle_req(struct kvio_work *work)
 {
 	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
@@ -578,11 +589,10 @@ void kvio_iommu_handle_req(struct kvio_work *work)
 			 */
 			if (!vq->busyloop_timeout)
 				break;
-			if (n) {
-				kvio_iommu_sync_unmaps(iommu);
-				kvio_vq_add_used_n(vq, vq->heads, n);
+			if (n || published) {
+				kvio_iommu_publish(iommu, vq, &n);
 				kvio_vq_signal(vq);
-				n = 0;
+				published = false;
 			}
 			kvio_vq_disable_notify(vq);
 			if (!kvio_vq_busy_wait(vq)) {
@@ -612,21 +622,17 @@ void kvio_iommu_handle_req(struct kvio_work *work)
 		vq->heads[n].id = cpu_to_kvio32(vq, head);
 		vq->heads[n].len = cpu_to_kvio32(vq, c.written);
 		if (++n == vq->iov_limit) {
-			kvio_iommu_sync_unmaps(iommu);
-			kvio_vq_add_used_n(vq, vq->heads, n);
+			kvio_iommu_publish(iommu, vq, &n);
 			published = true;
-			n = 0;
 		}
 		if (kvio_vq_exceeds_weight(vq, ++reqs, 0))
 			break;
 	}
 	/* One used-index update (at most a few) and one interrupt a batch. */
-	if (n) {
-		kvio_iommu_sync_unmaps(iommu);
-		kvio_vq_add_used_n(vq, vq->heads, n);
-	}
-	if (n || published)
+	if (n || published) {
+		kvio_iommu_publish(iommu, vq, &n);
 		kvio_vq_signal(vq);
+	}
 out:
 	mutex_unlock(&vq->mutex);
 }

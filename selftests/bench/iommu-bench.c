@@ -570,6 +570,25 @@ static int ib_tx(struct ib_rig *r)
 }
 
 /*
+ * user: @mem bytes of guest memory and the request ring in it, served by
+ * this process (no device): the ring and its request slots.
+ */
+static int ib_user_ring(struct ib_rig *r, size_t mem)
+{
+	int ret = kt_mem_init(&r->io.d.mem, mem, 0x100000000ULL);
+
+	if (ret)
+		return ret;
+	r->io.d.features = IB_FEATURES;
+	ret = kt_vq_layout(&r->io.d, &r->io.d.vq[0], 0, IB_NUM, 0);
+	if (ret)
+		return ret;
+	r->vq = &r->io.d.vq[0];
+	r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
+	return r->slots ? 0 : -ENOMEM;
+}
+
+/*
  * VFIO cells: edu in a container under kvio's IOMMU, bound to the
  * vIOMMU's endpoint and attached; or in a type1 container, the ring
  * served by this process.  Every MAP names one @size-aligned range of the
@@ -589,19 +608,14 @@ static int ib_open_vfio(struct ib_rig *r, enum ib_backend be, uint64_t size,
 		ret = kt_iommu_open(&r->io, IB_NUM);
 		if (ret)
 			return ret;
+		r->vq = &r->io.d.vq[0];
+		r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
 	} else {
 		/* The ring's slots, then room for the size-aligned range. */
-		ret = kt_mem_init(&r->io.d.mem, 3 * size + (1 << 20),
-				  0x100000000ULL);
-		if (ret)
-			return ret;
-		r->io.d.features = IB_FEATURES;
-		ret = kt_vq_layout(&r->io.d, &r->io.d.vq[0], 0, IB_NUM, 0);
+		ret = ib_user_ring(r, 3 * size + (1 << 20));
 		if (ret)
 			return ret;
 	}
-	r->vq = &r->io.d.vq[0];
-	r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
 	r->page = kt_mem_alloc(&r->io.d.mem, size, size);
 	if (!r->slots || !r->page)
 		return -ENOMEM;
@@ -678,15 +692,9 @@ static int ib_open(struct ib_rig *r, enum ib_backend be, enum ib_kind kind,
 	}
 
 	/* user: guest memory and a ring only; this process serves it. */
-	ret = kt_mem_init(&r->io.d.mem, 1 << 20, 0x100000000ULL);
+	ret = ib_user_ring(r, 1 << 20);
 	if (ret)
 		return ret;
-	r->io.d.features = IB_FEATURES;
-	ret = kt_vq_layout(&r->io.d, &r->io.d.vq[0], 0, IB_NUM, 0);
-	if (ret)
-		return ret;
-	r->vq = &r->io.d.vq[0];
-	r->slots = kt_mem_alloc(&r->io.d.mem, IB_NUM * IB_SLOT, 64);
 	if (kind == IB_STRICT) {
 		ib_umap_add(r, ram, ram_last, ram, VHOST_ACCESS_RW);
 		/*

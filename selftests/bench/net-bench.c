@@ -232,20 +232,6 @@ static void nb_pin(pid_t tid, int cpu)
 	sched_setaffinity(tid, sizeof(set), &set);
 }
 
-static int nb_write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == strlen(s) ? 0 : -EIO;
-}
-
 /* ------------------------------------------------------ CPU accounting */
 
 /* A task's scheduler figures (/proc/TID/schedstat and status). */
@@ -419,7 +405,7 @@ static int nb_pktgen_cmd(const char *file, const char *fmt, ...)
 	va_end(ap);
 	/* pgctrl drops the last byte written: end every command with \n. */
 	strcat(cmd, "\n");
-	return nb_write_file(path, cmd);
+	return kt_write_file(path, cmd);
 }
 
 /*

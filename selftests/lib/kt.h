@@ -99,7 +99,7 @@ int kt_errno_of(long ret);		/* 0 when ret >= 0, else errno */
 const char *kt_errname(int err);	/* "EINVAL", "success", ... */
 long kt_now_ms(void);			/* CLOCK_MONOTONIC in ms */
 long kt_module_refcnt(const char *name);	/* /sys/module/NAME/refcnt, -1 */
-/* @s written to the file at @path (sysfs, procfs): 0 or -errno. */
+/* @s written whole to the file at @path (sysfs, procfs): 0 or -errno. */
 int kt_write_file(const char *path, const char *s);
 /* At most @len - 1 bytes of the file at @path, NUL-terminated: 0 or -errno. */
 int kt_read_file(const char *path, char *buf, size_t len);

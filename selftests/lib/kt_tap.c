@@ -50,7 +50,9 @@ int kt_write_file(const char *path, const char *s)
 		return -errno;
 	n = write(fd, s, strlen(s));
 	close(fd);
-	return n < 0 ? -errno : 0;
+	if (n < 0)
+		return -errno;
+	return (size_t)n == strlen(s) ? 0 : -EIO;
 }
 
 int kt_read_file(const char *path, char *buf, size_t len)
