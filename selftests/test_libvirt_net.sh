@@ -309,8 +309,6 @@ start_domain() {
 	[ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null
 }
 
-# refcnt MODULE: its reference count ("-" when not a loaded module).
-refcnt() { cat "/sys/module/$1/refcnt" 2>/dev/null || echo -; }
 
 # holders DEV: how many open files of DEV all processes hold.
 holders() {

@@ -80,6 +80,9 @@ nc_retry() {
 	return $rc
 }
 
+# refcnt MODULE: its reference count ("-" when not a loaded module).
+refcnt() { cat "/sys/module/$1/refcnt" 2>/dev/null || echo -; }
+
 # l1_global_skip: prints why no case can run in this L1 (empty: they can).
 l1_global_skip() {
 	if [ "$(id -u)" != 0 ]; then
