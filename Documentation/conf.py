@@ -36,3 +36,10 @@ html_static_path = []
 # kernel's own Documentation/conf.py lists them).
 c_id_attributes = ['__user', '__rcu', '__iomem', '__force', '__must_check',
                    '__always_inline', '__init', '__exit']
+
+# `make htmldocs` also writes the man page of kvio's VMM (sphinx-build -b
+# man, into OUTPUT/man).
+man_pages = [
+    ('kvio-vmm', 'kvio-vmm', "a thin KVM VMM on kvio's in-kernel virtio backends",
+     ['the kvio authors'], 1),
+]

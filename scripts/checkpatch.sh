@@ -16,7 +16,7 @@ if [ ! -x "$cp_dir/scripts/checkpatch.pl" ]; then
 fi
 cd "$top"
 files=$(git ls-files '*.c' '*.h' | grep -v -e '^selftests/' -e '^fuzz/' \
-	-e '^include/kvio/compat[a-z-]*\.h$' || true)
+	-e '^tools/' -e '^include/kvio/compat[a-z-]*\.h$' || true)
 rc=0
 # shellcheck disable=SC2086
 perl "$cp_dir/scripts/checkpatch.pl" --no-tree --strict --quiet --terse \
@@ -27,4 +27,9 @@ perl "$cp_dir/scripts/checkpatch.pl" --no-tree --strict --quiet --terse \
 perl "$cp_dir/scripts/checkpatch.pl" --no-tree --strict --quiet --terse \
 	--show-types --ignore LINUX_VERSION_CODE -f include/kvio/compat.h \
 	include/kvio/compat-iommu.h || rc=1
+# kvio-vmm is userspace: the C types are <stdint.h>'s and there is no BIT().
+# shellcheck disable=SC2046
+perl "$cp_dir/scripts/checkpatch.pl" --no-tree --strict --quiet --terse \
+	--show-types --ignore PREFER_KERNEL_TYPES,BIT_MACRO \
+	-f $(git ls-files 'tools/*.c' 'tools/*.h') || rc=1
 exit $rc

@@ -124,11 +124,12 @@ l2_cmdline() {
 	echo "console=ttyS0 loglevel=5 panic=-1 kvio_bytes=$bytes kvio_ip=$l2_ip/24 kvio_peer=$l1_ip kvio_deadline=$((boot_timeout + 5 * step_timeout))"
 }
 
-# tap_add NAME: a vnet_hdr tap with L1's address, up, no IPv6; sets tap.
+# tap_add NAME [multi_queue]: a vnet_hdr tap with L1's address, up, no IPv6; sets tap.
 # Diagnostics on failure; the caller deletes it (del_tap) either way.
 tap_add() {
 	tap=$1
-	{ ip tuntap add dev "$tap" mode tap vnet_hdr &&
+	# shellcheck disable=SC2086 # ${2:-}: extra flags (multi_queue)
+	{ ip tuntap add dev "$tap" mode tap vnet_hdr ${2:-} &&
 	  echo 1 > "/proc/sys/net/ipv6/conf/$tap/disable_ipv6" &&
 	  ip addr add "$l1_ip/24" dev "$tap" &&
 	  ip link set "$tap" up; } 2> "$work/tap.err" && return 0

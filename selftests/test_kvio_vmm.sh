@@ -1,0 +1,385 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# kvio's own VMM (tools/kvio-vmm) with a real Linux guest: in the test VM
+# ("L1"), kvio-vmm boots the Debian kernel under KVM (nested) as "L2" with
+# its disks on kvio_blk and its NIC on kvio_net, and the guest's own
+# virtio-pci, virtio-blk and virtio-net drivers do real I/O through KVM
+# ioeventfd kicks and irqfd (MSI-X) interrupts:
+#
+#   - arguments: --help, and every bad argument an exit status of 1 with a
+#     message, before any guest runs;
+#   - one vCPU, no device: the guest reaches its init; its poweroff ends the
+#     VMM with status 0;
+#   - two vCPUs, a read-write disk, a read-only disk and a NIC: the guest's
+#     data reaches the backing file (checked here by sha256 at the offset the
+#     guest wrote), reads back after the guest dropped its caches, DISCARD
+#     reads back zero and frees the file's blocks, the read-only disk refuses
+#     a write; ping both ways, TCP both ways with sha256; poweroff, then no
+#     module reference, worker or tap user left;
+#   - the same NIC on upstream's /dev/vhost-net (dev=): the same traffic;
+#   - multiqueue: a disk with 2 queues and a NIC with 2 queue pairs on 2
+#     vCPUs; traffic, then the VMM killed (SIGKILL) with disk and network I/O
+#     in flight: nothing left behind;
+#   - SIGTERM ends the VMM with 143, a guest panic (panic=-1) with 2.
+#
+#   selftests/test_kvio_vmm.sh [--vmm PATH] [--kernel VMLINUZ] [--bytes N]
+#                              [--boot-timeout S] [--step-timeout S]
+#                              [--only GROUPS] [--console]
+#
+# GROUPS: a comma-separated subset of args, cpu1, full, upstream, mq,
+# signals (default: all, in that order).  --console copies each guest's
+# serial console to stderr as it runs (scripts/kvio-demo uses
+# `--only full --console`).
+#
+# Needs root in L1 (scripts/vm/run-vm, modules loaded with
+# scripts/vm/load-modules, which includes kvm_amd).  TAP 13 on stdout.
+# Nothing leaves the machine: the taps and L2 only have 192.0.2.0/24
+# addresses, no routes beyond that.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=selftests/vmm/l1-lib.sh
+. "$top/selftests/vmm/l1-lib.sh"
+
+vmm_bin=$top/tools/kvio-vmm/kvio-vmm
+bytes=$((8 << 20))
+boot_timeout=300
+step_timeout=120
+kernel=
+groups=args,cpu1,full,upstream,mq,signals
+console=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--only) groups=$2; shift 2 ;;
+	--console) console=1; shift ;;
+	--vmm) vmm_bin=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--bytes) bytes=$2; shift 2 ;;
+	--boot-timeout) boot_timeout=$2; shift 2 ;;
+	--step-timeout) step_timeout=$2; shift 2 ;;
+	-h|--help) sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "test_kvio_vmm: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+
+l1_ip=192.0.2.1
+l2_ip=192.0.2.2
+keep=${KVIO_OUT:-}
+
+echo "TAP version 13"
+n=0
+failed=0
+name=kvio-vmm
+
+# report ok|fail|skip DESCRIPTION [REASON]
+report() {
+	n=$((n + 1))
+	case "$1" in
+	ok) echo "ok $n - $name: $2" ;;
+	skip) echo "ok $n - $name: $2 # SKIP $3" ;;
+	*)
+		failed=$((failed + 1))
+		echo "not ok $n - $name: $2${3:+ ($3)}"
+		;;
+	esac
+}
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds.
+check() {
+	local d=$1
+	shift
+	if "$@"; then report ok "$d"; else report fail "$d"; fi
+}
+# l1-lib.sh's traffic cases report with result ok|fail [REASON], each
+# described by the next entry of traffic_cases.
+result() {
+	report "$1" "${traffic_cases[$ci]}" "${2:-}"
+	ci=$((ci + 1))
+}
+# traffic DEVICE-NAME: l1-lib's four traffic cases (ping both ways, TCP
+# both ways with sha256).
+traffic() {
+	local mib
+	mib=$(awk -v b="$bytes" 'BEGIN { printf "%g", b / 1048576 }')
+	traffic_cases=("ping L2 -> L1" "ping L1 -> L2"
+		       "TCP $mib MiB L2 -> L1, sha256 matches"
+		       "TCP $mib MiB L1 -> L2, sha256 matches")
+	ci=0
+	name="kvio-vmm $1"
+	l2_traffic
+	name=kvio-vmm
+}
+
+work=$(mktemp -d /tmp/kvio-vmm.XXXXXX)
+log=$work/console
+qemu_err=$work/vmm.err
+qpid=
+tap=
+
+stop_vmm() {
+	[ -n "$qpid" ] || return 0
+	kill -KILL "$qpid" 2>/dev/null
+	wait "$qpid" 2>/dev/null
+	qpid=
+}
+cleanup() {
+	stop_vmm
+	del_tap
+	[ -z "$keep" ] || cp "$work"/*.console "$keep/" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_vmm RUN-NAME CMDLINE-EXTRA VMM-ARGS...: kvio-vmm in the background
+# (qpid), console in $log (kept as $work/RUN-NAME.console).
+start_vmm() {
+	log=$work/$1.console
+	: > "$log"
+	"$vmm_bin" --kernel "$kernel" --initrd "$work/l2.cpio.gz" \
+		--cmdline "$(l2_cmdline) $2" --mem 512M "${@:3}" \
+		< /dev/null > "$log" 2> "$qemu_err" &
+	qpid=$!
+	if [ "$console" = 1 ]; then
+		tail -f --pid="$qpid" "$log" | tr -d '\r' >&2 &
+	fi
+}
+# wait_vmm SECONDS: sets vstatus to the VMM's exit status ("timeout" if
+# it is still running after SECONDS; it is killed then).
+wait_vmm() {
+	local i
+	for ((i = 0; i < $1 * 5; i++)); do
+		kill -0 "$qpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$qpid" 2>/dev/null; then
+		vstatus=timeout
+		stop_vmm
+		return
+	fi
+	wait "$qpid"
+	vstatus=$?
+	qpid=
+}
+# booted: 0 when L2 reached its init, else a failed case with the reason.
+booted() {
+	local rc
+	wait_console '^KVIO-L2: init' "$boot_timeout"
+	rc=$?
+	[ $rc = 0 ] && return 0
+	report fail "$1" "$([ $rc = 1 ] && echo "no init within ${boot_timeout}s" || echo "the VMM exited first")"
+	show_failure
+	stop_vmm
+	return 1
+}
+line_has() { console_line "$1" | grep -qE -- "$2"; }
+# The kvio device files the VMM holds open, and its kernel threads.
+vmm_fds() {
+	local f c=0
+	for f in /proc/"$qpid"/fd/*; do
+		[ "$(readlink "$f")" = "$1" ] && c=$((c + 1))
+	done
+	echo $c
+}
+vmm_workers() { cat /proc/[0-9]*/comm 2>/dev/null | grep -cE "^kvio-$qpid(-|\$)"; }
+# left_behind: what a gone VMM left (empty: nothing).
+left_behind() {
+	local m
+	for m in kvio_blk kvio_net; do
+		[ "$(refcnt $m)" = "${ref0[$m]}" ] || echo "$m refcnt $(refcnt $m), was ${ref0[$m]}"
+	done
+	[ "$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^kvio-')" = 0 ] ||
+		echo "kvio workers: $(cat /proc/[0-9]*/comm | grep '^kvio-' | tr '\n' ' ')"
+}
+declare -A ref0
+
+# ---- arguments (no guest)
+args_case() {
+	local d=$1 want=$2 out rc
+	shift 2
+	out=$("$vmm_bin" "$@" 2>&1 < /dev/null)
+	rc=$?
+	if [ "$rc" = "$want" ] && { [ "$want" = 0 ] || echo "$out" | grep -q '^kvio-vmm: '; }; then
+		report ok "$d"
+	else
+		report fail "$d" "exit $rc, said '$(echo "$out" | head -n 1)'"
+	fi
+}
+
+global_skip=$(l1_global_skip)
+[ -x "$vmm_bin" ] || global_skip="no $vmm_bin (make -C tools/kvio-vmm)"
+if [ -n "$global_skip" ]; then
+	report skip "kvio-vmm in L1" "$global_skip"
+	echo "1..1"
+	exit 0
+fi
+l2_prepare || { report fail "the L2 initramfs builds"; echo "1..$n"; exit 1; }
+for m in kvio_blk kvio_net; do ref0[$m]=$(refcnt $m); done
+
+group_args() {
+	"$vmm_bin" --help > "$work/help" 2>&1
+	rc=$?
+	check "--help prints the usage and exits 0" \
+		[ "$rc" = 0 -a -n "$(grep -e '--kernel' "$work/help")" ]
+	args_case "no --kernel: exit 1" 1 --mem 64M
+	args_case "--kernel of a missing file: exit 1" 1 --kernel "$work/none"
+	args_case "--mem 12Q: exit 1" 1 --kernel "$kernel" --mem 12Q
+	args_case "--mem 0: exit 1" 1 --kernel "$kernel" --mem 0
+	args_case "--cpus 0: exit 1" 1 --kernel "$kernel" --cpus 0
+	args_case "--disk of a missing file: exit 1" 1 --kernel "$kernel" --disk "$work/none"
+	args_case "--net without tap=: exit 1" 1 --kernel "$kernel" --net queues=2
+	args_case "an unknown option: exit 1" 1 --kernel "$kernel" --bogus
+}
+
+# ---- one vCPU, nothing but the console
+group_cpu1() {
+	start_vmm cpu1 "kvio_net=0" --cpus 1
+	if booted "one vCPU: the guest reaches its init"; then
+		check "one vCPU: the guest reaches its init with 1 CPU" line_has init 'cpus 1$'
+		wait_vmm 120
+		check "one vCPU: the guest's poweroff ends the VMM with 0" [ "$vstatus" = 0 ]
+	else
+		report skip "one vCPU: poweroff" "no boot"
+	fi
+
+}
+
+# ---- two vCPUs, a rw disk, a ro disk, a NIC on kvio_net
+disk=$work/disk.img
+group_full() {
+	disk=$work/disk.img
+	rodisk=$work/ro.img
+	truncate -s 64M "$disk"
+	head -c 8M /dev/urandom > "$rodisk"
+	ro_sum=$(sha256sum < "$rodisk")
+	# A non-zero pattern where the guest discards, so the hole is visible.
+	head -c 65536 /dev/urandom | dd of="$disk" bs=65536 seek=64 conv=notrunc 2> /dev/null
+	blocks0=$(stat -c %b "$disk")
+	tap_add "kvt$$" || { report fail "a tap for the guest"; return; }
+	start_vmm full "kvio_disks=vda:rw,vdb:ro" --cpus 2 --disk "$disk" \
+		--disk "$rodisk,ro" --net "tap=$tap"
+	if booted "two vCPUs, disks and NIC: the guest reaches its init"; then
+		check "two vCPUs: the guest brings up 2 CPUs" line_has init 'cpus 2$'
+		wait_console '^KVIO-L2: probed ' "$step_timeout"
+		console_line "disk vda queues" | diag
+		console_line "disk vdb queues" | diag
+		console_line "interrupts" | diag
+		check "virtio-blk binds both disks, the second read-only" \
+			line_has "disk vdb queues" ' ro 1 '
+		check "the guest's virtio devices interrupt through MSI-X" \
+			line_has interrupts 'msix [1-9]'
+		check "the VMM holds /dev/kvio-blk twice and /dev/kvio-net open, kvio workers run" \
+			[ "$(vmm_fds /dev/kvio-blk)" = 2 -a "$(vmm_fds /dev/kvio-net)" = 1 \
+			  -a "$(vmm_workers)" -ge 3 ]
+		w=$(console_line "disk vda wrote" | awk '{ print $5 }')
+		r=$(console_line "disk vda wrote" | awk '{ print $9 }')
+		check "disk: 1 MiB written with O_DIRECT reads back in the guest after dropping caches" \
+			[ -n "$w" -a "$w" = "$r" ]
+		f=$(dd if="$disk" bs=65536 skip=16 count=16 2> /dev/null | sha256sum | cut -d' ' -f1)
+		check "disk: the backing file holds the guest's bytes at 1 MiB" [ -n "$w" -a "$f" = "$w" ]
+		check "disk: a DISCARD reads back zero in the guest" \
+			line_has "disk vda discard" 'discard-exit 0 nonzero-bytes-after 0$'
+		nz=$(dd if="$disk" bs=65536 skip=64 count=1 2> /dev/null | od -An -v -tx1 | tr -s ' ' '\n' | grep -cv '^0*$')
+		check "disk: the DISCARD zeroed the file's range and freed its blocks" \
+			[ "$nz" = 0 -a "$(stat -c %b "$disk")" -lt "$((blocks0 + 2048))" ]
+		ro_ok=0
+		line_has "disk vdb ro-write" refused && [ "$(sha256sum < "$rodisk")" = "$ro_sum" ] && ro_ok=1
+		check "disk: the read-only disk refuses a write, its file unchanged" [ $ro_ok = 1 ]
+		check "disk: the guest sees a write-back cache (FLUSH offered)" \
+			line_has "disk vda queues" 'cache write_back'
+		wait_console '^KVIO-L2: ready' "$step_timeout"
+		traffic kvio-net
+		wait_vmm 120
+		check "the guest's poweroff ends the VMM with 0" [ "$vstatus" = 0 ]
+		lb=$(left_behind)
+		check "after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
+		[ -z "$lb" ] || echo "$lb" | diag
+	else
+		for _ in $(seq 15); do report skip "two vCPUs, disks and NIC" "no boot"; done
+	fi
+	del_tap
+}
+
+# ---- the same NIC on upstream's vhost-net
+group_upstream() {
+	tap_add "kvu$$" || { report fail "a tap for the guest"; return; }
+	start_vmm upstream "" --cpus 1 --net "tap=$tap,dev=/dev/vhost-net"
+	if booted "dev=/dev/vhost-net: the guest reaches its init"; then
+		wait_console '^KVIO-L2: ready' "$step_timeout"
+		traffic vhost-net
+		wait_vmm 120
+		check "dev=/dev/vhost-net: poweroff ends the VMM with 0" [ "$vstatus" = 0 ]
+	else
+		for _ in 1 2 3 4; do report skip "dev=/dev/vhost-net" "no boot"; done
+	fi
+	del_tap
+}
+
+# ---- multiqueue, then SIGKILL with I/O in flight
+group_mq() {
+	[ -f "$disk" ] || truncate -s 64M "$disk"
+	tap_add "kvm$$" multi_queue || { report fail "a tap for the guest"; return; }
+	busybox nc -l -p 5003 > /dev/null 2>&1 &
+	sink=$!
+	start_vmm mq "kvio_disks=vda:rw kvio_busy=1" --cpus 2 --disk "$disk,queues=2" \
+		--net "tap=$tap,queues=2"
+	if booted "multiqueue: the guest reaches its init"; then
+		wait_console '^KVIO-L2: probed ' "$step_timeout"
+		check "multiqueue: the disk has 2 queues" line_has "disk vda queues" 'queues 2 '
+		check "multiqueue: the NIC has 2 queue pairs" line_has probed 'queues 2$'
+		wait_console '^KVIO-L2: ready' "$step_timeout"
+		traffic "kvio-net mq"
+		wait_console '^KVIO-L2: busy' "$step_timeout"
+		sleep 2
+		kill -KILL "$qpid"
+		wait "$qpid" 2>/dev/null
+		qpid=
+		lb=
+		for _ in $(seq 50); do
+			lb=$(left_behind)
+			[ -n "$lb" ] || break
+			sleep 0.2
+		done
+		check "SIGKILL with disk and network I/O in flight: no module reference or kvio worker left" [ -z "$lb" ]
+		[ -z "$lb" ] || echo "$lb" | diag
+	else
+		for _ in $(seq 6); do report skip "multiqueue" "no boot"; done
+	fi
+	kill "$sink" 2>/dev/null
+	del_tap
+}
+
+# ---- SIGTERM, panic
+group_signals() {
+	start_vmm term "kvio_net=0 kvio_busy=1" --cpus 1
+	if booted "SIGTERM: the guest reaches its init"; then
+		wait_console '^KVIO-L2: busy' "$step_timeout"
+		kill -TERM "$qpid"
+		wait_vmm 30
+		if [ "$vstatus" = 143 ]; then
+			report ok "SIGTERM ends the VMM with 143"
+		else
+			report fail "SIGTERM ends the VMM with 143" "exit $vstatus"
+			show_failure
+		fi
+	fi
+	start_vmm panic "kvio_net=0 kvio_panic=1" --cpus 1
+	wait_vmm "$boot_timeout"
+	if [ "$vstatus" = 2 ]; then
+		report ok "a guest panic (panic=-1) ends the VMM with 2"
+	else
+		report fail "a guest panic (panic=-1) ends the VMM with 2" "exit $vstatus"
+		show_failure
+	fi
+	grep -qa 'Kernel panic' "$log" || echo "# no panic on the console"
+}
+
+for g in ${groups//,/ }; do
+	case "$g" in
+	args|cpu1|full|upstream|mq|signals) "group_$g" ;;
+	*) echo "test_kvio_vmm: unknown group $g" >&2; exit 2 ;;
+	esac
+done
+echo "1..$n"
+echo "# $n cases, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvio-vmm: vhost-ABI device set-up (Documentation/uapi.rst, vhost-abi).
+ * The order is QEMU's: owner, features, memory table, then per ring NUM,
+ * BASE, ADDR, KICK, CALL; the device-specific backend ioctl comes after.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "vhost.h"
+
+int vhost_open(const char *path, const char *hint, uint64_t *features)
+{
+	int fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT && hint)
+			fprintf(stderr, "kvio-vmm: %s does not exist (modprobe %s)\n",
+				path, hint);
+		else
+			fprintf(stderr, "kvio-vmm: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (ioctl(fd, VHOST_SET_OWNER) < 0) {
+		fprintf(stderr, "kvio-vmm: %s: VHOST_SET_OWNER: %s\n", path,
+			strerror(errno));
+		goto err;
+	}
+	if (ioctl(fd, VHOST_GET_FEATURES, features) < 0) {
+		fprintf(stderr, "kvio-vmm: %s: VHOST_GET_FEATURES: %s\n", path,
+			strerror(errno));
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+int vhost_start(int fd, struct vmm *vm, uint64_t features)
+{
+	struct vhost_memory *mem;
+	int ret;
+
+	if (ioctl(fd, VHOST_SET_FEATURES, &features) < 0) {
+		fprintf(stderr, "kvio-vmm: VHOST_SET_FEATURES %#llx: %s\n",
+			(unsigned long long)features, strerror(errno));
+		return -1;
+	}
+
+	mem = calloc(1, sizeof(*mem) + 2 * sizeof(mem->regions[0]));
+	if (!mem)
+		return -1;
+	mem->regions[0].guest_phys_addr = 0;
+	mem->regions[0].memory_size = vm->low_size;
+	mem->regions[0].userspace_addr = (uintptr_t)vm->ram;
+	mem->nregions = 1;
+	if (vm->ram_size > vm->low_size) {
+		mem->regions[1].guest_phys_addr = VMM_HIGH_RAM_BASE;
+		mem->regions[1].memory_size = vm->ram_size - vm->low_size;
+		mem->regions[1].userspace_addr = (uintptr_t)(vm->ram + vm->low_size);
+		mem->nregions = 2;
+	}
+	ret = ioctl(fd, VHOST_SET_MEM_TABLE, mem);
+	if (ret < 0)
+		fprintf(stderr, "kvio-vmm: VHOST_SET_MEM_TABLE: %s\n",
+			strerror(errno));
+	free(mem);
+	return ret < 0 ? -1 : 0;
+}
+
+/* The host address of a ring part, or 0 if it is not all in guest RAM. */
+static uint64_t ring_hva(struct vmm *vm, uint64_t gpa, uint64_t len,
+			 uint64_t align, const char *what, unsigned int index)
+{
+	void *p;
+
+	if (gpa & (align - 1)) {
+		fprintf(stderr, "kvio-vmm: ring %u: %s at %#llx is not %llu-byte aligned\n",
+			index, what, (unsigned long long)gpa,
+			(unsigned long long)align);
+		return 0;
+	}
+	p = vmm_gpa(vm, gpa, len);
+	if (!p)
+		fprintf(stderr, "kvio-vmm: ring %u: %s at %#llx (+%llu) is not guest RAM\n",
+			index, what, (unsigned long long)gpa,
+			(unsigned long long)len);
+	return (uintptr_t)p;
+}
+
+int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
+		      const struct virtio_queue *q, int call_efd)
+{
+	struct vhost_vring_state state = { .index = index };
+	struct vhost_vring_addr addr = { .index = index };
+	struct vhost_vring_file file = { .index = index };
+	uint64_t num = q->size;
+
+	/* Split ring sizes (virtio 1.2, 2.7), event fields included. */
+	addr.desc_user_addr = ring_hva(vm, q->desc, 16 * num, 16, "descriptor table", index);
+	addr.avail_user_addr = ring_hva(vm, q->avail, 6 + 2 * num, 2, "driver area", index);
+	addr.used_user_addr = ring_hva(vm, q->used, 6 + 8 * num, 4, "device area", index);
+	if (!addr.desc_user_addr || !addr.avail_user_addr || !addr.used_user_addr)
+		return -1;
+
+	state.num = num;
+	if (ioctl(fd, VHOST_SET_VRING_NUM, &state) < 0) {
+		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_NUM %u: %s\n",
+			index, state.num, strerror(errno));
+		return -1;
+	}
+	state.num = 0;
+	if (ioctl(fd, VHOST_SET_VRING_BASE, &state) < 0) {
+		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_BASE: %s\n",
+			index, strerror(errno));
+		return -1;
+	}
+	if (ioctl(fd, VHOST_SET_VRING_ADDR, &addr) < 0) {
+		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_ADDR: %s\n",
+			index, strerror(errno));
+		return -1;
+	}
+	file.fd = q->kick_efd;
+	if (ioctl(fd, VHOST_SET_VRING_KICK, &file) < 0) {
+		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_KICK: %s\n",
+			index, strerror(errno));
+		return -1;
+	}
+	file.fd = call_efd;
+	if (ioctl(fd, VHOST_SET_VRING_CALL, &file) < 0) {
+		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_CALL: %s\n",
+			index, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void vhost_vring_stop(int fd, unsigned int index)
+{
+	struct vhost_vring_state state = { .index = index };
+	struct vhost_vring_file file = { .index = index, .fd = VHOST_FILE_UNBIND };
+
+	/* Waits for what the ring has in flight; the index is not needed. */
+	ioctl(fd, VHOST_GET_VRING_BASE, &state);
+	ioctl(fd, VHOST_SET_VRING_KICK, &file);
+	ioctl(fd, VHOST_SET_VRING_CALL, &file);
+}
