@@ -158,8 +158,8 @@ static void blk_config_read(struct virtio_dev *vdev, uint32_t off, uint8_t *data
 static int blk_set_config(struct blk_disk *d)
 {
 	if (ioctl(d->fd, KVIO_BLK_SET_CONFIG, &d->set) < 0) {
-		fprintf(stderr, "kvio-vmm: %s: KVIO_BLK_SET_CONFIG: %s\n",
-			d->path, strerror(errno));
+		vmm_guest_msg("kvio-vmm: %s: KVIO_BLK_SET_CONFIG: %s\n",
+			      d->path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -173,8 +173,8 @@ static int blk_attach(struct blk_disk *d)
 	if (blk_set_config(d))
 		return -1;
 	if (ioctl(d->fd, KVIO_BLK_SET_BACKEND, &f) < 0) {
-		fprintf(stderr, "kvio-vmm: %s: KVIO_BLK_SET_BACKEND: %s\n",
-			d->path, strerror(errno));
+		vmm_guest_msg("kvio-vmm: %s: KVIO_BLK_SET_BACKEND: %s\n",
+			      d->path, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,6 +518,24 @@ static void bus_access(struct vmm *vm, enum vmm_bus bus, uint64_t addr,
 }
 
 /* vCPUs */
+
+void vmm_guest_msg(const char *fmt, ...)
+{
+	static unsigned int count;
+	unsigned int n = __atomic_fetch_add(&count, 1, __ATOMIC_RELAXED);
+	va_list ap;
+
+	if (n > VMM_GUEST_MSG_MAX)
+		return;
+	if (n == VMM_GUEST_MSG_MAX) {
+		fprintf(stderr, "kvio-vmm: %u messages the guest caused: no more of them\n",
+			n);
+		return;
+	}
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
 
 bool vmm_ended(struct vmm *vm)
 {

@@ -251,8 +251,8 @@ static void tap_queue_set(struct net_dev *n, unsigned int pair, bool on)
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
 	if (ioctl(n->tap_fd[pair], TUNSETQUEUE, &ifr) < 0) {
-		fprintf(stderr, "kvio-vmm: tap %s: TUNSETQUEUE %s queue %u: %s\n",
-			n->tap, on ? "attach" : "detach", pair, strerror(errno));
+		vmm_guest_msg("kvio-vmm: tap %s: TUNSETQUEUE %s queue %u: %s\n",
+			      n->tap, on ? "attach" : "detach", pair, strerror(errno));
 		return;
 	}
 	n->tap_queue_on[pair] = on;
@@ -357,7 +357,19 @@ static uint8_t net_ctrl_command(struct net_dev *n, const uint8_t *in,
 	return VIRTIO_NET_ERR;
 }
 
-/* Serve every chain the driver made available; bounded by the ring size. */
+/* A control queue the driver broke is left alone until the next reset. */
+static void net_ctrl_stopped(struct net_dev *n, const char *why, unsigned int v)
+{
+	vmm_guest_msg("kvio-vmm: tap %s: control queue stopped: %s %u\n",
+		      n->tap, why, v);
+	n->ctrl.broken = true;
+}
+
+/*
+ * Serve the chains the driver made available, at most a ring's worth per
+ * call: a driver that keeps adding more gets the rest after the thread has
+ * been back to poll() (a kick to ourselves), where a reset can stop it.
+ */
 static void net_ctrl_process(struct net_dev *n)
 {
 	struct net_ctrl *c = &n->ctrl;
@@ -368,13 +380,10 @@ static void net_ctrl_process(struct net_dev *n)
 	uint64_t one = 1;
 
 	avail_event = (uint16_t *)&c->used->ring[c->num];
-	while (!c->broken) {
+	while (!c->broken && served < c->num) {
 		avail_idx = load_acquire16(&c->avail->idx);
 		if ((uint16_t)(avail_idx - c->last_avail) > c->num) {
-			fprintf(stderr,
-				"kvio-vmm: tap %s: control queue: avail index %u jumped by over %u, stopped\n",
-				n->tap, avail_idx, c->num);
-			c->broken = true;
+			net_ctrl_stopped(n, "avail index jumped to", avail_idx);
 			break;
 		}
 		if (avail_idx == c->last_avail) {
@@ -387,13 +396,10 @@ static void net_ctrl_process(struct net_dev *n)
 				break;
 			continue;
 		}
-		while (c->last_avail != avail_idx) {
+		while (c->last_avail != avail_idx && served < c->num) {
 			head = c->avail->ring[c->last_avail % c->num];
 			if (!net_ctrl_chain(n->vdev.vm, c, head, in, &in_len, &ack)) {
-				fprintf(stderr,
-					"kvio-vmm: tap %s: control queue: bad chain at %u, stopped\n",
-					n->tap, head);
-				c->broken = true;
+				net_ctrl_stopped(n, "a bad chain at head", head);
 				break;
 			}
 			status = net_ctrl_command(n, in, in_len);
@@ -411,6 +417,9 @@ static void net_ctrl_process(struct net_dev *n)
 	if (served && c->call_efd >= 0 &&
 	    write(c->call_efd, &one, sizeof(one)) != sizeof(one))
 		perror("kvio-vmm: control queue call");
+	if (served >= c->num && !c->broken &&
+	    write(c->kick_efd, &one, sizeof(one)) != sizeof(one))
+		perror("kvio-vmm: control queue kick");
 }
 
 static void *net_ctrl_thread(void *arg)
@@ -454,8 +463,8 @@ static int net_ctrl_start(struct net_dev *n, unsigned int qi)
 	c->used = vmm_gpa(vdev->vm, q->used, 6 + 8 * num);
 	if (!c->desc || !c->avail || !c->used ||
 	    (q->desc & 15) || (q->avail & 1) || (q->used & 3)) {
-		fprintf(stderr, "kvio-vmm: tap %s: control queue outside RAM or misaligned\n",
-			n->tap);
+		vmm_guest_msg("kvio-vmm: tap %s: control queue outside RAM or misaligned\n",
+			      n->tap);
 		return -1;
 	}
 	c->kick_efd = q->kick_efd;
@@ -526,8 +535,8 @@ static void net_reset(struct virtio_dev *vdev)
 		if (n->attached[p]) {
 			for (f.index = 0; f.index < 2; f.index++)
 				if (ioctl(n->vhost_fd[p], VHOST_NET_SET_BACKEND, &f) < 0)
-					fprintf(stderr, "kvio-vmm: %s: SET_BACKEND -1: %s\n",
-						n->dev_path, strerror(errno));
+					vmm_guest_msg("kvio-vmm: %s: SET_BACKEND -1: %s\n",
+						      n->dev_path, strerror(errno));
 			n->attached[p] = false;
 		}
 		if (n->rings[p] & 1)
@@ -572,8 +581,8 @@ static int net_activate(struct virtio_dev *vdev)
 
 	for (p = 0; p < n->npairs; p++) {
 		if (ioctl(n->tap_fd[p], TUNSETOFFLOAD, offl) < 0) {
-			fprintf(stderr, "kvio-vmm: tap %s: TUNSETOFFLOAD %#x: %s\n",
-				n->tap, offl, strerror(errno));
+			vmm_guest_msg("kvio-vmm: tap %s: TUNSETOFFLOAD %#x: %s\n",
+				      n->tap, offl, strerror(errno));
 			return -1;
 		}
 	}
@@ -593,8 +602,8 @@ static int net_activate(struct virtio_dev *vdev)
 		f.fd = n->tap_fd[p];
 		for (f.index = 0; f.index < 2; f.index++) {
 			if (ioctl(n->vhost_fd[p], VHOST_NET_SET_BACKEND, &f) < 0) {
-				fprintf(stderr, "kvio-vmm: %s: VHOST_NET_SET_BACKEND ring %u: %s\n",
-					n->dev_path, f.index, strerror(errno));
+				vmm_guest_msg("kvio-vmm: %s: VHOST_NET_SET_BACKEND ring %u: %s\n",
+					      n->dev_path, f.index, strerror(errno));
 				return -1;
 			}
 			n->attached[p] = true;

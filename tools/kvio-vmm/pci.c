@@ -195,6 +195,8 @@ int pci_add_msix(struct pci_dev *pdev, unsigned int nvec, int bar,
 			return -1;
 		}
 	}
+	/* From here on pci_dev_remove() closes them, whatever fails next. */
+	pdev->msix_nvec = nvec;
 
 	body[2] = (nvec - 1) & 0xff;
 	body[3] = (nvec - 1) >> 8;
@@ -216,7 +218,6 @@ int pci_add_msix(struct pci_dev *pdev, unsigned int nvec, int bar,
 	pdev->msix_bar = bar;
 	pdev->msix_table_off = table_off;
 	pdev->msix_pba_off = pba_off;
-	pdev->msix_nvec = nvec;
 	return 0;
 }
 
@@ -447,10 +448,9 @@ static void pci_update_mappings(struct pci_dev *pdev)
 		bar->region = vmm_bus_register(pdev->vm, VMM_BUS_MMIO, addr,
 					       bar->size, pci_bar_io, bar);
 		if (!bar->region) {
-			fprintf(stderr,
-				"kvio-vmm: PCI %02x.%x: BAR%d at %#llx overlaps, not decoded\n",
-				pdev->devfn >> 3, pdev->devfn & 7, i,
-				(unsigned long long)addr);
+			vmm_guest_msg("kvio-vmm: PCI %02x.%x: BAR%d %#llx overlaps, off\n",
+				      pdev->devfn >> 3, pdev->devfn & 7, i,
+				      (unsigned long long)addr);
 			continue;
 		}
 		bar->mapped = addr;

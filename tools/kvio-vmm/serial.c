@@ -189,10 +189,14 @@ static void uart_tx(struct uart *u, uint8_t c)
 	if (u->mcr & UART_MCR_LOOP) {
 		rx_push(u, c);
 	} else {
-		/* Unbuffered: the console is how the guest is watched. */
+		/*
+		 * Unbuffered: the console is how the guest is watched.  A
+		 * reader that stops reading blocks this vCPU; the signal that
+		 * stops the vCPUs interrupts the write, which then gives up.
+		 */
 		do {
 			n = write(STDOUT_FILENO, &c, 1);
-		} while (n < 0 && errno == EINTR);
+		} while (n < 0 && errno == EINTR && !vmm_ended(u->vm));
 	}
 	u->lsr |= UART_LSR_THRE | UART_LSR_TEMT;
 	u->thr_ipending = true;

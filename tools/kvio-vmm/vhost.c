@@ -86,16 +86,16 @@ static uint64_t ring_hva(struct vmm *vm, uint64_t gpa, uint64_t len,
 	void *p;
 
 	if (gpa & (align - 1)) {
-		fprintf(stderr, "kvio-vmm: ring %u: %s at %#llx is not %llu-byte aligned\n",
-			index, what, (unsigned long long)gpa,
-			(unsigned long long)align);
+		vmm_guest_msg("kvio-vmm: ring %u: %s at %#llx is not %llu-byte aligned\n",
+			      index, what, (unsigned long long)gpa,
+			      (unsigned long long)align);
 		return 0;
 	}
 	p = vmm_gpa(vm, gpa, len);
 	if (!p)
-		fprintf(stderr, "kvio-vmm: ring %u: %s at %#llx (+%llu) is not guest RAM\n",
-			index, what, (unsigned long long)gpa,
-			(unsigned long long)len);
+		vmm_guest_msg("kvio-vmm: ring %u: %s at %#llx (+%llu) is not guest RAM\n",
+			      index, what, (unsigned long long)gpa,
+			      (unsigned long long)len);
 	return (uintptr_t)p;
 }
 
@@ -116,31 +116,31 @@ int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 
 	state.num = num;
 	if (ioctl(fd, VHOST_SET_VRING_NUM, &state) < 0) {
-		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_NUM %u: %s\n",
-			index, state.num, strerror(errno));
+		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_NUM %u: %s\n",
+			      index, state.num, strerror(errno));
 		return -1;
 	}
 	state.num = 0;
 	if (ioctl(fd, VHOST_SET_VRING_BASE, &state) < 0) {
-		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_BASE: %s\n",
-			index, strerror(errno));
+		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_BASE: %s\n",
+			      index, strerror(errno));
 		return -1;
 	}
 	if (ioctl(fd, VHOST_SET_VRING_ADDR, &addr) < 0) {
-		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_ADDR: %s\n",
-			index, strerror(errno));
+		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_ADDR: %s\n",
+			      index, strerror(errno));
 		return -1;
 	}
 	file.fd = q->kick_efd;
 	if (ioctl(fd, VHOST_SET_VRING_KICK, &file) < 0) {
-		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_KICK: %s\n",
-			index, strerror(errno));
+		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_KICK: %s\n",
+			      index, strerror(errno));
 		return -1;
 	}
 	file.fd = call_efd;
 	if (ioctl(fd, VHOST_SET_VRING_CALL, &file) < 0) {
-		fprintf(stderr, "kvio-vmm: ring %u: VHOST_SET_VRING_CALL: %s\n",
-			index, strerror(errno));
+		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_CALL: %s\n",
+			      index, strerror(errno));
 		return -1;
 	}
 	return 0;

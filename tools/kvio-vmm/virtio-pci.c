@@ -136,7 +136,12 @@ static void virtio_set_status(struct virtio_dev *vdev, uint8_t v)
 	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !(old & VIRTIO_CONFIG_S_FEATURES_OK) && !virtio_features_ok(vdev))
 		v &= ~VIRTIO_CONFIG_S_FEATURES_OK;
-	vdev->status = v | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/*
+	 * Only a reset clears a bit (the driver must not, 3.1.1): keeping
+	 * them set keeps the features the backend runs with from changing
+	 * under it.
+	 */
+	vdev->status = v | old;
 
 	if (!(v & VIRTIO_CONFIG_S_DRIVER_OK) || vdev->started ||
 	    (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
@@ -149,8 +154,8 @@ static void virtio_set_status(struct virtio_dev *vdev, uint8_t v)
 		vdev->started = false;
 	}
 	/* The guest keeps running; it sees the device needs a reset. */
-	fprintf(stderr, "kvio-vmm: PCI %02x.%x: virtio device %u failed to start, needs reset\n",
-		vdev->pci.devfn >> 3, vdev->pci.devfn & 7, vdev->type);
+	vmm_guest_msg("kvio-vmm: PCI %02x.%x: virtio device %u failed to start, needs reset\n",
+		      vdev->pci.devfn >> 3, vdev->pci.devfn & 7, vdev->type);
 	vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	virtio_config_changed(vdev);
 }
@@ -220,7 +225,7 @@ static void common_set(struct virtio_dev *vdev, unsigned int field, uint64_t v)
 		vdev->gfsel = v;
 		break;
 	case VIRTIO_PCI_COMMON_GF:
-		if (vdev->gfsel < 2 &&
+		if (vdev->gfsel < 2 && !vdev->started &&
 		    !(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			vdev->guest_features &= ~(0xffffffffULL << (32 * vdev->gfsel));
 			vdev->guest_features |= (v & 0xffffffffULL) << (32 * vdev->gfsel);
@@ -362,18 +367,18 @@ static void virtio_bar_io(void *opaque, uint64_t off, uint8_t *data,
 static void virtio_ioeventfds(struct virtio_dev *vdev, uint64_t bar_addr,
 			      bool on)
 {
-	uint64_t base = bar_addr + VPCI_NOTIFY_OFF;
+	uint64_t base = bar_addr + VPCI_NOTIFY_OFF, addr;
 	unsigned int i;
 
 	if (on == vdev->ioeventfds)
 		return;
 	for (i = 0; i < vdev->nq; i++) {
-		if (vmm_ioeventfd(vdev->vm, base + VPCI_NOTIFY_MULT * i, 2,
-				  vdev->q[i].kick_efd, false, on) && on)
-			fprintf(stderr,
-				"kvio-vmm: PCI %02x.%x: queue %u ioeventfd at %#llx failed: notifies trap\n",
-				vdev->pci.devfn >> 3, vdev->pci.devfn & 7, i,
-				(unsigned long long)(base + VPCI_NOTIFY_MULT * i));
+		addr = base + VPCI_NOTIFY_MULT * i;
+		if (vmm_ioeventfd(vdev->vm, addr, 2, vdev->q[i].kick_efd,
+				  false, on) && on)
+			vmm_guest_msg("kvio-vmm: %02x.%x queue %u: no ioeventfd at %#llx\n",
+				      vdev->pci.devfn >> 3, vdev->pci.devfn & 7,
+				      i, (unsigned long long)addr);
 	}
 	vdev->ioeventfds = on;
 	vdev->notify_addr = on ? base : 0;

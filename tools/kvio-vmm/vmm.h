@@ -123,6 +123,15 @@ int vmm_irqfd(struct vmm *vm, int efd, int gsi, bool assign);
 int vmm_ioeventfd(struct vmm *vm, uint64_t addr, uint32_t len, int efd,
 		  bool pio, bool assign);
 
+/*
+ * A message on stderr that a guest can cause at will (a bad ring address, a
+ * device that failed to start, a BAR moved onto another): the first
+ * VMM_GUEST_MSG_MAX are printed, then one line saying the rest are not, so
+ * a guest cannot fill the log.
+ */
+#define VMM_GUEST_MSG_MAX	64
+void vmm_guest_msg(const char *fmt, ...);
+
 /* End the guest: the first caller's status wins; wakes the main thread. */
 void vmm_request_exit(struct vmm *vm, int status);
 
