@@ -74,15 +74,11 @@ static int blk_parse_err(const char *spec, const char *why)
 int vmm_disk_parse(const char *spec)
 {
 	struct blk_disk *d = &disks[ndisks];
-	unsigned int maxq = BLK_MAX_QUEUES;
-	char *copy, *tok, *save = NULL, *end;
-	unsigned long n;
+	char *copy, *tok, *save = NULL;
 	struct stat st;
 	char why[160];
 	int flags;
 
-	if (maxq > VMM_MAX_CPUS)
-		maxq = VMM_MAX_CPUS;
 	if (ndisks == BLK_MAX_DISKS)
 		return blk_parse_err(spec, "too many disks");
 	copy = strdup(spec);
@@ -103,15 +99,11 @@ int vmm_disk_parse(const char *spec)
 		if (!strcmp(tok, "ro")) {
 			d->ro = true;
 		} else if (!strncmp(tok, "queues=", 7)) {
-			errno = 0;
-			n = strtoul(tok + 7, &end, 10);
-			if (errno || end == tok + 7 || *end || n < 1 || n > maxq) {
-				snprintf(why, sizeof(why),
-					 "queues must be a number from 1 to %u", maxq);
+			if (vmm_spec_queues(tok + 7, BLK_MAX_QUEUES, &d->nq,
+					    why, sizeof(why))) {
 				free(copy);
 				return blk_parse_err(spec, why);
 			}
-			d->nq = n;
 		} else {
 			snprintf(why, sizeof(why),
 				 "unknown option '%.40s' (PATH[,ro][,queues=N])", tok);

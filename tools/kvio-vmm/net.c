@@ -94,15 +94,11 @@ static int net_parse_err(const char *spec, const char *why)
 int vmm_net_parse(const char *spec)
 {
 	struct net_dev *n = &nets[nnets];
-	unsigned int maxq = NET_MAX_PAIRS;
-	char *copy, *tok, *save = NULL, *end;
-	unsigned long v;
+	char *copy, *tok, *save = NULL;
 	char why[160];
 	int len, i;
 	bool tap = false;
 
-	if (maxq > VMM_MAX_CPUS)
-		maxq = VMM_MAX_CPUS;
 	if (nnets == NET_MAX_DEVS)
 		return net_parse_err(spec, "too many network devices");
 	copy = strdup(spec);
@@ -131,14 +127,9 @@ int vmm_net_parse(const char *spec)
 			strcpy(n->tap, tok + 4);
 			tap = true;
 		} else if (!strncmp(tok, "queues=", 7)) {
-			errno = 0;
-			v = strtoul(tok + 7, &end, 10);
-			if (errno || end == tok + 7 || *end || v < 1 || v > maxq) {
-				snprintf(why, sizeof(why),
-					 "queues must be a number from 1 to %u", maxq);
+			if (vmm_spec_queues(tok + 7, NET_MAX_PAIRS, &n->npairs,
+					    why, sizeof(why)))
 				goto err;
-			}
-			n->npairs = v;
 		} else if (!strncmp(tok, "mac=", 4)) {
 			len = -1;
 			if (sscanf(tok + 4, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%n",

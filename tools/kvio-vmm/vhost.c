@@ -156,3 +156,21 @@ void vhost_vring_stop(int fd, unsigned int index)
 	ioctl(fd, VHOST_SET_VRING_KICK, &file);
 	ioctl(fd, VHOST_SET_VRING_CALL, &file);
 }
+
+int vmm_spec_queues(const char *val, unsigned int max, unsigned int *n,
+		    char *why, size_t whylen)
+{
+	unsigned long v;
+	char *end;
+
+	if (max > VMM_MAX_CPUS)
+		max = VMM_MAX_CPUS;
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || end == val || *end || v < 1 || v > max) {
+		snprintf(why, whylen, "queues must be a number from 1 to %u", max);
+		return -1;
+	}
+	*n = v;
+	return 0;
+}

@@ -6,6 +6,7 @@
 #ifndef KVIO_VMM_VHOST_H
 #define KVIO_VMM_VHOST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <linux/virtio_config.h>
@@ -38,6 +39,13 @@ int vhost_start(int fd, struct vmm *vm, uint64_t features);
  */
 int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 		      const struct virtio_queue *q, int call_efd);
+/*
+ * The "queues=N" value of a --disk or --net SPEC: N in 1..min(@max,
+ * VMM_MAX_CPUS) into *@n, 0; else -1 with the reason in @why.
+ */
+int vmm_spec_queues(const char *val, unsigned int max, unsigned int *n,
+		    char *why, size_t whylen);
+
 /* Stop ring @index (GET_VRING_BASE) and unbind its eventfds. */
 void vhost_vring_stop(int fd, unsigned int index);
 
