@@ -21,14 +21,20 @@
 #   - multiqueue: a disk with 2 queues and a NIC with 2 queue pairs on 2
 #     vCPUs; traffic, then the VMM killed (SIGKILL) with disk and network I/O
 #     in flight: nothing left behind;
+#   - --iommu: bookworm-backports' 6.12 kernel (the one with virtio_iommu)
+#     with the same disks and NIC behind kvio_iommu: the guest's driver
+#     binds, the devices ack ACCESS_PLATFORM and get translated domains, the
+#     same disk and traffic checks pass, no translation fault, nothing left;
 #   - SIGTERM ends the VMM with 143, a guest panic (panic=-1) with 2.
 #
 #   selftests/test_kvio_vmm.sh [--vmm PATH] [--kernel VMLINUZ] [--bytes N]
 #                              [--boot-timeout S] [--step-timeout S]
-#                              [--only GROUPS] [--console]
+#                              [--only GROUPS] [--console] [--iommu-guest DIR]
 #
-# GROUPS: a comma-separated subset of args, cpu1, full, upstream, mq,
-# signals (default: all, in that order).  --console copies each guest's
+# GROUPS: a comma-separated subset of args, cpu1, full, upstream, mq, iommu,
+# signals (default: all, in that order).  DIR: an unpacked kernel package
+# (boot/vmlinuz-V, lib/modules/V) for the iommu group; default the newest
+# bookworm-backports image under $KVIO_CACHE (scripts/compat-build --run).  --console copies each guest's
 # serial console to stderr as it runs (scripts/kvio-demo uses
 # `--only full --console`).
 #
@@ -47,7 +53,8 @@ bytes=$((8 << 20))
 boot_timeout=300
 step_timeout=120
 kernel=
-groups=args,cpu1,full,upstream,mq,signals
+groups=args,cpu1,full,upstream,mq,iommu,signals
+iommu_guest=
 console=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -55,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--console) console=1; shift ;;
 	--vmm) vmm_bin=$2; shift 2 ;;
 	--kernel) kernel=$2; shift 2 ;;
+	--iommu-guest) iommu_guest=$2; shift 2 ;;
 	--bytes) bytes=$2; shift 2 ;;
 	--boot-timeout) boot_timeout=$2; shift 2 ;;
 	--step-timeout) step_timeout=$2; shift 2 ;;
@@ -136,7 +144,7 @@ trap 'exit 130' INT TERM
 start_vmm() {
 	log=$work/$1.console
 	: > "$log"
-	"$vmm_bin" --kernel "$kernel" --initrd "$work/l2.cpio.gz" \
+	"$vmm_bin" --kernel "$guest_kernel" --initrd "$guest_initrd" \
 		--cmdline "$(l2_cmdline) $2" --mem 512M "${@:3}" \
 		< /dev/null > "$log" 2> "$qemu_err" &
 	qpid=$!
@@ -185,7 +193,7 @@ vmm_workers() { cat /proc/[0-9]*/comm 2>/dev/null | grep -cE "^kvio-$qpid(-|\$)"
 # left_behind: what a gone VMM left (empty: nothing).
 left_behind() {
 	local m
-	for m in kvio_blk kvio_net; do
+	for m in kvio_blk kvio_net kvio_iommu; do
 		[ "$(refcnt $m)" = "${ref0[$m]}" ] || echo "$m refcnt $(refcnt $m), was ${ref0[$m]}"
 	done
 	[ "$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^kvio-')" = 0 ] ||
@@ -214,7 +222,9 @@ if [ -n "$global_skip" ]; then
 	exit 0
 fi
 l2_prepare || { report fail "the L2 initramfs builds"; echo "1..$n"; exit 1; }
-for m in kvio_blk kvio_net; do ref0[$m]=$(refcnt $m); done
+guest_kernel=$kernel
+guest_initrd=$work/l2.cpio.gz
+for m in kvio_blk kvio_net kvio_iommu; do ref0[$m]=$(refcnt $m); done
 
 group_args() {
 	"$vmm_bin" --help > "$work/help" 2>&1
@@ -229,6 +239,8 @@ group_args() {
 	args_case "--disk of a missing file: exit 1" 1 --kernel "$kernel" --disk "$work/none"
 	args_case "--net without tap=: exit 1" 1 --kernel "$kernel" --net queues=2
 	args_case "an unknown option: exit 1" 1 --kernel "$kernel" --bogus
+	args_case "--iommu with a multiqueue NIC: exit 1" 1 --kernel "$kernel" \
+		--iommu --net "tap=kvx$$,queues=2"
 }
 
 # ---- one vCPU, nothing but the console
@@ -244,17 +256,45 @@ group_cpu1() {
 
 }
 
+# disk_cases LABEL: the checks of the guest's "disk" lines for vda (rw,
+# $disk, with a non-zero pattern at 4 MiB and $blocks0 blocks before) and
+# vdb (ro, $rodisk whose sha256 was $ro_sum).
+disk_cases() {
+	local w r f nz ro_ok
+	w=$(console_line "disk vda wrote" | awk '{ print $5 }')
+	r=$(console_line "disk vda wrote" | awk '{ print $9 }')
+	check "$1: 1 MiB written with O_DIRECT reads back in the guest after dropping caches" \
+		[ -n "$w" -a "$w" = "$r" ]
+	f=$(dd if="$disk" bs=65536 skip=16 count=16 2> /dev/null | sha256sum | cut -d' ' -f1)
+	check "$1: the backing file holds the guest's bytes at 1 MiB" [ -n "$w" -a "$f" = "$w" ]
+	check "$1: a DISCARD reads back zero in the guest" \
+		line_has "disk vda discard" 'discard-exit 0 nonzero-bytes-after 0$'
+	nz=$(dd if="$disk" bs=65536 skip=64 count=1 2> /dev/null | od -An -v -tx1 | tr -s ' ' '\n' | grep -cv '^0*$')
+	check "$1: the DISCARD zeroed the file's range and freed its blocks" \
+		[ "$nz" = 0 -a "$(stat -c %b "$disk")" -lt "$((blocks0 + 2048))" ]
+	ro_ok=0
+	line_has "disk vdb ro-write" refused && [ "$(sha256sum < "$rodisk")" = "$ro_sum" ] && ro_ok=1
+	check "$1: the read-only disk refuses a write, its file unchanged" [ $ro_ok = 1 ]
+	check "$1: the guest sees a write-back cache (FLUSH offered)" \
+		line_has "disk vda queues" 'cache write_back'
+}
+
 # ---- two vCPUs, a rw disk, a ro disk, a NIC on kvio_net
 disk=$work/disk.img
-group_full() {
+# disks_prepare: a fresh $disk and $rodisk for disk_cases.
+disks_prepare() {
 	disk=$work/disk.img
 	rodisk=$work/ro.img
+	rm -f "$disk"
 	truncate -s 64M "$disk"
 	head -c 8M /dev/urandom > "$rodisk"
 	ro_sum=$(sha256sum < "$rodisk")
 	# A non-zero pattern where the guest discards, so the hole is visible.
 	head -c 65536 /dev/urandom | dd of="$disk" bs=65536 seek=64 conv=notrunc 2> /dev/null
 	blocks0=$(stat -c %b "$disk")
+}
+group_full() {
+	disks_prepare
 	tap_add "kvt$$" || { report fail "a tap for the guest"; return; }
 	start_vmm full "kvio_disks=vda:rw,vdb:ro" --cpus 2 --disk "$disk" \
 		--disk "$rodisk,ro" --net "tap=$tap"
@@ -271,22 +311,7 @@ group_full() {
 		check "the VMM holds /dev/kvio-blk twice and /dev/kvio-net open, kvio workers run" \
 			[ "$(vmm_fds /dev/kvio-blk)" = 2 -a "$(vmm_fds /dev/kvio-net)" = 1 \
 			  -a "$(vmm_workers)" -ge 3 ]
-		w=$(console_line "disk vda wrote" | awk '{ print $5 }')
-		r=$(console_line "disk vda wrote" | awk '{ print $9 }')
-		check "disk: 1 MiB written with O_DIRECT reads back in the guest after dropping caches" \
-			[ -n "$w" -a "$w" = "$r" ]
-		f=$(dd if="$disk" bs=65536 skip=16 count=16 2> /dev/null | sha256sum | cut -d' ' -f1)
-		check "disk: the backing file holds the guest's bytes at 1 MiB" [ -n "$w" -a "$f" = "$w" ]
-		check "disk: a DISCARD reads back zero in the guest" \
-			line_has "disk vda discard" 'discard-exit 0 nonzero-bytes-after 0$'
-		nz=$(dd if="$disk" bs=65536 skip=64 count=1 2> /dev/null | od -An -v -tx1 | tr -s ' ' '\n' | grep -cv '^0*$')
-		check "disk: the DISCARD zeroed the file's range and freed its blocks" \
-			[ "$nz" = 0 -a "$(stat -c %b "$disk")" -lt "$((blocks0 + 2048))" ]
-		ro_ok=0
-		line_has "disk vdb ro-write" refused && [ "$(sha256sum < "$rodisk")" = "$ro_sum" ] && ro_ok=1
-		check "disk: the read-only disk refuses a write, its file unchanged" [ $ro_ok = 1 ]
-		check "disk: the guest sees a write-back cache (FLUSH offered)" \
-			line_has "disk vda queues" 'cache write_back'
+		disk_cases "disk"
 		wait_console '^KVIO-L2: ready' "$step_timeout"
 		traffic kvio-net
 		wait_vmm 120
@@ -349,6 +374,62 @@ group_mq() {
 	del_tap
 }
 
+# ---- --iommu: bookworm-backports' 6.12 guest (virtio_iommu=m, ACPI VIOT)
+# with the disks and the NIC behind kvio_iommu.  Linux's IOVAs are not
+# guest-physical addresses (dma-iommu allocates them from the top of the
+# DMA mask down), so every ring and buffer access of kvio_blk and kvio_net
+# only lands when it went through the guest's mappings.
+group_iommu() {
+	local img kv ep
+	img=$iommu_guest
+	[ -n "$img" ] || img=$(ls -d "${KVIO_CACHE:-/var/tmp/kvio-cache}"/backports/image-*/ 2>/dev/null | sort -V | tail -n 1)
+	kv=$(ls "${img%/}"/lib/modules 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$kv" ] || [ ! -f "${img%/}/boot/vmlinuz-$kv" ]; then
+		report skip "--iommu" "no bookworm-backports kernel image (--iommu-guest DIR; scripts/compat-build --run unpacks one)"
+		return
+	fi
+	if ! "$top/selftests/vmm/mkinitramfs-l2" --kver "$kv" --moddir "${img%/}/lib/modules/$kv" \
+		--iommu --out "$work/l2-iommu.cpio.gz" 2> "$work/mkinitramfs-iommu.err"; then
+		diag < "$work/mkinitramfs-iommu.err"
+		report fail "--iommu: the $kv guest's initramfs builds"
+		return
+	fi
+	guest_kernel=${img%/}/boot/vmlinuz-$kv
+	guest_initrd=$work/l2-iommu.cpio.gz
+	disks_prepare
+	tap_add "kvi$$" || { report fail "a tap for the guest"; return; }
+	start_vmm iommu "kvio_disks=vda:rw,vdb:ro" --cpus 2 --iommu --disk "$disk" \
+		--disk "$rodisk,ro" --net "tap=$tap"
+	if booted "--iommu: the $kv guest reaches its init"; then
+		# The "dma" lines come between these two.
+		wait_console '^KVIO-L2: probed ' "$step_timeout"
+		wait_console '^KVIO-L2: net up ' "$step_timeout"
+		grep -a '^KVIO-L2: dma ' "$log" | tr -d '\r' | diag
+		check "--iommu: the guest's virtio-iommu driver binds to kvio_iommu's device" \
+			line_has "dma virtio_iommu" 'platform 0 '
+		check "--iommu: both disks and the NIC acked ACCESS_PLATFORM and sit in translated IOMMU domains" \
+			[ "$(grep -acE '^KVIO-L2: dma virtio_(blk|net) platform 1 domain DMA' "$log")" = 3 ]
+		check "--iommu: the VMM holds /dev/kvio-iommu open" [ "$(vmm_fds /dev/kvio-iommu)" = 1 ]
+		disk_cases "--iommu disk"
+		wait_console '^KVIO-L2: ready' "$step_timeout"
+		traffic "kvio-net --iommu"
+		wait_vmm 120
+		check "--iommu: the guest's poweroff ends the VMM with 0" [ "$vstatus" = 0 ]
+		ep=$(grep -a 'kvio-vmm: iommu: ' "$qemu_err")
+		echo "$ep" | diag
+		check "--iommu: 3 endpoints bound, no translation fault" \
+			eval 'echo "$ep" | grep -q "iommu: 3 endpoints, 0 fault events"'
+		lb=$(left_behind)
+		check "--iommu: after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
+		[ -z "$lb" ] || echo "$lb" | diag
+	else
+		for _ in $(seq 17); do report skip "--iommu" "no boot"; done
+	fi
+	guest_kernel=$kernel
+	guest_initrd=$work/l2.cpio.gz
+	del_tap
+}
+
 # ---- SIGTERM, panic
 group_signals() {
 	start_vmm term "kvio_net=0 kvio_busy=1" --cpus 1
@@ -376,7 +457,7 @@ group_signals() {
 
 for g in ${groups//,/ }; do
 	case "$g" in
-	args|cpu1|full|upstream|mq|signals) "group_$g" ;;
+	args|cpu1|full|upstream|mq|iommu|signals) "group_$g" ;;
 	*) echo "test_kvio_vmm: unknown group $g" >&2; exit 2 ;;
 	esac
 done

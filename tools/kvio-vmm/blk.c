@@ -233,7 +233,8 @@ static int blk_activate(struct virtio_dev *vdev)
 		if (!vdev->q[i].enabled)
 			continue;
 		if (vhost_vring_start(d->fd, vdev->vm, i, &vdev->q[i],
-				      virtio_queue_call_efd(vdev, i)))
+				      virtio_queue_call_efd(vdev, i),
+				      virtio_uses_iova(vdev)))
 			return -1;
 		d->rings |= 1u << i;
 	}
@@ -334,6 +335,8 @@ static int blk_create(struct vmm *vm, struct blk_disk *d, unsigned int idx)
 			    sizeof(*c), &blk_ops, d))
 		return -1;
 	d->created = true;
+	if (vmm_iommu_bind(&d->vdev, d->fd, d->backend_features, d->path))
+		return -1;
 	fprintf(stderr, "kvio-vmm: disk %s: %llu sectors of %u bytes, %u queue%s%s at 00:%02x.0\n",
 		d->path, (unsigned long long)cur.capacity, cur.blk_size, d->nq,
 		d->nq > 1 ? "s" : "", (cur.flags & KVIO_BLK_CONFIG_F_RO) ? ", read-only" : "",

@@ -586,7 +586,8 @@ static int net_activate(struct virtio_dev *vdev)
 		for (r = 0; r < 2; r++) {
 			qi = 2 * p + r;
 			if (vhost_vring_start(n->vhost_fd[p], vdev->vm, r, &vdev->q[qi],
-					      virtio_queue_call_efd(vdev, qi)))
+					      virtio_queue_call_efd(vdev, qi),
+					      virtio_uses_iova(vdev)))
 				return -1;
 			n->rings[p] |= 1 << r;
 		}
@@ -621,6 +622,16 @@ static int net_create(struct vmm *vm, struct net_dev *n)
 	uint64_t features, f;
 	unsigned int p, nq;
 
+	/*
+	 * A vIOMMU endpoint is one kvio device, and each queue pair is one;
+	 * the control queue would also be read here through guest-physical
+	 * addresses where the guest wrote IOVAs.
+	 */
+	if (n->npairs > 1 && vmm_iommu_requested()) {
+		fprintf(stderr, "kvio-vmm: --net %s: queues=%u cannot be behind --iommu (one queue pair per NIC there)\n",
+			n->spec, n->npairs);
+		return -1;
+	}
 	if (!strcmp(n->dev_path, NET_DEFAULT_DEV))
 		hint = "kvio_net";
 	else if (!strcmp(n->dev_path, "/dev/vhost-net"))
@@ -671,6 +682,8 @@ static int net_create(struct vmm *vm, struct net_dev *n)
 			    &net_ops, n))
 		return -1;
 	n->created = true;
+	if (vmm_iommu_bind(&n->vdev, n->vhost_fd[0], n->backend_features, n->tap))
+		return -1;
 	fprintf(stderr,
 		"kvio-vmm: net tap %s via %s: %u queue pair%s, mac %02x:%02x:%02x:%02x:%02x:%02x at 00:%02x.0\n",
 		n->tap, n->dev_path, n->npairs, n->npairs > 1 ? "s" : "",

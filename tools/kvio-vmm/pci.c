@@ -639,7 +639,7 @@ void vmm_pci_info(struct vmm_pci_info *info)
 	int slot;
 
 	memset(info, 0, sizeof(*info));
-	info->iommu_devfn = -1;
+	info->iommu_devfn = vmm_iommu_devfn();
 	pthread_mutex_lock(&bus.lock);
 	/* The host bridge is the ACPI root itself, not a device below it. */
 	for (slot = 1; slot < PCI_MAX_SLOTS; slot++)

@@ -79,28 +79,41 @@ int vhost_start(int fd, struct vmm *vm, uint64_t features)
 	return ret < 0 ? -1 : 0;
 }
 
-/* The host address of a ring part, or 0 if it is not all in guest RAM. */
-static uint64_t ring_hva(struct vmm *vm, uint64_t gpa, uint64_t len,
-			 uint64_t align, const char *what, unsigned int index)
+/*
+ * Where ring part @what (@len bytes at @addr) is for the device: its host
+ * address, or with @iova the IOVA as the guest wrote it (the device
+ * translates it through its endpoint's domain and faults what is not
+ * mapped).  0, or -1 with a message.
+ */
+static int ring_addr(struct vmm *vm, uint64_t addr, uint64_t len,
+		     uint64_t align, bool iova, const char *what,
+		     unsigned int index, __u64 *out)
 {
 	void *p;
 
-	if (gpa & (align - 1)) {
+	if (addr & (align - 1)) {
 		vmm_guest_msg("kvio-vmm: ring %u: %s at %#llx is not %llu-byte aligned\n",
-			      index, what, (unsigned long long)gpa,
+			      index, what, (unsigned long long)addr,
 			      (unsigned long long)align);
+		return -1;
+	}
+	if (iova) {
+		*out = addr;
 		return 0;
 	}
-	p = vmm_gpa(vm, gpa, len);
-	if (!p)
+	p = vmm_gpa(vm, addr, len);
+	if (!p) {
 		vmm_guest_msg("kvio-vmm: ring %u: %s at %#llx (+%llu) is not guest RAM\n",
-			      index, what, (unsigned long long)gpa,
+			      index, what, (unsigned long long)addr,
 			      (unsigned long long)len);
-	return (uintptr_t)p;
+		return -1;
+	}
+	*out = (uintptr_t)p;
+	return 0;
 }
 
 int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
-		      const struct virtio_queue *q, int call_efd)
+		      const struct virtio_queue *q, int call_efd, bool iova)
 {
 	struct vhost_vring_state state = { .index = index };
 	struct vhost_vring_addr addr = { .index = index };
@@ -108,10 +121,12 @@ int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 	uint64_t num = q->size;
 
 	/* Split ring sizes (virtio 1.2, 2.7), event fields included. */
-	addr.desc_user_addr = ring_hva(vm, q->desc, 16 * num, 16, "descriptor table", index);
-	addr.avail_user_addr = ring_hva(vm, q->avail, 6 + 2 * num, 2, "driver area", index);
-	addr.used_user_addr = ring_hva(vm, q->used, 6 + 8 * num, 4, "device area", index);
-	if (!addr.desc_user_addr || !addr.avail_user_addr || !addr.used_user_addr)
+	if (ring_addr(vm, q->desc, 16 * num, 16, iova, "descriptor table",
+		      index, &addr.desc_user_addr) ||
+	    ring_addr(vm, q->avail, 6 + 2 * num, 2, iova, "driver area",
+		      index, &addr.avail_user_addr) ||
+	    ring_addr(vm, q->used, 6 + 8 * num, 4, iova, "device area",
+		      index, &addr.used_user_addr))
 		return -1;
 
 	state.num = num;

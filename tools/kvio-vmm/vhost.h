@@ -6,6 +6,7 @@
 #ifndef KVIO_VMM_VHOST_H
 #define KVIO_VMM_VHOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,12 +34,14 @@ int vhost_open(const char *path, const char *hint, uint64_t *features);
 int vhost_start(int fd, struct vmm *vm, uint64_t features);
 
 /*
- * Ring @index of @fd from queue @q: NUM, BASE 0, ADDR (guest-physical
- * translated with vmm_gpa, bounds and alignment checked), KICK, CALL
- * (@call_efd, -1 for none).  0 or -1 with a message.
+ * Ring @index of @fd from queue @q: NUM, BASE 0, ADDR, KICK, CALL
+ * (@call_efd, -1 for none).  The addresses are guest-physical, translated
+ * with vmm_gpa (bounds checked), or with @iova IOVAs the device translates
+ * itself (virtio_uses_iova()); alignment is checked either way.  0 or -1
+ * with a message.
  */
 int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
-		      const struct virtio_queue *q, int call_efd);
+		      const struct virtio_queue *q, int call_efd, bool iova);
 /*
  * The "queues=N" value of a --disk or --net SPEC: N in 1..min(@max,
  * VMM_MAX_CPUS) into *@n, 0; else -1 with the reason in @why.

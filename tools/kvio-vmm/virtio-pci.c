@@ -121,7 +121,9 @@ static bool virtio_features_ok(struct virtio_dev *vdev)
 	uint64_t g = vdev->guest_features;
 
 	return !(g & ~vdev->host_features) &&
-	       (g & (1ULL << VIRTIO_F_VERSION_1));
+	       (g & (1ULL << VIRTIO_F_VERSION_1)) &&
+	       (!vdev->platform_required ||
+		(g & (1ULL << VIRTIO_F_ACCESS_PLATFORM)));
 }
 
 static void virtio_set_status(struct virtio_dev *vdev, uint8_t v)
@@ -564,20 +566,11 @@ void virtio_pci_exit(struct virtio_dev *vdev)
 
 /* ------------------------------------------------------ vmm.h entries */
 
-static bool iommu_requested;
-
-void vmm_iommu_enable(void)
-{
-	iommu_requested = true;
-}
-
 int vmm_devices_create(struct vmm *vm)
 {
-	if (iommu_requested) {
-		fprintf(stderr, "kvio-vmm: --iommu is not implemented yet\n");
-		return -1;
-	}
-	if (pci_init(vm) || blk_devices_create(vm) || net_devices_create(vm)) {
+	/* The vIOMMU first: the others bind to it as they are created. */
+	if (pci_init(vm) || iommu_device_create(vm) ||
+	    blk_devices_create(vm) || net_devices_create(vm)) {
 		vmm_devices_destroy(vm);
 		return -1;
 	}
@@ -588,5 +581,6 @@ void vmm_devices_destroy(struct vmm *vm)
 {
 	net_devices_destroy(vm);
 	blk_devices_destroy(vm);
+	iommu_device_destroy(vm);
 	pci_exit(vm);
 }

@@ -62,6 +62,11 @@ struct virtio_dev {
 	uint8_t isr;
 	uint16_t queue_sel;
 	bool started;			/* activate() was called, reset() not yet */
+	/*
+	 * Behind the vIOMMU: FEATURES_OK needs VIRTIO_F_ACCESS_PLATFORM, as
+	 * the device would bypass the guest's translations without it.
+	 */
+	bool platform_required;
 
 	unsigned int nq;
 	struct virtio_queue q[VIRTIO_PCI_MAX_QUEUES];
@@ -89,10 +94,28 @@ int virtio_queue_call_efd(struct virtio_dev *vdev, unsigned int qi);
 /* The config space changed: bump the generation, interrupt the driver. */
 void virtio_config_changed(struct virtio_dev *vdev);
 
+/* Ring addresses are IOVAs of the device's endpoint (4.1.4 / 6.1). */
+static inline bool virtio_uses_iova(const struct virtio_dev *vdev)
+{
+	return vdev->guest_features & (1ULL << VIRTIO_F_ACCESS_PLATFORM);
+}
+
 /* The devices (blk.c, net.c): create every parsed one, destroy them. */
 int blk_devices_create(struct vmm *vm);
 void blk_devices_destroy(struct vmm *vm);
 int net_devices_create(struct vmm *vm);
 void net_devices_destroy(struct vmm *vm);
+
+/*
+ * The vIOMMU (iommu.c), created before the other devices when --iommu was
+ * given.  vmm_iommu_bind(): put @vdev, whose DMA the kvio device @fd does,
+ * behind it (endpoint ID = its BDF) and offer ACCESS_PLATFORM; @what names
+ * the device in messages.  0 without --iommu, 0 or -1 with a message.
+ */
+int iommu_device_create(struct vmm *vm);
+void iommu_device_destroy(struct vmm *vm);
+bool vmm_iommu_requested(void);
+int vmm_iommu_bind(struct virtio_dev *vdev, int fd, uint64_t backend_features,
+		   const char *what);
 
 #endif /* KVIO_VMM_VIRTIO_PCI_H */

@@ -148,6 +148,8 @@ struct vmm_dev_opts;
 int vmm_disk_parse(const char *spec);
 int vmm_net_parse(const char *spec);
 void vmm_iommu_enable(void);
+/* The virtio-iommu's devfn on bus 0, -1 when there is none. */
+int vmm_iommu_devfn(void);
 
 /* Create every parsed device on the VM (PCI functions on bus 0). */
 int vmm_devices_create(struct vmm *vm);
