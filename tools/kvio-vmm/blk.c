@@ -206,16 +206,12 @@ static void blk_config_write(struct virtio_dev *vdev, uint32_t off,
 static void blk_reset(struct virtio_dev *vdev)
 {
 	struct blk_disk *d = vdev->priv;
-	unsigned int i;
 
 	/* Detach first: it returns once every request taken is answered. */
 	if (d->attached)
 		blk_detach(d);
 	d->attached = false;
-	for (i = 0; i < d->nq; i++)
-		if (d->rings & (1u << i))
-			vhost_vring_stop(d->fd, i);
-	d->rings = 0;
+	vhost_queues_stop(d->fd, &d->rings);
 	/* The cache mode is writeback again until the driver says otherwise. */
 	d->cfg.wce = 1;
 	d->set.flags &= ~KVIO_BLK_CONFIG_F_WRITETHROUGH;
@@ -224,20 +220,11 @@ static void blk_reset(struct virtio_dev *vdev)
 static int blk_activate(struct virtio_dev *vdev)
 {
 	struct blk_disk *d = vdev->priv;
-	unsigned int i;
 
 	if (vhost_start(d->fd, vdev->vm,
-			vdev->guest_features & d->backend_features))
+			vdev->guest_features & d->backend_features) ||
+	    vhost_queues_start(d->fd, vdev, 0, d->nq, &d->rings))
 		return -1;
-	for (i = 0; i < d->nq; i++) {
-		if (!vdev->q[i].enabled)
-			continue;
-		if (vhost_vring_start(d->fd, vdev->vm, i, &vdev->q[i],
-				      virtio_queue_call_efd(vdev, i),
-				      virtio_uses_iova(vdev)))
-			return -1;
-		d->rings |= 1u << i;
-	}
 	if (blk_attach(d))
 		return -1;
 	d->attached = true;

@@ -108,16 +108,11 @@ static void iommu_config_write(struct virtio_dev *vdev, uint32_t off,
 
 static void iommu_reset(struct virtio_dev *vdev)
 {
-	unsigned int i;
-
 	/* Every domain and its mappings go; the endpoints stay bound. */
 	if (ioctl(viommu.fd, KVIO_IOMMU_RESET) < 0)
 		fprintf(stderr, "kvio-vmm: %s: KVIO_IOMMU_RESET: %s\n",
 			IOMMU_DEV, strerror(errno));
-	for (i = 0; i < IOMMU_QUEUES; i++)
-		if (viommu.rings & (1u << i))
-			vhost_vring_stop(viommu.fd, i);
-	viommu.rings = 0;
+	vhost_queues_stop(viommu.fd, &viommu.rings);
 	viommu.cfg.bypass = viommu.bypass_reset;
 	viommu.set.bypass = viommu.bypass_reset;
 	iommu_set_config();
@@ -125,20 +120,11 @@ static void iommu_reset(struct virtio_dev *vdev)
 
 static int iommu_activate(struct virtio_dev *vdev)
 {
-	unsigned int i;
-
+	/* Its own rings are guest-physical: it is offered no ACCESS_PLATFORM. */
 	if (vhost_start(viommu.fd, vdev->vm,
-			vdev->guest_features & viommu.backend_features))
+			vdev->guest_features & viommu.backend_features) ||
+	    vhost_queues_start(viommu.fd, vdev, 0, IOMMU_QUEUES, &viommu.rings))
 		return -1;
-	for (i = 0; i < IOMMU_QUEUES; i++) {
-		if (!vdev->q[i].enabled)
-			continue;
-		/* The vIOMMU's own rings are guest-physical. */
-		if (vhost_vring_start(viommu.fd, vdev->vm, i, &vdev->q[i],
-				      virtio_queue_call_efd(vdev, i), false))
-			return -1;
-		viommu.rings |= 1u << i;
-	}
 	return 0;
 }
 
@@ -181,7 +167,7 @@ int iommu_device_create(struct vmm *vm)
 	/* Linux's driver needs MAP_UNMAP; without it there is nothing to do. */
 	if (!(offer & BIT64(VIRTIO_F_VERSION_1)) ||
 	    !(offer & BIT64(VIRTIO_IOMMU_F_MAP_UNMAP))) {
-		fprintf(stderr, "kvio-vmm: %s offers no VIRTIO_F_VERSION_1 or no VIRTIO_IOMMU_F_MAP_UNMAP\n",
+		fprintf(stderr, "kvio-vmm: %s lacks VERSION_1 or MAP_UNMAP\n",
 			IOMMU_DEV);
 		return -1;
 	}
@@ -231,19 +217,23 @@ int vmm_iommu_bind(struct virtio_dev *vdev, int fd, uint64_t backend_features,
 	return 0;
 }
 
-void iommu_device_destroy(struct vmm *vm)
+/* What the guest's mappings refused, for whoever reads stderr. */
+static void iommu_report(void)
 {
 	struct kvio_iommu_stats st;
 
+	if (ioctl(viommu.fd, KVIO_IOMMU_GET_STATS, &st) < 0)
+		return;
+	fprintf(stderr, "kvio-vmm: iommu: %u endpoints, %llu faults (%llu dropped)\n",
+		viommu.endpoints, (unsigned long long)st.faults,
+		(unsigned long long)st.faults_dropped);
+}
+
+void iommu_device_destroy(struct vmm *vm)
+{
 	if (viommu.created) {
 		virtio_pci_exit(&viommu.vdev);
-		/* What the guest's mappings refused, for whoever reads stderr. */
-		if (!ioctl(viommu.fd, KVIO_IOMMU_GET_STATS, &st))
-			fprintf(stderr, "kvio-vmm: iommu: %u endpoint%s, %llu fault event%s (%llu dropped)\n",
-				viommu.endpoints, viommu.endpoints == 1 ? "" : "s",
-				(unsigned long long)st.faults,
-				st.faults == 1 ? "" : "s",
-				(unsigned long long)st.faults_dropped);
+		iommu_report();
 	}
 	viommu.created = false;
 	/* Closing it unbinds every endpoint and releases their files. */

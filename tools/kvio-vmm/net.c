@@ -73,7 +73,7 @@ struct net_dev {
 	int vhost_fd[NET_MAX_PAIRS];
 	uint64_t backend_features;
 	unsigned int tap_offloads;	/* TUN_F_* the tap accepts */
-	uint8_t rings[NET_MAX_PAIRS];	/* started rings of each fd: bit 0 RX, 1 TX */
+	uint32_t rings[NET_MAX_PAIRS];	/* started rings of each fd: bit 0 RX, 1 TX */
 	bool attached[NET_MAX_PAIRS];	/* VHOST_NET_SET_BACKEND done */
 	bool tap_queue_on[NET_MAX_PAIRS]; /* tap queue attached (TUNSETQUEUE) */
 	struct virtio_net_config cfg;
@@ -530,11 +530,7 @@ static void net_reset(struct virtio_dev *vdev)
 						      n->dev_path, strerror(errno));
 			n->attached[p] = false;
 		}
-		if (n->rings[p] & 1)
-			vhost_vring_stop(n->vhost_fd[p], 0);
-		if (n->rings[p] & 2)
-			vhost_vring_stop(n->vhost_fd[p], 1);
-		n->rings[p] = 0;
+		vhost_queues_stop(n->vhost_fd[p], &n->rings[p]);
 	}
 	/* After a reset the device uses the first pair only (5.1.6.5.5). */
 	net_set_pairs(n, 1);
@@ -568,7 +564,7 @@ static int net_activate(struct virtio_dev *vdev)
 	bool mq = acked & BIT64(VIRTIO_NET_F_MQ);
 	unsigned int pairs = mq ? n->npairs : 1;
 	struct vhost_vring_file f;
-	unsigned int p, r, qi;
+	unsigned int p, qi;
 
 	for (p = 0; p < n->npairs; p++) {
 		if (ioctl(n->tap_fd[p], TUNSETOFFLOAD, offl) < 0) {
@@ -581,16 +577,9 @@ static int net_activate(struct virtio_dev *vdev)
 		/* A pair the driver did not set up stays idle. */
 		if (!vdev->q[2 * p].enabled || !vdev->q[2 * p + 1].enabled)
 			continue;
-		if (vhost_start(n->vhost_fd[p], vdev->vm, acked & n->backend_features))
+		if (vhost_start(n->vhost_fd[p], vdev->vm, acked & n->backend_features) ||
+		    vhost_queues_start(n->vhost_fd[p], vdev, 2 * p, 2, &n->rings[p]))
 			return -1;
-		for (r = 0; r < 2; r++) {
-			qi = 2 * p + r;
-			if (vhost_vring_start(n->vhost_fd[p], vdev->vm, r, &vdev->q[qi],
-					      virtio_queue_call_efd(vdev, qi),
-					      virtio_uses_iova(vdev)))
-				return -1;
-			n->rings[p] |= 1 << r;
-		}
 		f.fd = n->tap_fd[p];
 		for (f.index = 0; f.index < 2; f.index++) {
 			if (ioctl(n->vhost_fd[p], VHOST_NET_SET_BACKEND, &f) < 0) {
@@ -628,8 +617,8 @@ static int net_create(struct vmm *vm, struct net_dev *n)
 	 * addresses where the guest wrote IOVAs.
 	 */
 	if (n->npairs > 1 && vmm_iommu_requested()) {
-		fprintf(stderr, "kvio-vmm: --net %s: queues=%u cannot be behind --iommu (one queue pair per NIC there)\n",
-			n->spec, n->npairs);
+		fprintf(stderr, "kvio-vmm: --net %s: behind --iommu a NIC has one queue pair\n",
+			n->spec);
 		return -1;
 	}
 	if (!strcmp(n->dev_path, NET_DEFAULT_DEV))

@@ -112,8 +112,8 @@ static int ring_addr(struct vmm *vm, uint64_t addr, uint64_t len,
 	return 0;
 }
 
-int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
-		      const struct virtio_queue *q, int call_efd, bool iova)
+static int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
+			     const struct virtio_queue *q, int call_efd, bool iova)
 {
 	struct vhost_vring_state state = { .index = index };
 	struct vhost_vring_addr addr = { .index = index };
@@ -161,15 +161,40 @@ int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 	return 0;
 }
 
-void vhost_vring_stop(int fd, unsigned int index)
+int vhost_queues_start(int fd, struct virtio_dev *vdev, unsigned int q0,
+		       unsigned int n, uint32_t *started)
 {
-	struct vhost_vring_state state = { .index = index };
-	struct vhost_vring_file file = { .index = index, .fd = VHOST_FILE_UNBIND };
+	unsigned int i;
 
-	/* Waits for what the ring has in flight; the index is not needed. */
-	ioctl(fd, VHOST_GET_VRING_BASE, &state);
-	ioctl(fd, VHOST_SET_VRING_KICK, &file);
-	ioctl(fd, VHOST_SET_VRING_CALL, &file);
+	for (i = 0; i < n && i < 32; i++) {
+		if (!vdev->q[q0 + i].enabled)
+			continue;
+		if (vhost_vring_start(fd, vdev->vm, i, &vdev->q[q0 + i],
+				      virtio_queue_call_efd(vdev, q0 + i),
+				      virtio_uses_iova(vdev)))
+			return -1;
+		*started |= 1u << i;
+	}
+	return 0;
+}
+
+void vhost_queues_stop(int fd, uint32_t *started)
+{
+	struct vhost_vring_state state;
+	struct vhost_vring_file file = { .fd = VHOST_FILE_UNBIND };
+	unsigned int i;
+
+	for (i = 0; i < 32; i++) {
+		if (!(*started & (1u << i)))
+			continue;
+		state.index = i;
+		file.index = i;
+		/* Waits for what the ring has in flight; the index is not needed. */
+		ioctl(fd, VHOST_GET_VRING_BASE, &state);
+		ioctl(fd, VHOST_SET_VRING_KICK, &file);
+		ioctl(fd, VHOST_SET_VRING_CALL, &file);
+	}
+	*started = 0;
 }
 
 int vmm_spec_queues(const char *val, unsigned int max, unsigned int *n,

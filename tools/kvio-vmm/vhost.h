@@ -34,14 +34,15 @@ int vhost_open(const char *path, const char *hint, uint64_t *features);
 int vhost_start(int fd, struct vmm *vm, uint64_t features);
 
 /*
- * Ring @index of @fd from queue @q: NUM, BASE 0, ADDR, KICK, CALL
- * (@call_efd, -1 for none).  The addresses are guest-physical, translated
- * with vmm_gpa (bounds checked), or with @iova IOVAs the device translates
- * itself (virtio_uses_iova()); alignment is checked either way.  0 or -1
- * with a message.
+ * Rings 0..@n-1 of @fd from @vdev's queues @q0..@q0+@n-1, those the driver
+ * enabled: NUM, BASE 0, ADDR, KICK (the queue's ioeventfd), CALL (its
+ * vector's irqfd).  The addresses are guest-physical, translated with
+ * vmm_gpa (bounds checked), or with ACCESS_PLATFORM acked IOVAs the device
+ * translates itself (virtio_uses_iova()); alignment is checked either way.
+ * Each ring started sets its bit in *@started.  0 or -1 with a message.
  */
-int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
-		      const struct virtio_queue *q, int call_efd, bool iova);
+int vhost_queues_start(int fd, struct virtio_dev *vdev, unsigned int q0,
+		       unsigned int n, uint32_t *started);
 /*
  * The "queues=N" value of a --disk or --net SPEC: N in 1..min(@max,
  * VMM_MAX_CPUS) into *@n, 0; else -1 with the reason in @why.
@@ -49,7 +50,7 @@ int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 int vmm_spec_queues(const char *val, unsigned int max, unsigned int *n,
 		    char *why, size_t whylen);
 
-/* Stop ring @index (GET_VRING_BASE) and unbind its eventfds. */
-void vhost_vring_stop(int fd, unsigned int index);
+/* Stop the rings of @fd set in *@started (GET_VRING_BASE), unbind their eventfds. */
+void vhost_queues_stop(int fd, uint32_t *started);
 
 #endif /* KVIO_VMM_VHOST_H */
