@@ -22,10 +22,30 @@
  *      tun's drops (its queue full) show it stayed ahead.  The guest keeps
  *      the RX ring stocked with 2 KiB mergeable buffers.
  *
- * The guest behaves like a Linux virtio-net driver with EVENT_IDX: it asks
- * for a call only when it has nothing to do (TX: when 3/4 of what it has
- * outstanding completed, like virtqueue_enable_cb_delayed(); RX: at the next
- * packet) and kicks only when the device's avail_event says so.
+ * Guest models (--model, a comma list; each gets its own tables):
+ *
+ *  linux:    (the default) a Linux virtio-net driver with EVENT_IDX: it asks
+ *            for a call only when it has nothing to do (TX: when 3/4 of what
+ *            it has outstanding completed, like virtqueue_enable_cb_delayed();
+ *            RX: at the next packet) and kicks only when the device's
+ *            avail_event says so.  Rings of --ring (1024), every buffer one
+ *            descriptor (TX: the 12-byte header followed by the frame).
+ *  poll:     a userspace driver that negotiates no EVENT_IDX: it sets
+ *            VRING_AVAIL_F_NO_INTERRUPT once and never waits for a call, it
+ *            spins on the used ring; it kicks when the used ring's flags lack
+ *            VRING_USED_F_NO_NOTIFY.  Rings of 256, one descriptor per
+ *            buffer.  A spinning guest would starve a SCHED_IDLE generator
+ *            on its CPU, so in this model the RX generator runs at normal
+ *            priority and the two share CPU 0.
+ *  indirect: linux with VIRTIO_RING_F_INDIRECT_DESC: every buffer is one
+ *            ring descriptor pointing to a 2-entry indirect table, the
+ *            header and the data, as Linux posts a multi-sg packet.
+ *  mq:       linux with 2 queue pairs: 2 device fds (as QEMU opens one per
+ *            pair), both on one IFF_MULTI_QUEUE tap, a guest thread each
+ *            (pair N's on CPU N, its worker on the other CPU); packets/s
+ *            and CPU shares are the pairs' sums.  pktgen alternates the
+ *            tap's queues (the AF_PACKET generator's frames would all hash
+ *            to one queue).
  *
  * Each measurement runs in its own forked process (its own network namespace
  * and device), warms up, then counts completions over a fixed wall time
@@ -64,13 +84,47 @@
 #define NB_MAX_DEVS	4
 #define NB_MAX_ROUNDS	31
 #define NB_MAX_CPUS	64
+#define NB_MAX_QP	2	/* queue pairs (mq model) */
+/* indirect model: where a buffer's data starts, after its header */
+#define NB_DATA_OFF	64
 #define NB_TAP		"kbtap0"
+/* The kernel's ARRAY_SIZE(), which userspace lacks. */
+#define NB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NB_PKTGEN	"/proc/net/pktgen"
 
 /* What a Linux guest negotiates with vhost-net behind QEMU. */
 #define NB_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
 			 (1ULL << VIRTIO_NET_F_MRG_RXBUF) |	\
 			 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+
+/*
+ * A guest model: what it negotiates and how it drives the rings (see the
+ * comment at the top).
+ */
+struct nb_model {
+	const char *name;
+	const char *what;	/* for the output's header */
+	uint64_t features;
+	unsigned int ring;	/* 0: --ring */
+	unsigned int nqp;	/* queue pairs, one device fd each */
+	bool poll;		/* NO_INTERRUPT, spins, no EVENT_IDX */
+	bool indirect;		/* header + data in an indirect table */
+};
+
+static const struct nb_model nb_models[] = {
+	{ "linux", "Linux-like, EVENT_IDX, waits for calls", NB_FEATURES,
+	  0, 1, false, false },
+	{ "poll", "polling, no EVENT_IDX, NO_INTERRUPT, kicks unless NO_NOTIFY",
+	  NB_FEATURES & ~(1ULL << VIRTIO_RING_F_EVENT_IDX), 256, 1, true,
+	  false },
+	{ "indirect", "Linux-like, every buffer a 2-entry indirect table (header, data)",
+	  NB_FEATURES | (1ULL << VIRTIO_RING_F_INDIRECT_DESC), 0, 1, false,
+	  true },
+	{ "mq", "Linux-like, 2 queue pairs (2 device fds) on one multiqueue tap",
+	  NB_FEATURES, 0, 2, false, false },
+};
+
+#define NB_NMODELS NB_ARRAY_SIZE(nb_models)
 
 /* TX destination: nobody's MAC, so the tap's stack discards the frames. */
 static const uint8_t nb_nobody_mac[6] = { 0x02, 0x6b, 0x76, 0x69, 0x6f, 0xee };
@@ -90,7 +144,7 @@ static const struct nb_cell nb_cells[] = {
 	{ NB_RX, 1500, "rx1500" },
 };
 
-#define NB_NCELLS (sizeof(nb_cells) / sizeof(nb_cells[0]))
+#define NB_NCELLS NB_ARRAY_SIZE(nb_cells)
 
 struct nb_dev {
 	const char *path;
@@ -132,11 +186,13 @@ struct nb_opts {
 	unsigned int warmup_ms;
 	unsigned int time_ms;
 	unsigned int ring;
+	bool ring_set;		/* --ring given: it applies to every model */
 	enum nb_gen gen;
 	bool guest_poll;
 	bool pin;
 	bool gen_all_cpus;
 	bool cells[NB_NCELLS];
+	bool models[NB_NMODELS];
 };
 
 static struct nb_opts opts = {
@@ -155,8 +211,6 @@ static const char *nb_gen_name(void)
 
 /* ------------------------------------------------------------ helpers */
 
-/* Written by one thread, read by the clock thread. */
-static uint64_t nb_frames, nb_bad, nb_calls, nb_kicks;
 static int nb_stop;
 
 static inline void nb_add(uint64_t *c, uint64_t n)
@@ -319,20 +373,30 @@ static unsigned int nb_find_tasks(const char *name, bool prefix, pid_t *pids,
 }
 
 /*
- * The device's worker kthread: upstream names it vhost-<owner pid>, kvio
- * kvio-<owner pid>.  0 if not found (its CPU figure is then left out).
+ * The worker kthread of the device just set up: upstream names it
+ * vhost-<owner pid>, kvio kvio-<owner pid>, so the devices of one process
+ * share the name; the one not among the nknown found before is the new
+ * one.  0 if not found (its CPU figure is then left out).
  */
-static pid_t nb_find_worker(pid_t owner)
+static pid_t nb_find_worker(pid_t owner, const pid_t *known,
+			    unsigned int nknown)
 {
+	pid_t pids[NB_MAX_QP + 1];
+	unsigned int n, i, k;
 	char name[32];
-	pid_t pid = 0;
 
 	snprintf(name, sizeof(name), "vhost-%d", owner);
-	if (nb_find_tasks(name, false, &pid, 1))
-		return pid;
-	snprintf(name, sizeof(name), "kvio-%d", owner);
-	if (nb_find_tasks(name, false, &pid, 1))
-		return pid;
+	n = nb_find_tasks(name, false, pids, NB_MAX_QP + 1);
+	if (!n) {
+		snprintf(name, sizeof(name), "kvio-%d", owner);
+		n = nb_find_tasks(name, false, pids, NB_MAX_QP + 1);
+	}
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nknown && known[k] != pids[i]; k++)
+			;
+		if (k == nknown)
+			return pids[i];
+	}
 	return 0;
 }
 
@@ -354,8 +418,10 @@ static uint64_t nb_tap_tx(const char *ifname, uint64_t *drops)
 		*p = 0;
 		if (strcmp(line + strspn(line, " "), ifname))
 			continue;
-		/* rx: bytes packets errs drop fifo frame compressed
-		 * multicast; tx: bytes packets errs drop ... */
+		/*
+		 * rx: bytes packets errs drop fifo frame compressed
+		 * multicast; tx: bytes packets errs drop ...
+		 */
 		if (sscanf(p + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
 			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
 			   &v[7], &v[8], &v[9], &v[10], &v[11]) == 12) {
@@ -369,14 +435,32 @@ static uint64_t nb_tap_tx(const char *ifname, uint64_t *drops)
 
 /* ---------------------------------------------------------- generators */
 
-struct nb_run {
-	const struct nb_cell *cell;
+struct nb_run;
+
+/* A queue pair: a device fd and its two rings, on one queue of the tap. */
+struct nb_qp {
+	struct nb_run *run;
+	unsigned int index;
 	struct kt_dev dev;
+	int tapfd;
+	pid_t worker;
+	pid_t guest_tid;
+	int err;		/* the guest driver's: 0 or -errno */
+	/*
+	 * Written by the pair's guest thread alone (a polling guest's calls
+	 * by the clock thread alone), read by the clock thread.
+	 */
+	uint64_t frames, bad, calls, kicks;
+};
+
+struct nb_run {
+	const struct nb_model *model;
+	const struct nb_cell *cell;
+	struct nb_qp qp[NB_MAX_QP];
+	unsigned int nqp;	/* 0: the generator alone */
 	struct kt_tap tap;
 	uint8_t frame[NB_BUF_SIZE];
 	size_t frame_len;
-	pid_t worker;
-	pid_t guest_tid;
 	pid_t gen_tids[NB_MAX_CPUS + 1];
 	unsigned int ngen;
 	bool gen_started;
@@ -446,6 +530,15 @@ static int nb_pktgen_setup(struct nb_run *run)
 					  m[0], m[1], m[2], m[3], m[4], m[5]);
 		if (!r)
 			r = nb_pktgen_cmd(dev, "dst 192.0.2.2");
+		/*
+		 * Every queue of a multiqueue tap in turn: tun takes the
+		 * queue pktgen maps the skb to.
+		 */
+		if (!r && run->model->nqp > 1)
+			r = nb_pktgen_cmd(dev, "queue_map_min 0");
+		if (!r && run->model->nqp > 1)
+			r = nb_pktgen_cmd(dev, "queue_map_max %u",
+					  run->model->nqp - 1);
 		if (r)
 			return r;
 	}
@@ -453,8 +546,8 @@ static int nb_pktgen_setup(struct nb_run *run)
 	 * Every netns has its own kpktgend_N threads; the others sleep, so
 	 * demoting all of them touches only ours in effect.
 	 */
-	n = nb_find_tasks("kpktgend_", true, pids, sizeof(pids) / sizeof(pids[0]));
-	for (i = 0; i < n; i++)
+	n = nb_find_tasks("kpktgend_", true, pids, NB_ARRAY_SIZE(pids));
+	for (i = 0; i < n && !run->model->poll; i++)
 		nb_idle_priority(pids[i]);
 	for (i = 0; i < n && run->ngen < NB_MAX_CPUS; i++)
 		run->gen_tids[run->ngen++] = pids[i];
@@ -516,7 +609,9 @@ static void *nb_packet_gen_thread(void *arg)
 	unsigned int i;
 	int n;
 
-	nb_idle_priority(0);
+	/* A polling guest would starve it: see the top of the file. */
+	if (!run->model->poll)
+		nb_idle_priority(0);
 	nb_pin(0, 0);
 	memset(msgs, 0, sizeof(msgs));
 	for (i = 0; i < NB_GEN_BATCH; i++) {
@@ -565,6 +660,33 @@ static void nb_stop_all(void)
 		nb_pktgen_stop();
 }
 
+/* The queue pairs' counters, summed. */
+struct nb_counts {
+	uint64_t frames, bad, calls, kicks;
+};
+
+static void nb_counts(struct nb_run *run, struct nb_counts *c)
+{
+	struct nb_qp *qp;
+	unsigned int q, i;
+
+	memset(c, 0, sizeof(*c));
+	for (q = 0; q < run->nqp; q++) {
+		qp = &run->qp[q];
+		/*
+		 * A polling guest never reads its call eventfds: what a
+		 * device signalled despite NO_INTERRUPT piles up there.
+		 */
+		for (i = 0; run->model->poll && i < 2; i++)
+			nb_add(&qp->calls,
+			       kt_eventfd_drain(qp->dev.vq[i].call));
+		c->frames += nb_get(&qp->frames);
+		c->bad += nb_get(&qp->bad);
+		c->calls += nb_get(&qp->calls);
+		c->kicks += nb_get(&qp->kicks);
+	}
+}
+
 /*
  * After the warm-up, snapshot every counter; after the measured time,
  * snapshot again and stop the other threads.
@@ -574,33 +696,39 @@ static void *nb_clock_thread(void *arg)
 	struct nb_run *run = arg;
 	struct nb_result *res = run->res;
 	struct nb_task_stat w0, w1, h0, h1, g0, g1;
-	uint64_t f0, b0, c0, k0, o0, d0, d1;
+	pid_t workers[NB_MAX_QP], guests[NB_MAX_QP];
+	unsigned int q, nw = 0;
+	struct nb_counts c0, c1;
+	uint64_t o0, d0, d1;
 	double t0, t1, ns;
 
 	nb_sleep_ms(opts.warmup_ms);
 	if (nb_stopped())
 		return NULL;
+	for (q = 0; q < run->nqp; q++) {
+		if (run->qp[q].worker)
+			workers[nw++] = run->qp[q].worker;
+		guests[q] = run->qp[q].guest_tid;
+	}
 	t0 = nb_now();
-	f0 = nb_get(&nb_frames);
-	b0 = nb_get(&nb_bad);
-	c0 = nb_get(&nb_calls);
-	k0 = nb_get(&nb_kicks);
+	nb_counts(run, &c0);
 	o0 = nb_tap_tx(run->tap.name, &d0);
-	nb_tasks_stat(&run->worker, run->worker ? 1 : 0, &w0);
-	nb_tasks_stat(&run->guest_tid, 1, &h0);
+	nb_tasks_stat(workers, nw, &w0);
+	nb_tasks_stat(guests, run->nqp, &h0);
 	nb_tasks_stat(run->gen_tids, run->ngen, &g0);
 
 	nb_sleep_ms(opts.time_ms);
 
 	t1 = nb_now();
-	res->frames = nb_get(&nb_frames) - f0;
-	res->bad = nb_get(&nb_bad) - b0;
-	res->calls = nb_get(&nb_calls) - c0;
-	res->kicks = nb_get(&nb_kicks) - k0;
+	nb_counts(run, &c1);
+	res->frames = c1.frames - c0.frames;
+	res->bad = c1.bad - c0.bad;
+	res->calls = c1.calls - c0.calls;
+	res->kicks = c1.kicks - c0.kicks;
 	res->offered = nb_tap_tx(run->tap.name, &d1) - o0;
 	res->tap_drops = d1 - d0;
-	nb_tasks_stat(&run->worker, run->worker ? 1 : 0, &w1);
-	nb_tasks_stat(&run->guest_tid, 1, &h1);
+	nb_tasks_stat(workers, nw, &w1);
+	nb_tasks_stat(guests, run->nqp, &h1);
 	nb_tasks_stat(run->gen_tids, run->ngen, &g1);
 	res->secs = t1 - t0;
 	ns = res->secs * 1e9;
@@ -617,47 +745,82 @@ static void *nb_clock_thread(void *arg)
 /* ------------------------------------------------------- guest driver */
 
 /* Wait for the call eventfd (at most 50 ms, to notice the stop flag). */
-static void nb_wait_call(struct kt_vq *vq)
+static void nb_wait_call(struct nb_qp *qp, struct kt_vq *vq)
 {
 	struct pollfd p = { .fd = vq->call, .events = POLLIN };
 
 	if (poll(&p, 1, 50) > 0) {
 		kt_eventfd_drain(vq->call);
-		nb_add(&nb_calls, 1);
+		nb_add(&qp->calls, 1);
 	}
 }
 
-static void nb_kick_if_needed(struct kt_vq *vq)
+static void nb_kick_if_needed(struct nb_qp *qp, struct kt_vq *vq)
 {
+	/* Without EVENT_IDX this reads the used ring's NO_NOTIFY flag. */
 	if (kt_vq_kick_needed(vq)) {
 		kt_vq_kick(vq);
-		nb_add(&nb_kicks, 1);
+		nb_add(&qp->kicks, 1);
 	} else {
-		/* Linux's virtqueue_kick_prepare(): the next decision
-		 * covers only what is added from now on. */
+		/*
+		 * Linux's virtqueue_kick_prepare(): the next decision
+		 * covers only what is added from now on.
+		 */
 		vq->kicked_idx = vq->avail_idx;
 	}
 }
 
-static int nb_guest_tx(struct nb_run *run)
+/*
+ * Post the buffer at gpa (NB_BUF_SIZE bytes of guest RAM, the token of its
+ * used entry): one descriptor of the header followed by the frame (TX) or
+ * of the whole buffer (RX); in the indirect model a 2-entry indirect table
+ * instead, the header then the data NB_DATA_OFF bytes further, as Linux
+ * posts a packet whose header is an sg entry of its own.
+ */
+static int nb_post(struct nb_qp *qp, struct kt_vq *vq, uint64_t gpa)
 {
-	struct kt_vq *vq = &run->dev.vq[KT_TXQ];
+	bool indirect = qp->run->model->indirect, rx = vq->index == KT_RXQ;
+	struct kt_buf b[2];
+	unsigned int n = 1;
+
+	b[0].gpa = gpa;
+	b[0].len = rx ? NB_BUF_SIZE : NB_HDR_LEN + qp->run->frame_len;
+	if (indirect) {
+		b[0].len = NB_HDR_LEN;
+		b[1].gpa = gpa + NB_DATA_OFF;
+		b[1].len = rx ? NB_BUF_SIZE - NB_DATA_OFF : qp->run->frame_len;
+		n = 2;
+	}
+	if (rx)
+		return kt_vq_add(vq, NULL, 0, b, n, indirect, gpa);
+	return kt_vq_add(vq, b, n, NULL, 0, indirect, gpa);
+}
+
+/* Whether the guest spins on the used ring instead of waiting for calls. */
+static bool nb_spins(const struct nb_qp *qp)
+{
+	return qp->run->model->poll || opts.guest_poll;
+}
+
+static int nb_guest_tx(struct nb_qp *qp)
+{
+	struct kt_vq *vq = &qp->dev.vq[KT_TXQ];
+	struct kt_mem *mem = &qp->dev.mem;
+	size_t off = qp->run->model->indirect ? NB_DATA_OFF : NB_HDR_LEN;
 	uint16_t outstanding;
+	uint64_t token, gpa;
 	unsigned int i, n;
-	struct kt_buf b;
-	uint64_t token;
 	uint8_t *p;
 	int r;
 
-	b.len = NB_HDR_LEN + run->frame_len;
 	for (i = 0; i < vq->num; i++) {
-		b.gpa = kt_mem_alloc(&run->dev.mem, NB_BUF_SIZE, 64);
-		if (!b.gpa)
+		gpa = kt_mem_alloc(mem, NB_BUF_SIZE, 64);
+		if (!gpa)
 			return -ENOMEM;
-		p = kt_gpa(&run->dev.mem, b.gpa);
+		p = kt_gpa(mem, gpa);
 		memset(p, 0, NB_HDR_LEN);
-		memcpy(p + NB_HDR_LEN, run->frame, run->frame_len);
-		if (kt_vq_add(vq, &b, 1, NULL, 0, false, b.gpa) < 0)
+		memcpy(p + off, qp->run->frame, qp->run->frame_len);
+		if (nb_post(qp, vq, gpa) < 0)
 			return -ENOSPC;
 	}
 	kt_vq_kick(vq);
@@ -665,19 +828,18 @@ static int nb_guest_tx(struct nb_run *run)
 	while (!nb_stopped()) {
 		n = 0;
 		while ((r = kt_vq_get_used(vq, NULL, NULL, &token)) == 1) {
-			b.gpa = token;
-			if (kt_vq_add(vq, &b, 1, NULL, 0, false, token) < 0)
+			if (nb_post(qp, vq, token) < 0)
 				return -ENOSPC;
 			n++;
 		}
 		if (r < 0)
 			return r;
 		if (n) {
-			nb_add(&nb_frames, n);
-			nb_kick_if_needed(vq);
+			nb_add(&qp->frames, n);
+			nb_kick_if_needed(qp, vq);
 			continue;
 		}
-		if (opts.guest_poll)
+		if (nb_spins(qp))
 			continue;
 		/*
 		 * Ring full: ask for a call when 3/4 of it completed, as
@@ -689,27 +851,26 @@ static int nb_guest_tx(struct nb_run *run)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (kt_vq_used_pending(vq))
 			continue;
-		nb_wait_call(vq);
+		nb_wait_call(qp, vq);
 	}
 	return 0;
 }
 
-static int nb_guest_rx(struct nb_run *run)
+static int nb_guest_rx(struct nb_qp *qp)
 {
-	struct kt_vq *vq = &run->dev.vq[KT_RXQ];
+	struct kt_vq *vq = &qp->dev.vq[KT_RXQ];
 	const struct virtio_net_hdr_mrg_rxbuf *hdr;
+	size_t want = NB_HDR_LEN + qp->run->frame_len;
 	unsigned int i, n, more = 0;
-	uint64_t token, pkts;
-	struct kt_buf b;
+	uint64_t token, pkts, gpa;
 	uint32_t len;
 	int r;
 
-	b.len = NB_BUF_SIZE;
 	for (i = 0; i < vq->num; i++) {
-		b.gpa = kt_mem_alloc(&run->dev.mem, NB_BUF_SIZE, 64);
-		if (!b.gpa)
+		gpa = kt_mem_alloc(&qp->dev.mem, NB_BUF_SIZE, 64);
+		if (!gpa)
 			return -ENOMEM;
-		if (kt_vq_add(vq, NULL, 0, &b, 1, false, b.gpa) < 0)
+		if (nb_post(qp, vq, gpa) < 0)
 			return -ENOSPC;
 	}
 	kt_vq_kick(vq);
@@ -722,93 +883,197 @@ static int nb_guest_rx(struct nb_run *run)
 				/* A later buffer of a merged packet. */
 				more--;
 			} else {
-				hdr = kt_gpa(&run->dev.mem, token);
-				if (len != NB_HDR_LEN + run->frame_len ||
-				    hdr->num_buffers != 1) {
-					nb_add(&nb_bad, 1);
+				hdr = kt_gpa(&qp->dev.mem, token);
+				if (len != want || hdr->num_buffers != 1) {
+					nb_add(&qp->bad, 1);
 					if (hdr->num_buffers > 1 &&
 					    hdr->num_buffers <= vq->num)
 						more = hdr->num_buffers - 1;
 				}
 				pkts++;
 			}
-			b.gpa = token;
-			if (kt_vq_add(vq, NULL, 0, &b, 1, false, token) < 0)
+			if (nb_post(qp, vq, token) < 0)
 				return -ENOSPC;
 			n++;
 		}
 		if (r < 0)
 			return r;
 		if (n) {
-			nb_add(&nb_frames, pkts);
-			nb_kick_if_needed(vq);
+			nb_add(&qp->frames, pkts);
+			nb_kick_if_needed(qp, vq);
 			continue;
 		}
-		if (opts.guest_poll)
+		if (nb_spins(qp))
 			continue;
 		/* Nothing received: a call at the next packet. */
 		kt_vq_set_used_event(vq, vq->last_used);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (kt_vq_used_pending(vq))
 			continue;
-		nb_wait_call(vq);
+		nb_wait_call(qp, vq);
 	}
 	return 0;
 }
 
+/*
+ * A queue pair's guest: pair N on CPU N, its worker on the next CPU, so
+ * that with one pair the guest has CPU 0 and the worker CPU 1, and with
+ * two each CPU holds one guest and the other pair's worker.
+ */
+static int nb_guest(struct nb_qp *qp)
+{
+	int r;
+
+	qp->guest_tid = nb_gettid();
+	nb_pin(0, qp->index % 2);
+	if (qp->run->cell->dir == NB_RX)
+		r = nb_guest_rx(qp);
+	else
+		r = nb_guest_tx(qp);
+	if (r < 0) {
+		qp->err = r;
+		nb_stop_all();
+	}
+	return r;
+}
+
+static void *nb_guest_thread(void *arg)
+{
+	nb_guest(arg);
+	return NULL;
+}
+
 /* -------------------------------------------------------- measurements */
 
+/*
+ * The tap carries the 12-byte header, as QEMU sets it up; with several
+ * queue pairs it is a multiqueue tap with a queue (an fd) per pair.
+ */
 static int nb_tap(struct nb_run *run)
 {
-	/* The tap carries the 12-byte header, as QEMU sets it up. */
-	if (kt_tap_create(&run->tap, NB_TAP, NB_HDR_LEN, NULL) != KT_PASS)
+	unsigned int q, nq = run->model->nqp;
+	int fd;
+
+	if ((nq > 1 ? kt_tap_create_mq(&run->tap, NB_TAP, NB_HDR_LEN, NULL) :
+	     kt_tap_create(&run->tap, NB_TAP, NB_HDR_LEN, NULL)) != KT_PASS)
 		return -ENODEV;
+	run->qp[0].tapfd = run->tap.fd;
+	/*
+	 * The generator alone gets every queue too: pktgen spreads its
+	 * frames over as many queues as tun has attached.
+	 */
+	for (q = 1; q < nq; q++) {
+		fd = kt_tap_queue(&run->tap);
+		if (fd < 0)
+			return fd;
+		run->qp[q].tapfd = fd;
+	}
 	return 0;
 }
 
-/* The measuring child: one device (NULL: the generator alone), one cell. */
 /*
- * The device as endpoint 1 of a kvio-iommu, attached to domain 1, which
- * maps all guest RAM at IOVA = GPA: the guest keeps using guest-physical
- * addresses, the device translates each one through the domain.  The
- * vIOMMU stays open until the measuring process exits.
+ * Queue pair q's device as endpoint q + 1 of a kvio-iommu, attached to
+ * domain 1, which maps all guest RAM at IOVA = GPA: the guest keeps using
+ * guest-physical addresses, the device translates each one through the
+ * domain.  Every pair's guest RAM sits at the same GPA, so one mapping
+ * serves them all.  The vIOMMU stays open until the measuring process
+ * exits.
  */
-static int nb_viommu(struct nb_run *run)
+static int nb_viommu(struct nb_qp *qp)
 {
 	static struct kt_iommu io;
-	const struct kt_mem *m = &run->dev.mem;
-	int r;
+	const struct kt_mem *m = &qp->dev.mem;
+	uint32_t ep = qp->index + 1;
+	int r = 0;
 
-	r = kt_iommu_open(&io, 16);
+	if (!qp->index)
+		r = kt_iommu_open(&io, 16);
 	if (!r)
-		r = kt_iommu_bind(&io, 1, run->dev.fd);
+		r = kt_iommu_bind(&io, ep, qp->dev.fd);
 	if (!r)
-		r = kt_iommu_attach(&io, 1, 1) ? -EPROTO : 0;
-	if (!r)
+		r = kt_iommu_attach(&io, 1, ep) ? -EPROTO : 0;
+	if (!r && !qp->index)
 		r = kt_iommu_map(&io, 1, m->gpa, m->gpa + m->size - 1, m->gpa,
 				 VIRTIO_IOMMU_MAP_F_READ |
 				 VIRTIO_IOMMU_MAP_F_WRITE) ? -EPROTO : 0;
 	return r;
 }
 
-static void nb_measure(const struct nb_dev *d, const struct nb_cell *cell,
-		       struct nb_result *res)
+/* Open and set up queue pair qp on device d, attached to its tap queue. */
+static void nb_qp_setup(struct nb_qp *qp, const struct nb_dev *d)
+{
+	const struct nb_model *m = qp->run->model;
+	struct nb_result *res = qp->run->res;
+	unsigned int ring = opts.ring_set || !m->ring ? opts.ring : m->ring;
+	pid_t known[NB_MAX_QP];
+	unsigned int q;
+	int r, i;
+
+	r = kt_dev_open(&qp->dev, d->path);
+	if (r)
+		return nb_err(res, "open %s: %s", d->path, strerror(-r));
+	r = kt_dev_setup(&qp->dev, m->features | (d->viommu ?
+			 1ULL << VIRTIO_F_ACCESS_PLATFORM : 0));
+	if (r)
+		return nb_err(res, "device setup: %s", kt_errname(-r));
+	if (d->viommu) {
+		r = nb_viommu(qp);
+		if (r)
+			return nb_err(res, "vIOMMU: %s", kt_errname(-r));
+	}
+	for (i = 0; i < 2; i++) {
+		r = kt_vq_setup(&qp->dev, i, ring, 0);
+		if (r)
+			return nb_err(res, "ring %d: %s", i, kt_errname(-r));
+		/* The polling guest's one and only word about calls. */
+		if (m->poll)
+			kt_vq_no_interrupt(&qp->dev.vq[i], true);
+	}
+	for (i = 0; i < 2; i++) {
+		r = kt_net_backend(&qp->dev, i, qp->tapfd);
+		if (r)
+			return nb_err(res, "SET_BACKEND %d: %s", i,
+				      kt_errname(-r));
+	}
+	for (q = 0; q < qp->index; q++)
+		known[q] = qp->run->qp[q].worker;
+	qp->worker = nb_find_worker(getpid(), known, qp->index);
+	if (qp->worker)
+		nb_pin(qp->worker, (qp->index + 1) % 2);
+}
+
+/*
+ * The measuring child: one model, one device (NULL: the generator alone),
+ * one cell.
+ */
+static void nb_measure(const struct nb_model *m, const struct nb_dev *d,
+		       const struct nb_cell *cell, struct nb_result *res)
 {
 	static struct nb_run run;
-	pthread_t clock_th, gen_th;
-	int r, i;
+	pthread_t clock_th, gen_th, guest_th[NB_MAX_QP];
+	unsigned int q, nth = 1;
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	res->ok = 1;
+	run.model = m;
 	run.cell = cell;
 	run.res = res;
 	run.psock = -1;
-	run.dev.fd = -1;
-	run.guest_tid = nb_gettid();
+	run.nqp = d ? m->nqp : 0;
+	for (q = 0; q < NB_MAX_QP; q++) {
+		run.qp[q].run = &run;
+		run.qp[q].index = q;
+		run.qp[q].dev.fd = -1;
+		run.qp[q].tapfd = -1;
+	}
+	run.qp[0].guest_tid = nb_gettid();
 	nb_pin(0, 0);
 
-	if (nb_tap(&run))
-		return nb_err(res, "tap: cannot create one (tun loaded? root?)");
+	r = nb_tap(&run);
+	if (r)
+		return nb_err(res, "tap: cannot create one (tun loaded? root?): %s",
+			      strerror(-r));
 	if (cell->dir == NB_TX)
 		run.frame_len = kt_frame_test(run.frame, nb_nobody_mac,
 					      kt_guest_mac,
@@ -818,35 +1083,10 @@ static void nb_measure(const struct nb_dev *d, const struct nb_cell *cell,
 					      run.tap.mac,
 					      cell->frame_len - 14, 2);
 
-	if (d) {
-		r = kt_dev_open(&run.dev, d->path);
-		if (r)
-			return nb_err(res, "open %s: %s", d->path,
-				      strerror(-r));
-		r = kt_dev_setup(&run.dev, NB_FEATURES | (d->viommu ?
-				 1ULL << VIRTIO_F_ACCESS_PLATFORM : 0));
-		if (r)
-			return nb_err(res, "device setup: %s", kt_errname(-r));
-		if (d->viommu) {
-			r = nb_viommu(&run);
-			if (r)
-				return nb_err(res, "vIOMMU: %s", kt_errname(-r));
-		}
-		for (i = 0; i < 2; i++) {
-			r = kt_vq_setup(&run.dev, i, opts.ring, 0);
-			if (r)
-				return nb_err(res, "ring %d: %s", i,
-					      kt_errname(-r));
-		}
-		for (i = 0; i < 2; i++) {
-			r = kt_net_backend(&run.dev, i, run.tap.fd);
-			if (r)
-				return nb_err(res, "SET_BACKEND %d: %s", i,
-					      kt_errname(-r));
-		}
-		run.worker = nb_find_worker(getpid());
-		if (run.worker)
-			nb_pin(run.worker, 1);
+	for (q = 0; q < run.nqp; q++) {
+		nb_qp_setup(&run.qp[q], d);
+		if (!res->ok)
+			return;
 	}
 	if (cell->dir == NB_RX) {
 		r = nb_gen_prepare(&run);
@@ -862,17 +1102,23 @@ static void nb_measure(const struct nb_dev *d, const struct nb_cell *cell,
 		pthread_join(clock_th, NULL);
 		return nb_err(res, "pthread_create failed");
 	}
-
-	if (!d)
-		r = 0;
-	else if (cell->dir == NB_RX)
-		r = nb_guest_rx(&run);
-	else
-		r = nb_guest_tx(&run);
-	if (r < 0) {
-		nb_err(res, "guest driver: %s", kt_errname(-r));
-		nb_stop_all();
+	/* Pair 0's guest is this thread, every other pair's a thread. */
+	for (; nth < run.nqp; nth++) {
+		if (pthread_create(&guest_th[nth], NULL, nb_guest_thread,
+				   &run.qp[nth])) {
+			nb_err(res, "pthread_create failed");
+			nb_stop_all();
+			break;
+		}
 	}
+	if (run.nqp && res->ok)
+		nb_guest(&run.qp[0]);
+	for (q = 1; q < nth; q++)
+		pthread_join(guest_th[q], NULL);
+	for (q = 0; q < run.nqp; q++)
+		if (run.qp[q].err)
+			nb_err(res, "guest driver %u: %s", q,
+			       kt_errname(-run.qp[q].err));
 	pthread_join(clock_th, NULL);
 	if (run.gen_started)
 		pthread_join(gen_th, NULL);
@@ -886,8 +1132,8 @@ static void nb_measure(const struct nb_dev *d, const struct nb_cell *cell,
 }
 
 /* Fork, measure in the child, return its result. */
-static void nb_run_child(const struct nb_dev *d, const struct nb_cell *cell,
-			 struct nb_result *res)
+static void nb_run_child(const struct nb_model *m, const struct nb_dev *d,
+			 const struct nb_cell *cell, struct nb_result *res)
 {
 	unsigned int limit = (opts.warmup_ms + opts.time_ms) / 1000 + 30;
 	struct nb_result r;
@@ -910,7 +1156,7 @@ static void nb_run_child(const struct nb_dev *d, const struct nb_cell *cell,
 		close(p[0]);
 		/* A hung device must not hang the benchmark. */
 		alarm(limit);
-		nb_measure(d, cell, &r);
+		nb_measure(m, d, cell, &r);
 		if (write(p[1], &r, sizeof(r)) != sizeof(r))
 			_exit(1);
 		_exit(0);
@@ -1021,19 +1267,20 @@ static double nb_median(const struct nb_result *rs, unsigned int n,
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
-static void nb_print_run(unsigned int round, const struct nb_cell *c,
-			 const struct nb_dev *d, const struct nb_result *r)
+static void nb_print_run(const struct nb_model *m, unsigned int round,
+			 const struct nb_cell *c, const struct nb_dev *d,
+			 const struct nb_result *r)
 {
 	const char *name = d ? d->name : "generator";
 
 	if (!r->ok) {
-		printf("# round %u %-6s %-10s FAILED: %s\n", round, c->name,
-		       name, r->err);
+		printf("# round %u %-8s %-6s %-10s FAILED: %s\n", round,
+		       m->name, c->name, name, r->err);
 		fflush(stdout);
 		return;
 	}
-	printf("# round %u %-6s %-10s %8.0f pps %6.3f Gbit/s  cpu%%: worker %.0f+%.0f guest %.0f+%.0f gen %.0f",
-	       round, c->name, name, nb_pps(r),
+	printf("# round %u %-8s %-6s %-10s %8.0f pps %6.3f Gbit/s  cpu%%: worker %.0f+%.0f guest %.0f+%.0f gen %.0f",
+	       round, m->name, c->name, name, nb_pps(r),
 	       nb_pps(r) * c->frame_len * 8 / 1e9, nb_get_worker(r),
 	       nb_get_worker_wait(r), nb_get_guest(r), nb_get_guest_wait(r),
 	       nb_get_gen(r));
@@ -1054,8 +1301,14 @@ static void nb_usage(FILE *f)
 	fprintf(f,
 		"usage: net-bench [--dev PATH]... [--rounds N] [--warmup MS] [--time MS]\n"
 		"                 [--ring N] [--cells tx64,tx1500,rx64,rx1500]\n"
+		"                 [--model linux,poll,indirect,mq|all]\n"
 		"                 [--gen pktgen|packet] [--gen-all-cpus] [--guest-poll]\n"
 		"                 [--no-pin]\n"
+		"--model: the guest models to measure, each with its own tables (default\n"
+		"linux): linux (EVENT_IDX, waits for calls), poll (no EVENT_IDX,\n"
+		"NO_INTERRUPT, spins on the used ring, ring 256), indirect (every buffer\n"
+		"a 2-entry indirect table), mq (2 queue pairs on a multiqueue tap).\n"
+		"--ring: the rings of every model (default 1024, poll's 256).\n"
 		"Default devices: /dev/kvio-net then /dev/vhost-net; the ratio column is\n"
 		"the first device over the last.  PATH+viommu (e.g. /dev/kvio-net+viommu):\n"
 		"the device behind a kvio-iommu domain that maps all guest RAM at\n"
@@ -1089,6 +1342,35 @@ static int nb_parse_cells(const char *s)
 		}
 		if (!found) {
 			fprintf(stderr, "net-bench: unknown cell %s\n", tok);
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	return 0;
+}
+
+static int nb_parse_models(const char *s)
+{
+	char *copy = strdup(s), *tok, *save = NULL;
+	unsigned int i;
+	bool found;
+
+	if (!copy)
+		return -1;
+	memset(opts.models, 0, sizeof(opts.models));
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		found = false;
+		for (i = 0; i < NB_NMODELS; i++) {
+			if (!strcmp(tok, nb_models[i].name) ||
+			    !strcmp(tok, "all")) {
+				opts.models[i] = true;
+				found = true;
+			}
+		}
+		if (!found) {
+			fprintf(stderr, "net-bench: unknown model %s\n", tok);
 			free(copy);
 			return -1;
 		}
@@ -1160,13 +1442,17 @@ static void nb_print_ratio(const struct nb_result *a,
 	printf(" %5.2f", nb_best(a, n) / nb_best(b, n));
 }
 
-static void nb_print_tables(const struct nb_dev *devs, unsigned int ndevs,
+static void nb_print_tables(const struct nb_model *m,
+			    const struct nb_dev *devs, unsigned int ndevs,
 			    struct nb_result res[][NB_MAX_DEVS][NB_MAX_ROUNDS],
 			    const struct nb_result *gen)
 {
 	unsigned int c, k, n = opts.rounds;
 	double v;
 
+	printf("\n== model %s (%s): %u queue pair(s), rings of %u\n",
+	       m->name, m->what, m->nqp,
+	       opts.ring_set || !m->ring ? opts.ring : m->ring);
 	printf("\nMedians of %u run(s) of %.1f s; Gbit/s counts Ethernet frame bytes (no FCS,\nno vnet header).  ratio: %s / %s, each round's pair of back-to-back\nruns divided, the median of those (min-max in brackets); best: the fastest\nround of one over the fastest of the other.\n\n",
 	       n, opts.time_ms / 1000.0, devs[0].name, devs[ndevs - 1].name);
 	printf("%-3s %5s", "dir", "frame");
@@ -1236,6 +1522,7 @@ int main(int argc, char **argv)
 		{ "time", required_argument, NULL, 't' },
 		{ "ring", required_argument, NULL, 'n' },
 		{ "cells", required_argument, NULL, 'c' },
+		{ "model", required_argument, NULL, 'm' },
 		{ "gen", required_argument, NULL, 'g' },
 		{ "guest-poll", no_argument, NULL, 'p' },
 		{ "no-pin", no_argument, NULL, 'P' },
@@ -1243,16 +1530,18 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	static struct nb_result res[NB_NCELLS][NB_MAX_DEVS][NB_MAX_ROUNDS];
-	static struct nb_result gen[NB_NCELLS];
+	static struct nb_result res[NB_NMODELS][NB_NCELLS][NB_MAX_DEVS][NB_MAX_ROUNDS];
+	static struct nb_result gen[NB_NMODELS][NB_NCELLS];
 	struct nb_dev devs[NB_MAX_DEVS];
-	unsigned int ndevs = 0, i, k, c, round, failures = 0;
+	unsigned int ndevs = 0, i, k, c, m, round, failures = 0;
+	const struct nb_model *model;
 	bool gen_asked = false;
 	double t_start = nb_now();
 	int o;
 
 	for (i = 0; i < NB_NCELLS; i++)
 		opts.cells[i] = true;
+	opts.models[0] = true;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
 		case 'd':
@@ -1275,9 +1564,14 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			opts.ring = atoi(optarg);
+			opts.ring_set = true;
 			break;
 		case 'c':
 			if (nb_parse_cells(optarg))
+				return 2;
+			break;
+		case 'm':
+			if (nb_parse_models(optarg))
 				return 2;
 			break;
 		case 'g':
@@ -1339,41 +1633,62 @@ int main(int argc, char **argv)
 	/* The children's pktgen writes must not die of a closed pipe. */
 	signal(SIGPIPE, SIG_IGN);
 
-	printf("# net-bench: %u round(s) of %u ms after %u ms warm-up; rings of %u; %ld CPUs;\n# RX generator %s (SCHED_IDLE%s); guest %s; %s\n",
-	       opts.rounds, opts.time_ms, opts.warmup_ms, opts.ring,
+	printf("# net-bench: %u round(s) of %u ms after %u ms warm-up; %ld CPUs;\n# RX generator %s (SCHED_IDLE%s, normal priority with the poll model); %s\n",
+	       opts.rounds, opts.time_ms, opts.warmup_ms,
 	       sysconf(_SC_NPROCESSORS_ONLN), nb_gen_name(),
 	       opts.gen == NB_GEN_PACKET || !opts.pin ? "" :
 	       opts.gen_all_cpus ? ", every CPU" : ", CPU 0",
-	       opts.guest_poll ? "polls" : "waits for calls (EVENT_IDX)",
-	       opts.pin ? "guest on CPU 0, worker on CPU 1" : "nothing pinned");
+	       opts.pin ? "guest N and worker N+1 on CPU N and N+1 mod 2" :
+	       "nothing pinned");
+	for (m = 0; m < NB_NMODELS; m++)
+		if (opts.models[m])
+			printf("# model %-8s %s; rings of %u%s\n",
+			       nb_models[m].name, nb_models[m].what,
+			       opts.ring_set || !nb_models[m].ring ? opts.ring :
+			       nb_models[m].ring,
+			       opts.guest_poll && !nb_models[m].poll ?
+			       ", but it polls (--guest-poll)" : "");
 
-	/* The RX generator's own ceiling, once per frame size. */
-	for (c = 0; c < NB_NCELLS; c++) {
-		if (!opts.cells[c] || nb_cells[c].dir != NB_RX)
+	/*
+	 * One model after the other, each with its tables as soon as its
+	 * rounds are done.
+	 */
+	for (m = 0; m < NB_NMODELS; m++) {
+		if (!opts.models[m])
 			continue;
-		nb_run_child(NULL, &nb_cells[c], &gen[c]);
-		nb_print_run(0, &nb_cells[c], NULL, &gen[c]);
-	}
-
-	for (round = 0; round < opts.rounds; round++) {
+		model = &nb_models[m];
+		/* The RX generator's own ceiling, once per frame size. */
 		for (c = 0; c < NB_NCELLS; c++) {
-			if (!opts.cells[c])
+			if (!opts.cells[c] || nb_cells[c].dir != NB_RX)
 				continue;
-			for (i = 0; i < ndevs; i++) {
-				/* Alternate who goes first: order effects
-				 * (warm caches, drift) cancel out. */
-				k = (round + c) % 2 ? ndevs - 1 - i : i;
-				nb_run_child(&devs[k], &nb_cells[c],
-					     &res[c][k][round]);
-				nb_print_run(round + 1, &nb_cells[c], &devs[k],
-					     &res[c][k][round]);
-				if (!res[c][k][round].ok)
-					failures++;
+			nb_run_child(model, NULL, &nb_cells[c], &gen[m][c]);
+			nb_print_run(model, 0, &nb_cells[c], NULL, &gen[m][c]);
+		}
+
+		for (round = 0; round < opts.rounds; round++) {
+			for (c = 0; c < NB_NCELLS; c++) {
+				if (!opts.cells[c])
+					continue;
+				for (i = 0; i < ndevs; i++) {
+					/*
+					 * Alternate who goes first: order
+					 * effects (warm caches, drift)
+					 * cancel out.
+					 */
+					k = (round + c) % 2 ? ndevs - 1 - i : i;
+					nb_run_child(model, &devs[k],
+						     &nb_cells[c],
+						     &res[m][c][k][round]);
+					nb_print_run(model, round + 1,
+						     &nb_cells[c], &devs[k],
+						     &res[m][c][k][round]);
+					if (!res[m][c][k][round].ok)
+						failures++;
+				}
 			}
 		}
+		nb_print_tables(model, devs, ndevs, res[m], gen[m]);
 	}
-
-	nb_print_tables(devs, ndevs, res, gen);
 	printf("\nnet-bench: %u failed run(s), %.0f s in all\n", failures,
 	       nb_now() - t_start);
 	return failures ? 1 : 0;

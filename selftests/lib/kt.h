@@ -315,6 +315,7 @@ struct kt_tap {
 	char name[16];
 	int ifindex;
 	uint8_t mac[6];
+	short flags;		/* TUNSETIFF's: kt_tap_queue() repeats them */
 };
 
 /*
@@ -331,6 +332,15 @@ int kt_netns_enter(void);
  */
 int kt_tap_create(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
 		  const char *ipv4);
+/*
+ * kt_tap_create() with IFF_MULTI_QUEUE: tap->fd is its first queue.
+ * kt_tap_queue() attaches one more queue (as QEMU opens one per queue pair
+ * of a multiqueue virtio-net) and returns its fd or -errno; the caller
+ * closes it.
+ */
+int kt_tap_create_mq(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
+		     const char *ipv4);
+int kt_tap_queue(const struct kt_tap *tap);
 void kt_tap_close(struct kt_tap *tap);
 /* ioctl(req, ifr) on a throwaway AF_INET socket: 0 or -errno. */
 struct ifreq;

@@ -62,8 +62,8 @@ int kt_ifreq_ioctl(unsigned long req, struct ifreq *ifr)
 	return r;
 }
 
-int kt_tap_create(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
-		  const char *ipv4)
+static int kt_tap_make(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
+		       const char *ipv4, short flags)
 {
 	struct sockaddr_in *sin;
 	struct ifreq ifr;
@@ -80,9 +80,10 @@ int kt_tap_create(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
 			       strerror(errno));
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | flags;
 	if (vnet_hdr_sz > 0)
 		ifr.ifr_flags |= IFF_VNET_HDR;
+	tap->flags = ifr.ifr_flags;
 	if (ioctl(tap->fd, TUNSETIFF, &ifr) < 0)
 		return kt_fail("TUNSETIFF %s: %s", name, strerror(errno));
 	snprintf(tap->name, sizeof(tap->name), "%s", ifr.ifr_name);
@@ -130,6 +131,42 @@ int kt_tap_create(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
 		return kt_fail("if_nametoindex %s: %s", tap->name,
 			       strerror(errno));
 	return KT_PASS;
+}
+
+int kt_tap_create(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
+		  const char *ipv4)
+{
+	return kt_tap_make(tap, name, vnet_hdr_sz, ipv4, 0);
+}
+
+int kt_tap_create_mq(struct kt_tap *tap, const char *name, int vnet_hdr_sz,
+		     const char *ipv4)
+{
+	return kt_tap_make(tap, name, vnet_hdr_sz, ipv4, IFF_MULTI_QUEUE);
+}
+
+int kt_tap_queue(const struct kt_tap *tap)
+{
+	struct ifreq ifr;
+	int fd, r;
+
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", tap->name);
+	/*
+	 * The same flags as the first queue: tun takes each attach's flags
+	 * as the whole device's, so a queue without IFF_VNET_HDR would turn
+	 * the header off for every queue.
+	 */
+	ifr.ifr_flags = tap->flags;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 void kt_tap_close(struct kt_tap *tap)
