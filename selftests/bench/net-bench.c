@@ -1322,35 +1322,23 @@ static void nb_usage(FILE *f)
 		"SCHED_IDLE it only takes what the worker leaves idle).\n");
 }
 
-static int nb_parse_cells(const char *s)
+static const char *nb_cell_name(unsigned int i)
 {
-	char *copy = strdup(s), *tok, *save = NULL;
-	unsigned int i;
-	bool found;
-
-	if (!copy)
-		return -1;
-	memset(opts.cells, 0, sizeof(opts.cells));
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		found = false;
-		for (i = 0; i < NB_NCELLS; i++) {
-			if (!strcmp(tok, nb_cells[i].name)) {
-				opts.cells[i] = true;
-				found = true;
-			}
-		}
-		if (!found) {
-			fprintf(stderr, "net-bench: unknown cell %s\n", tok);
-			free(copy);
-			return -1;
-		}
-	}
-	free(copy);
-	return 0;
+	return nb_cells[i].name;
 }
 
-static int nb_parse_models(const char *s)
+static const char *nb_model_name(unsigned int i)
+{
+	return nb_models[i].name;
+}
+
+/*
+ * --cells and --model: a comma-separated list of names into @sel[0..@n-1]
+ * (entry i is called name(i)); with @all, "all" selects every entry.
+ * -1 for an unknown name.
+ */
+static int nb_parse_list(const char *s, const char *what, unsigned int n,
+			 const char *(*name)(unsigned int), bool all, bool *sel)
 {
 	char *copy = strdup(s), *tok, *save = NULL;
 	unsigned int i;
@@ -1358,19 +1346,18 @@ static int nb_parse_models(const char *s)
 
 	if (!copy)
 		return -1;
-	memset(opts.models, 0, sizeof(opts.models));
+	memset(sel, 0, n * sizeof(*sel));
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		found = false;
-		for (i = 0; i < NB_NMODELS; i++) {
-			if (!strcmp(tok, nb_models[i].name) ||
-			    !strcmp(tok, "all")) {
-				opts.models[i] = true;
+		for (i = 0; i < n; i++) {
+			if (!strcmp(tok, name(i)) || (all && !strcmp(tok, "all"))) {
+				sel[i] = true;
 				found = true;
 			}
 		}
 		if (!found) {
-			fprintf(stderr, "net-bench: unknown model %s\n", tok);
+			fprintf(stderr, "net-bench: unknown %s %s\n", what, tok);
 			free(copy);
 			return -1;
 		}
@@ -1567,11 +1554,13 @@ int main(int argc, char **argv)
 			opts.ring_set = true;
 			break;
 		case 'c':
-			if (nb_parse_cells(optarg))
+			if (nb_parse_list(optarg, "cell", NB_NCELLS, nb_cell_name,
+					  false, opts.cells))
 				return 2;
 			break;
 		case 'm':
-			if (nb_parse_models(optarg))
+			if (nb_parse_list(optarg, "model", NB_NMODELS, nb_model_name,
+					  true, opts.models))
 				return 2;
 			break;
 		case 'g':
