@@ -243,16 +243,6 @@ static int kvio_area_copy(struct kvio_vq *vq, enum kvio_ring_area area,
 	return ret;
 }
 
-static int kvio_area_read(struct kvio_vq *vq, enum kvio_ring_area area,
-			  size_t off, void *buf, size_t len)
-{
-	void __user *base = kvio_area_base(vq, area);
-
-	if (likely(base))
-		return copy_from_user(buf, base + off, len) ? -EFAULT : 0;
-	return kvio_area_copy(vq, area, off, buf, len, false);
-}
-
 static int kvio_area_write(struct kvio_vq *vq, enum kvio_ring_area area,
 			   size_t off, const void *buf, size_t len)
 {
@@ -263,21 +253,32 @@ static int kvio_area_write(struct kvio_vq *vq, enum kvio_ring_area area,
 	return kvio_area_copy(vq, area, off, (void *)buf, len, true);
 }
 
-static int kvio_area_get16(struct kvio_vq *vq, enum kvio_ring_area area,
-			   size_t off, u16 *val)
+static __always_inline int kvio_area_get16(struct kvio_vq *vq,
+					   enum kvio_ring_area area,
+					   size_t off, u16 *val)
 {
 	void __user *base = kvio_area_base(vq, area);
 	__virtio16 v;
 	int ret;
 
-	if (likely(base))
-		ret = get_user(v, (__virtio16 __user *)(base + off));
-	else
+	if (unlikely(!base)) {
 		ret = kvio_area_copy(vq, area, off, &v, sizeof(v), false);
-	if (ret)
-		return ret;
+		if (ret)
+			return ret;
+	} else {
+		__virtio16 __user *p = base + off;
+
+		/* A load in place, not a call to get_user()'s routine. */
+		if (!user_access_begin(p, sizeof(*p)))
+			return -EFAULT;
+		unsafe_get_user(v, p, efault);
+		user_access_end();
+	}
 	*val = kvio16_to_cpu(vq, v);
 	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 /* Writes a u16 of the used area and logs it. */
@@ -444,18 +445,58 @@ static int kvio_vq_fetch_avail_idx(struct kvio_vq *vq)
 
 /*
  * The chain parser's ops (include/kvio/chain.h): descriptors come from the
- * ring's table, addresses translate through the device IOTLB or the memory
- * table, and indirect tables are read from the owner's memory.
+ * ring's table, addresses translate through the ring's IOVA stage, if any,
+ * and the memory table, and indirect tables are read from the owner's
+ * memory.  They are compiled into the parser (core/chain.c, included
+ * below), not called through a table: the walker calls the first two once
+ * per descriptor of every chain.
  */
-static int kvio_vq_chain_read_desc(struct kvio_chain *c, unsigned int i,
-				   struct vring_desc *raw)
+
+/*
+ * A descriptor is read field by field in one user-access section, as
+ * plain loads: the copy routine would be a call and a string copy for 16
+ * bytes.  Each field is read once; the parser works on this copy only.
+ */
+static __always_inline int kvio_user_read_desc(struct vring_desc __user *d,
+					       struct vring_desc *raw)
 {
-	return kvio_area_read(c->priv, KVIO_RING_DESC, i * sizeof(*raw), raw,
-			      sizeof(*raw));
+	if (!user_access_begin(d, sizeof(*d)))
+		return -EFAULT;
+	unsafe_get_user(raw->addr, &d->addr, efault);
+	unsafe_get_user(raw->len, &d->len, efault);
+	unsafe_get_user(raw->flags, &d->flags, efault);
+	unsafe_get_user(raw->next, &d->next, efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
-static int kvio_vq_chain_translate(struct kvio_chain *c, u64 addr,
-				   bool write, struct kvio_chain_map *cmap)
+static __always_inline int kvio_vq_read_desc(struct kvio_vq *vq,
+					     unsigned int i,
+					     struct vring_desc *raw)
+{
+	struct vring_desc __user *d = kvio_area_base(vq, KVIO_RING_DESC);
+
+	if (unlikely(!d))
+		return kvio_area_copy(vq, KVIO_RING_DESC, i * sizeof(*raw),
+				      raw, sizeof(*raw), false);
+	return kvio_user_read_desc(d + i, raw);
+}
+
+#define KVIO_CHAIN_DIRECT_OPS
+
+static __always_inline int kvio_chain_op_read_desc(struct kvio_chain *c,
+						   unsigned int i,
+						   struct vring_desc *raw)
+{
+	return kvio_vq_read_desc(c->priv, i, raw);
+}
+
+static __always_inline int kvio_chain_op_translate(struct kvio_chain *c,
+						   u64 addr, bool write,
+						   struct kvio_chain_map *cmap)
 {
 	struct kvio_piece piece;
 	int ret;
@@ -470,23 +511,23 @@ static int kvio_vq_chain_translate(struct kvio_chain *c, u64 addr,
 	return 0;
 }
 
-static int kvio_vq_chain_read(struct kvio_chain *c, u64 uaddr, void *buf,
-			      size_t len)
+/* Indirect tables: whole entries unless a translation ends inside one. */
+static __always_inline int kvio_chain_op_read(struct kvio_chain *c, u64 uaddr,
+					      void *buf, size_t len)
 {
-	return copy_from_user(buf, u64_to_user_ptr(uaddr), len) ? -EFAULT : 0;
+	void __user *p = u64_to_user_ptr(uaddr);
+
+	if (likely(len == sizeof(struct vring_desc)))
+		return kvio_user_read_desc(p, buf);
+	return copy_from_user(buf, p, len) ? -EFAULT : 0;
 }
 
-static void kvio_vq_chain_resched(struct kvio_chain *c)
+static __always_inline void kvio_chain_op_resched(struct kvio_chain *c)
 {
 	cond_resched();
 }
 
-static const struct kvio_chain_ops kvio_vq_chain_ops = {
-	.read_desc = kvio_vq_chain_read_desc,
-	.translate = kvio_vq_chain_translate,
-	.read = kvio_vq_chain_read,
-	.resched = kvio_vq_chain_resched,
-};
+#include "chain.c"
 
 /**
  * kvio_vq_get_desc() - take the next available chain
@@ -535,7 +576,6 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     struct kvio_log *log, unsigned int *log_num)
 {
 	struct kvio_chain c = {
-		.ops = &kvio_vq_chain_ops,
 		.priv = vq,
 		.num = vq->num,
 		.little_endian = kvio_vq_is_little_endian(vq),
