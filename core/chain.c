@@ -115,9 +115,14 @@ static u64 kvio_chain_span(const struct kvio_chain_map *map, u64 addr, u64 len)
 	return len - 1 > room ? room + 1 : len;
 }
 
-/* ops->translate, with its answer checked to hold @addr. */
-static int kvio_chain_translate(struct kvio_chain *c, u64 addr, bool write,
-				struct kvio_chain_map *map)
+/*
+ * ops->translate, with its answer checked to hold @addr.  This and
+ * kvio_chain_add() run per descriptor: always inlined, so a descriptor
+ * costs no call in kvio_core (see kvio_chain_op_read_desc()).
+ */
+static __always_inline int kvio_chain_translate(struct kvio_chain *c,
+						u64 addr, bool write,
+						struct kvio_chain_map *map)
 {
 	int ret;
 
@@ -135,8 +140,9 @@ static int kvio_chain_translate(struct kvio_chain *c, u64 addr, bool write,
  * past iov_count, -EFAULT if it wraps or does not translate, or the
  * translation's error.  Pieces adjacent in user memory share an iovec.
  */
-static int kvio_chain_map_buf(struct kvio_chain *c, u64 addr, u32 len,
-			      bool write)
+static __always_inline int kvio_chain_map_buf(struct kvio_chain *c,
+					      u64 addr, u32 len,
+					      bool write)
 {
 	unsigned int used = c->out + c->in;
 	struct iovec *iov = c->iov + used;
@@ -201,7 +207,8 @@ static int kvio_chain_log(struct kvio_chain *c, const struct kvio_desc *d,
 	return 0;
 }
 
-static int kvio_chain_add(struct kvio_chain *c, const struct kvio_desc *d)
+static __always_inline int kvio_chain_add(struct kvio_chain *c,
+					  const struct kvio_desc *d)
 {
 	bool writable = d->flags & VRING_DESC_F_WRITE;
 	unsigned int used = c->out + c->in;

@@ -80,28 +80,21 @@ static int kvio_vq_fail(struct kvio_vq *vq, int err, const char *why)
 
 /* Translation. */
 
-/*
- * The piece at @addr (to @last at most) in @vq's view: through its IOVA
- * stage, if any, and the memory table.  A fault in the IOVA stage goes to
- * that stage's owner (a device IOTLB asks the VMM: -EAGAIN).
- */
-static int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last,
-			     u32 perm, struct kvio_piece *piece)
+/* Past the region hit last, or through an IOVA stage. */
+static noinline int kvio_vq_translate_slow(struct kvio_vq *vq, u64 addr,
+					   u64 last, u32 perm,
+					   struct kvio_piece *piece)
 {
 	struct kvio_as *iova = vq->iova;
 	struct kvio_as_entry map;
 	int ret;
 
-	/* Guest-physical: the region hit last, else a lookup that caches. */
-	if (likely(!iova)) {
-		if (unlikely(addr < vq->mem_hit.start ||
-			     addr > vq->mem_hit.last)) {
-			if (!vq->mem || !kvio_as_lookup(vq->mem, addr, &map))
-				return -EFAULT;
-			vq->mem_hit.start = map.start;
-			vq->mem_hit.last = map.last;
-			vq->mem_hit.addr = map.addr;
-		}
+	if (!iova) {
+		if (!vq->mem || !kvio_as_lookup(vq->mem, addr, &map))
+			return -EFAULT;
+		vq->mem_hit.start = map.start;
+		vq->mem_hit.last = map.last;
+		vq->mem_hit.addr = map.addr;
 		/* Memory-table regions allow reads and writes. */
 		piece->last = min(vq->mem_hit.last, last);
 		piece->hva = vq->mem_hit.addr + (addr - vq->mem_hit.start);
@@ -129,6 +122,28 @@ static int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last,
 	if (ret == -EFAULT || !iova->ops || !iova->ops->fault)
 		return -EFAULT;
 	return iova->ops->fault(iova, vq, addr, perm, ret);
+}
+
+/*
+ * The piece at @addr (to @last at most) in @vq's view: through its IOVA
+ * stage, if any, and the memory table.  A fault in the IOVA stage goes to
+ * that stage's owner (a device IOTLB asks the VMM: -EAGAIN).  Inline for
+ * the common case, a guest-physical address in the region hit last: the
+ * parser translates every descriptor.
+ */
+static __always_inline int kvio_vq_translate(struct kvio_vq *vq, u64 addr,
+					     u64 last, u32 perm,
+					     struct kvio_piece *piece)
+{
+	if (likely(!vq->iova && addr >= vq->mem_hit.start &&
+		   addr <= vq->mem_hit.last)) {
+		/* Memory-table regions allow reads and writes. */
+		piece->last = min(vq->mem_hit.last, last);
+		piece->hva = vq->mem_hit.addr + (addr - vq->mem_hit.start);
+		piece->opaque = NULL;
+		return 0;
+	}
+	return kvio_vq_translate_slow(vq, addr, last, perm, piece);
 }
 
 int kvio_piece_iter_init(struct kvio_piece_iter *it, u64 addr, u64 len,
@@ -351,18 +366,11 @@ static int kvio_vq_configured(struct kvio_vq *vq)
 	return 0;
 }
 
-/* Every data-path entry point starts here. */
-static int kvio_vq_prepare(struct kvio_vq *vq)
+/* First use, or a ring area to check again: set up or re-validate. */
+static noinline int kvio_vq_prepare_slow(struct kvio_vq *vq)
 {
 	int ret;
 
-	if (unlikely(vq->broken))
-		return -EIO;
-	/* Set up, and with an IOVA stage nothing removed since it was. */
-	if (likely(vq->access_ready &&
-		   (!vq->iova || (vq->meta_ready && vq->iova_unmaps ==
-				  READ_ONCE(vq->iova->unmaps)))))
-		return 0;
 	ret = kvio_vq_configured(vq);
 	if (ret)
 		return kvio_vq_fail(vq, ret, "ring not set up or unreachable");
@@ -372,6 +380,19 @@ static int kvio_vq_prepare(struct kvio_vq *vq)
 			return kvio_vq_fail(vq, ret, "used ring unreachable");
 	}
 	return 0;
+}
+
+/* Every data-path entry point starts here. */
+static __always_inline int kvio_vq_prepare(struct kvio_vq *vq)
+{
+	if (unlikely(vq->broken))
+		return -EIO;
+	/* Set up, and with an IOVA stage nothing removed since it was. */
+	if (likely(vq->access_ready &&
+		   (!vq->iova || (vq->meta_ready && vq->iova_unmaps ==
+				  READ_ONCE(vq->iova->unmaps)))))
+		return 0;
+	return kvio_vq_prepare_slow(vq);
 }
 
 /*
@@ -1068,35 +1089,3 @@ bool kvio_vq_busy_wait(struct kvio_vq *vq)
 	return added;
 }
 EXPORT_SYMBOL_GPL(kvio_vq_busy_wait);
-
-/**
- * kvio_vq_exceeds_weight() - whether a handler should yield its worker
- * @vq: the ring
- * @pkts: requests the handler served in this run
- * @total_len: bytes it moved in this run
- *
- * Fairness between the rings of a worker: once a run reaches dev->weight
- * requests or dev->byte_weight bytes (if not 0), the ring's kick work is
- * queued again so the handler continues after the other work queued, and
- * the handler should return.
- *
- * Context: the ring's handler, vq->mutex held.
- * Return: true (the kick work queued) if the run reached either limit,
- * false otherwise.
- */
-bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len)
-{
-	struct kvio_dev *dev = vq->dev;
-
-	if ((dev->byte_weight && total_len >= dev->byte_weight) ||
-	    pkts >= dev->weight) {
-		/*
-		 * Let other rings run; this one continues on its next turn
-		 * (which takes nothing if GET_VRING_BASE stops it first).
-		 */
-		kvio_poll_queue(&vq->poll);
-		return true;
-	}
-	return false;
-}
-EXPORT_SYMBOL_GPL(kvio_vq_exceeds_weight);
