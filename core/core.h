@@ -35,6 +35,11 @@ struct kvio_worker {
 	struct task_struct *task;
 	struct mm_struct *mm;		/* the device's reference, not ours */
 	struct llist_head work_list;
+	/*
+	 * Items taken off @work_list that have not run yet follow the one
+	 * running (kvio_vq_has_work()); written by the worker only.
+	 */
+	bool batch_left;
 	pid_t owner;			/* for the thread names */
 	/* A copy of the owner's credentials until the thread commits it. */
 	struct cred *cred;

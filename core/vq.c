@@ -611,6 +611,18 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_get_desc);
 
+/*
+ * An empty ring: the guest's notifications back on.  True if buffers came
+ * in before it saw them (notifications off again; the ring is read again).
+ */
+static bool kvio_vq_rearm(struct kvio_vq *vq)
+{
+	if (!kvio_vq_enable_notify(vq))
+		return false;
+	kvio_vq_disable_notify(vq);
+	return true;
+}
+
 /**
  * kvio_vq_next_desc() - take the next chain in a handler's loop
  * @vq: the ring, its notifications disabled (kvio_vq_disable_notify())
@@ -643,10 +655,8 @@ int kvio_vq_next_desc(struct kvio_vq *vq, struct iovec *iov,
 		head = kvio_vq_get_desc(vq, iov, iov_count, out_num, in_num,
 					info, log, log_num);
 		/* A chain, an error, or empty with the guest to kick. */
-		if (head != vq->num || likely(!kvio_vq_enable_notify(vq)))
+		if (head != vq->num || likely(!kvio_vq_rearm(vq)))
 			return head;
-		/* The guest slipped buffers in: they are read now. */
-		kvio_vq_disable_notify(vq);
 	}
 }
 EXPORT_SYMBOL_GPL(kvio_vq_next_desc);
@@ -989,23 +999,19 @@ static unsigned long kvio_busy_clock(void)
 	return local_clock() >> 10;
 }
 
-/**
- * kvio_vq_busy_wait() - spin a while for the guest's next chain
- * @vq: the ring, notifications disabled (kvio_vq_disable_notify())
- *
+/*
+ * Spin a while for the guest's next chain (@vq's notifications disabled).
  * For a handler whose ring ran dry, when the VMM gave the ring a busy-loop
  * timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT, microseconds): a guest that
  * waits for each answer by spinning on the used ring (the Linux
- * virtio-iommu driver does, interrupts off) sends its next request within
- * microseconds, and catching it here saves the kick's exit, the eventfd
- * wake-up and a worker switch.  Stops at the timeout, when the CPU is
- * wanted, or when other work waits for this worker.
- *
- * Context: vq->mutex held, in the ring's worker; may sleep.
- * Return: true if the guest added a chain; false otherwise (then the
- * handler enables notifications as usual).
+ * virtio-iommu driver does, interrupts off), or one that keeps requests
+ * coming (a disk at queue depth), adds its next chain soon, and catching
+ * it here saves the kick's exit, the eventfd wake-up and a worker
+ * switch.  Stops at the timeout, when the CPU is wanted, or when other
+ * work waits for this worker.  vq->mutex held, in the ring's worker.
+ * True if the guest added a chain.
  */
-bool kvio_vq_busy_wait(struct kvio_vq *vq)
+static bool kvio_vq_busy_wait(struct kvio_vq *vq)
 {
 	unsigned long end;
 	bool added = false;
@@ -1027,7 +1033,33 @@ bool kvio_vq_busy_wait(struct kvio_vq *vq)
 	migrate_enable();
 	return added;
 }
-EXPORT_SYMBOL_GPL(kvio_vq_busy_wait);
+
+/**
+ * kvio_vq_idle() - a handler found its ring empty: poll a while, or rearm
+ * @vq: the ring, notifications disabled (kvio_vq_disable_notify()), the
+ *	answers so far published (the guest may be waiting for them)
+ *
+ * With a busy-loop timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT), first
+ * kvio_vq_busy_wait(), notifications still off: a chain the guest adds
+ * meanwhile costs it no kick.  Then, or without a timeout, as
+ * kvio_vq_next_desc() does on an empty ring: notifications back on, and
+ * off again if chains came in before the guest saw them.  A handler
+ * polls only before it turns notifications back on: with EVENT_IDX, the
+ * event index written then would have the guest kick for the very next
+ * chain.
+ *
+ * Context: vq->mutex held, in the ring's worker; may sleep.
+ * Return: true if the guest added chains (read them, notifications off);
+ * false if the ring is empty with notifications on: the handler ends.
+ */
+bool kvio_vq_idle(struct kvio_vq *vq)
+{
+	/* A stopped ring reads as empty whatever the guest adds. */
+	if (kvio_vq_stopped(vq))
+		return false;
+	return kvio_vq_busy_wait(vq) || kvio_vq_rearm(vq);
+}
+EXPORT_SYMBOL_GPL(kvio_vq_idle);
 
 /**
  * kvio_vq_exceeds_weight() - whether a handler should yield its worker

@@ -66,6 +66,8 @@ static int kvio_worker_fn(void *data)
 
 		node = llist_reverse_order(node);
 		llist_for_each_entry_safe(work, next, node, node) {
+			/* More of this batch after it (kvio_vq_has_work()). */
+			WRITE_ONCE(worker->batch_left, !!work->node.next);
 			/*
 			 * The successor was read before the bit is cleared:
 			 * once it is, the work can be queued again and its
@@ -273,12 +275,15 @@ EXPORT_SYMBOL_GPL(kvio_vq_work_queue);
  * @vq: the ring
  *
  * A hint for a handler that busy-polls: other work waits for the worker
- * it occupies.  Items the worker already took off its list but has not
- * run yet are not seen (kvio_work_queued() sees them, item by item).
+ * it occupies, queued since the worker last looked at its list or taken
+ * off the list with the item running now (the rest of that batch, which
+ * a handler polling for a while would otherwise hold up: kvio_blk's
+ * completions queued before its kick ran).
  *
- * Context: any; lock-free (RCU).
- * Return: true if the worker's list is not empty; false if it is, or
- * the ring has no worker.
+ * Context: any; lock-free (RCU).  The second half is exact only when
+ * called from an item the worker runs.
+ * Return: true if work waits; false if none does, or the ring has no
+ * worker.
  */
 bool kvio_vq_has_work(struct kvio_vq *vq)
 {
@@ -287,7 +292,8 @@ bool kvio_vq_has_work(struct kvio_vq *vq)
 
 	rcu_read_lock();
 	worker = rcu_dereference(vq->worker);
-	pending = worker && !llist_empty(&worker->work_list);
+	pending = worker && (!llist_empty(&worker->work_list) ||
+			     READ_ONCE(worker->batch_left));
 	rcu_read_unlock();
 	return pending;
 }

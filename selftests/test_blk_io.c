@@ -296,6 +296,79 @@ static int case_data_nullb_buffered(const struct kt_target *t)
 }
 
 /*
+ * VHOST_SET_VRING_BUSYLOOP_TIMEOUT on a disk's ring: after answering, the
+ * device watches the ring for a while (a guest at queue depth answers
+ * completions with new requests), so a request added then is served without
+ * a kick; once the time is up it waits for kicks again.  With EVENT_IDX the
+ * device must poll before it publishes its event index, or the guest would
+ * have to kick anyway.  A spinning worker also stops when its CPU is wanted
+ * (a kernel thread woken there): a few tries, one must be served unkicked
+ * (none is without the busy loop).
+ */
+static int body_busyloop(struct env *e)
+{
+	const unsigned int us = 200000 * kt_timeout_scale();
+	struct vhost_vring_state st = { .index = 0, .num = us };
+	uint8_t *want = kt_blk_alloc(4096);
+	struct kt_blk *b = &e->b;
+	unsigned int i, slot, served = 0;
+	uint32_t used;
+	uint8_t status;
+	int r;
+
+	KT_TRY(kt_pin_apart(getpid()));
+	KT_ERRNO(0, ioctl(b->d.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st));
+	st.num = 0;
+	KT_ERRNO(0, ioctl(b->d.fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &st));
+	KT_ASSERT(st.num == us, "GET_VRING_BUSYLOOP_TIMEOUT: %u", st.num);
+	for (i = 0; i < 5 && !served; i++) {
+		/* Kicked and answered; then the device polls. */
+		kt_fill_pattern(want, 4096, 300 + i);
+		KT_TRY(kt_blk_expect(b, 0, VIRTIO_BLK_T_OUT, 8 * i, want, 4096,
+				     S_OK, 1));
+		r = kt_blk_post(b, 0, 1, VIRTIO_BLK_T_IN, 8 * i, 4096, false);
+		KT_ASSERT(r >= 0, "post: %s", kt_errname(-r));
+		r = kt_blk_reap(b, 0, &slot, &status, &used, us / 1000 + 100);
+		if (r == 0) {
+			KT_ASSERT(!kt_blk_wait_one(b, 0, &status, &used, 5000),
+				  "the kicked read was not answered");
+		} else {
+			KT_ASSERT(r == 1, "reap: %s", kt_errname(-r));
+			served = i + 1;
+		}
+		KT_ASSERT(status == S_OK && used == 4097,
+			  "read: status %u used %u", status, used);
+		if (!kt_bytes_equal(kt_blk_data(b, 0, 1), 4096, want, 4096,
+				    "read"))
+			return KT_FAIL;
+	}
+	KT_ASSERT(served, "%u reads added while the device polls, not kicked, none served",
+		  i);
+	kt_diag("served without a kick at try %u", served);
+	/* Time up: a request without a kick waits, one kick serves it. */
+	kt_sleep_ms(2 * us / 1000);
+	r = kt_blk_post(b, 0, 1, VIRTIO_BLK_T_IN, 0, 4096, false);
+	KT_ASSERT(r >= 0, "post: %s", kt_errname(-r));
+	r = kt_blk_reap(b, 0, &slot, &status, &used, 100);
+	KT_ASSERT(r == 0, "served without a kick after the busy loop ended");
+	KT_ASSERT(!kt_blk_wait_one(b, 0, &status, &used, 5000),
+		  "the kicked read was not answered");
+	KT_ASSERT(status == S_OK && used == 4097);
+	return kt_unpin();
+}
+
+static int case_busyloop_file(const struct kt_target *t)
+{
+	WITH_ENV(env_file(&e_, t, FEAT, 0, 0), body_busyloop);
+}
+
+static int case_busyloop_nullb_direct(const struct kt_target *t)
+{
+	WITH_ENV(env_nullb(&e_, t, FEAT | F(VIRTIO_RING_F_EVENT_IDX), NULL,
+			   O_DIRECT), body_busyloop);
+}
+
+/*
  * O_DIRECT with a guest buffer that is not block aligned: served through
  * the page cache, same bytes.
  */
@@ -1505,6 +1578,8 @@ static const struct kt_case cases[] = {
 	{ "data: file with EVENT_IDX and indirect chains", case_data_file_event_idx },
 	{ "data: null_blk O_DIRECT (asynchronous), via ring and device", case_data_nullb_direct },
 	{ "data: null_blk through the page cache", case_data_nullb_buffered },
+	{ "busy-loop timeout, file: a read added after an answer is served without a kick; after the timeout, kicks again", case_busyloop_file },
+	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: the same with asynchronous completions", case_busyloop_nullb_direct },
 	{ "data: O_DIRECT with an unaligned guest buffer", case_data_unaligned },
 	{ "data: 16 segments of 512 bytes each way, file", case_data_segments },
 	{ "data: 16 segments of 512 bytes each way, O_DIRECT", case_data_segments_direct },

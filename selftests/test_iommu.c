@@ -11,10 +11,8 @@
  * visible to the guest.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -645,46 +643,6 @@ static int case_batch(const struct kt_target *t)
 }
 
 /* 64k mappings in one domain (the default limit), each page its own. */
-/* This process on CPU 0, the worker of its device (kvio-<pid>) on CPU 1. */
-static int pin_apart(pid_t owner)
-{
-	char want[32], comm[32], path[64];
-	cpu_set_t cpu;
-	struct dirent *e;
-	pid_t worker = 0;
-	DIR *d;
-
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return kt_skip("one CPU: the guest and the worker cannot both run");
-	snprintf(want, sizeof(want), "kvio-%d", (int)owner);
-	d = opendir("/proc");
-	KT_ASSERT(d);
-	while (!worker && (e = readdir(d))) {
-		FILE *f;
-
-		if (atoi(e->d_name) <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.16s/comm", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) &&
-		    !strncmp(comm, want, strlen(want)) &&
-		    (comm[strlen(want)] == '\n' || !comm[strlen(want)]))
-			worker = atoi(e->d_name);
-		fclose(f);
-	}
-	closedir(d);
-	KT_ASSERT(worker, "no worker thread %s", want);
-	CPU_ZERO(&cpu);
-	CPU_SET(0, &cpu);
-	KT_ERRNO(0, sched_setaffinity(0, sizeof(cpu), &cpu));
-	CPU_ZERO(&cpu);
-	CPU_SET(1, &cpu);
-	KT_ERRNO(0, sched_setaffinity(worker, sizeof(cpu), &cpu));
-	return KT_PASS;
-}
-
 /*
  * VHOST_SET_VRING_BUSYLOOP_TIMEOUT on the request ring: after answering,
  * the device watches the ring for a while (a Linux guest spins for each
@@ -698,7 +656,6 @@ static int case_busyloop(const struct kt_target *t)
 	struct virtio_iommu_req_map m;
 	unsigned int i, served;
 	uint32_t id, len;
-	cpu_set_t all;
 	uint64_t tok;
 	struct rig g;
 	int r;
@@ -711,7 +668,7 @@ static int case_busyloop(const struct kt_target *t)
 	 * worker are: a spinning worker that shares a CPU yields it (the
 	 * guest wants it to add the request) and stops polling.
 	 */
-	r = pin_apart(getpid());
+	r = kt_pin_apart(getpid());
 	if (r != KT_PASS) {
 		rig_close(&g);
 		return r;
@@ -757,12 +714,7 @@ static int case_busyloop(const struct kt_target *t)
 	KT_TRY(run_queued(&g));
 	KT_ASSERT(g.status[0] == S_OK && g.used_len[0] == TAIL);
 	rig_close(&g);
-	/* This process may run anywhere again (the worker is gone). */
-	CPU_ZERO(&all);
-	for (r = 0; r < CPU_SETSIZE && r < sysconf(_SC_NPROCESSORS_ONLN); r++)
-		CPU_SET(r, &all);
-	KT_ERRNO(0, sched_setaffinity(0, sizeof(all), &all));
-	return KT_PASS;
+	return kt_unpin();
 }
 
 static int case_64k(const struct kt_target *t)

@@ -285,6 +285,13 @@ void kvio_blk_done_work(struct kvio_work *work)
 	llist_for_each_entry_safe(req, next, node, node)
 		kvio_blk_req_finish(req);
 	kvio_blk_publish(bvq);
+	/*
+	 * A busy-polling ring: the guest answers completions with its next
+	 * requests, which the handler watches for (kvio_blk_ring_idle())
+	 * instead of having the guest kick.
+	 */
+	if (bvq->vq.busyloop_timeout && !kvio_vq_stopped(&bvq->vq))
+		kvio_poll_queue(&bvq->vq.poll);
 	mutex_unlock(&bvq->vq.mutex);
 }
 
@@ -713,6 +720,24 @@ static int kvio_blk_handle_req(struct kvio_blk_chain *c, u64 *bytes)
 	}
 }
 
+/*
+ * The ring ran dry: poll a while for the guest's next request if the VMM
+ * set a busy-loop timeout, else (or then) wait for its kick
+ * (kvio_vq_idle()).  Before polling, what was read goes out: the plug's
+ * bios to the driver and the used entries to the guest, both of which
+ * the next request may be waiting on.  True if the guest added chains.
+ */
+static bool kvio_blk_ring_idle(struct kvio_blk_vq *bvq,
+			       struct blk_plug *plug)
+{
+	if (bvq->vq.busyloop_timeout) {
+		blk_finish_plug(plug);
+		kvio_blk_publish(bvq);
+		blk_start_plug(plug);
+	}
+	return kvio_vq_idle(&bvq->vq);
+}
+
 void kvio_blk_handle_kick(struct kvio_work *work)
 {
 	struct kvio_vq *vq = container_of(work, struct kvio_vq, poll.work);
@@ -749,9 +774,10 @@ void kvio_blk_handle_kick(struct kvio_work *work)
 			bvq->held = true;
 			break;
 		}
-		head = kvio_vq_next_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
-					 &c.r.in, &c.info, vq->log,
-					 &c.log_num);
+		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.r.out,
+					&c.r.in, &c.info, vq->log, &c.log_num);
+		if (head == vq->num && kvio_blk_ring_idle(bvq, &plug))
+			continue;
 		/* Empty, malformed (the ring is broken now), an IOTLB miss. */
 		if (head < 0 || head == vq->num)
 			break;

@@ -576,31 +576,24 @@ void kvio_iommu_handle_req(struct kvio_work *work)
 		goto out;
 	kvio_vq_disable_notify(vq);
 	for (;;) {
-		head = kvio_vq_next_desc(vq, vq->iov, vq->iov_limit, &c.out,
-					 &c.in, NULL, vq->log, &log_num);
+		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.out,
+					&c.in, NULL, vq->log, &log_num);
 		/* Malformed (the ring is broken now), an IOTLB miss. */
 		if (head < 0)
 			break;
 		if (head == vq->num) {
 			/*
-			 * Empty.  With a busy-loop timeout: answer what was
-			 * served, then wait a moment for the guest's next
-			 * request (it spins for each answer).
+			 * Empty.  With a busy-loop timeout, answer what was
+			 * served first: the guest spins for each answer, and
+			 * its next request is what the device polls for.
 			 */
-			if (!vq->busyloop_timeout)
-				break;
-			if (n || published) {
+			if (vq->busyloop_timeout && (n || published)) {
 				kvio_iommu_publish(iommu, vq, &n);
 				kvio_vq_signal(vq);
 				published = false;
 			}
-			kvio_vq_disable_notify(vq);
-			if (!kvio_vq_busy_wait(vq)) {
-				/* Kicks again, unless a request slipped in. */
-				if (!kvio_vq_enable_notify(vq))
-					break;
-				kvio_vq_disable_notify(vq);
-			}
+			if (!kvio_vq_idle(vq))
+				break;
 			continue;
 		}
 		c.out_len = iov_length(vq->iov, c.out);

@@ -108,6 +108,15 @@ long kt_timeout_scale(void);		/* $KVIO_TIMEOUT_SCALE, default 1 */
 long kt_deadline(long timeout_ms);
 void kt_sleep_ms(long ms);
 /*
+ * A busy-polling device and its guest on CPUs of their own, as a worker and
+ * a vCPU are (a spinning worker that shares the guest's CPU yields it and
+ * stops polling): this process on CPU 0, the worker of the device it owns
+ * (kvio-<owner>) on CPU 1.  KT_PASS, KT_SKIP on one CPU, or KT_FAIL.
+ * kt_unpin() lets this process run anywhere again.
+ */
+int kt_pin_apart(pid_t owner);
+int kt_unpin(void);
+/*
  * Bounded calls, for teardown cases: close(fd) or ioctl(fd, req, arg) on a
  * thread, waited for up to timeout_ms (stretched by kt_timeout_scale()).
  * KT_FAIL when it has not returned by then (the thread is left behind,

@@ -5,9 +5,11 @@
  * case starts with a process that owns no device yet.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +87,57 @@ long kt_module_refcnt(const char *name)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+int kt_pin_apart(pid_t owner)
+{
+	char want[32], comm[32], path[64];
+	struct dirent *e;
+	pid_t worker = 0;
+	cpu_set_t cpu;
+	DIR *d;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return kt_skip("one CPU: the guest and the worker cannot both run");
+	snprintf(want, sizeof(want), "kvio-%d", (int)owner);
+	d = opendir("/proc");
+	KT_ASSERT(d);
+	while (!worker && (e = readdir(d))) {
+		FILE *f;
+
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, want, strlen(want)) &&
+		    (comm[strlen(want)] == '\n' || !comm[strlen(want)]))
+			worker = atoi(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	KT_ASSERT(worker, "no worker thread %s", want);
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	KT_ERRNO(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	CPU_ZERO(&cpu);
+	CPU_SET(1, &cpu);
+	KT_ERRNO(0, sched_setaffinity(worker, sizeof(cpu), &cpu));
+	return KT_PASS;
+}
+
+int kt_unpin(void)
+{
+	cpu_set_t all;
+	long i;
+
+	CPU_ZERO(&all);
+	for (i = 0; i < CPU_SETSIZE && i < sysconf(_SC_NPROCESSORS_ONLN); i++)
+		CPU_SET(i, &all);
+	KT_ERRNO(0, sched_setaffinity(0, sizeof(all), &all));
+	return KT_PASS;
 }
 
 /*
