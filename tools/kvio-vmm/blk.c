@@ -5,7 +5,7 @@
  * can present, serves the config space from KVIO_BLK_GET_CONFIG, and on
  * DRIVER_OK hands the rings and the disk's fd to the kernel.
  *
- *   --disk PATH[,ro][,queues=N]
+ *   --disk PATH[,ro][,queues=N][,poll=US]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* O_DIRECT */
@@ -51,6 +51,7 @@ struct blk_disk {
 	char *path;
 	bool ro;
 	unsigned int nq;
+	unsigned int poll_us;		/* busy-loop timeout of each ring */
 	int file_fd;			/* the backing file or block device */
 	int fd;				/* /dev/kvio-blk */
 	uint64_t backend_features;	/* VHOST_GET_FEATURES */
@@ -104,9 +105,16 @@ int vmm_disk_parse(const char *spec)
 				free(copy);
 				return blk_parse_err(spec, why);
 			}
+		} else if (!strncmp(tok, "poll=", 5)) {
+			if (vmm_spec_uint(tok + 5, "poll", 0, VMM_POLL_MAX_US,
+					  &d->poll_us, why, sizeof(why))) {
+				free(copy);
+				return blk_parse_err(spec, why);
+			}
 		} else {
 			snprintf(why, sizeof(why),
-				 "unknown option '%.40s' (PATH[,ro][,queues=N])", tok);
+				 "unknown option '%.40s' (PATH[,ro][,queues=N][,poll=US])",
+				 tok);
 			free(copy);
 			return blk_parse_err(spec, why);
 		}
@@ -223,7 +231,8 @@ static int blk_activate(struct virtio_dev *vdev)
 
 	if (vhost_start(d->fd, vdev->vm,
 			vdev->guest_features & d->backend_features) ||
-	    vhost_queues_start(d->fd, vdev, 0, d->nq, &d->rings))
+	    vhost_queues_start(d->fd, vdev, 0, d->nq, d->poll_us,
+			       &d->rings))
 		return -1;
 	if (blk_attach(d))
 		return -1;

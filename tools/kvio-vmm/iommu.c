@@ -123,7 +123,7 @@ static int iommu_activate(struct virtio_dev *vdev)
 	/* Its own rings are guest-physical: it is offered no ACCESS_PLATFORM. */
 	if (vhost_start(viommu.fd, vdev->vm,
 			vdev->guest_features & viommu.backend_features) ||
-	    vhost_queues_start(viommu.fd, vdev, 0, IOMMU_QUEUES, &viommu.rings))
+	    vhost_queues_start(viommu.fd, vdev, 0, IOMMU_QUEUES, 0, &viommu.rings))
 		return -1;
 	return 0;
 }

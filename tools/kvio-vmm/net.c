@@ -3,7 +3,7 @@
  * kvio-vmm: virtio-net devices served by kvio_net (/dev/kvio-net) or any
  * other node of the upstream vhost-net ABI (/dev/vhost-net), over a tap.
  *
- *   --net tap=NAME[,queues=N][,mac=XX:XX:XX:XX:XX:XX][,dev=PATH]
+ *   --net tap=NAME[,queues=N][,mac=XX:XX:XX:XX:XX:XX][,dev=PATH][,poll=US]
  *
  * As QEMU does: one vhost fd and one tap queue per queue pair, the tap
  * doing the virtio-net header (TUNSETVNETHDRSZ 12, the VERSION_1 layout), so
@@ -68,6 +68,7 @@ struct net_dev {
 	char tap[IFNAMSIZ];
 	const char *dev_path;
 	unsigned int npairs;
+	unsigned int poll_us;		/* busy-loop timeout of each ring */
 	uint8_t mac[6];
 	int tap_fd[NET_MAX_PAIRS];
 	int vhost_fd[NET_MAX_PAIRS];
@@ -143,6 +144,10 @@ int vmm_net_parse(const char *spec)
 				snprintf(why, sizeof(why), "mac= is a multicast address");
 				goto err;
 			}
+		} else if (!strncmp(tok, "poll=", 5)) {
+			if (vmm_spec_uint(tok + 5, "poll", 0, VMM_POLL_MAX_US,
+					  &n->poll_us, why, sizeof(why)))
+				goto err;
 		} else if (!strncmp(tok, "dev=", 4)) {
 			if (!tok[4]) {
 				snprintf(why, sizeof(why), "dev= needs a path");
@@ -155,7 +160,7 @@ int vmm_net_parse(const char *spec)
 			}
 		} else {
 			snprintf(why, sizeof(why),
-				 "unknown option '%.40s' (tap=NAME[,queues=N][,mac=..][,dev=PATH])",
+				 "unknown option '%.40s' (tap=NAME[,queues=N][,mac=..][,dev=PATH][,poll=US])",
 				 tok);
 			goto err;
 		}
@@ -578,7 +583,8 @@ static int net_activate(struct virtio_dev *vdev)
 		if (!vdev->q[2 * p].enabled || !vdev->q[2 * p + 1].enabled)
 			continue;
 		if (vhost_start(n->vhost_fd[p], vdev->vm, acked & n->backend_features) ||
-		    vhost_queues_start(n->vhost_fd[p], vdev, 2 * p, 2, &n->rings[p]))
+		    vhost_queues_start(n->vhost_fd[p], vdev, 2 * p, 2, n->poll_us,
+				       &n->rings[p]))
 			return -1;
 		f.fd = n->tap_fd[p];
 		for (f.index = 0; f.index < 2; f.index++) {

@@ -162,8 +162,9 @@ static int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 }
 
 int vhost_queues_start(int fd, struct virtio_dev *vdev, unsigned int q0,
-		       unsigned int n, uint32_t *started)
+		       unsigned int n, unsigned int poll_us, uint32_t *started)
 {
+	struct vhost_vring_state state = { .num = poll_us };
 	unsigned int i;
 
 	for (i = 0; i < n && i < 32; i++) {
@@ -174,6 +175,13 @@ int vhost_queues_start(int fd, struct virtio_dev *vdev, unsigned int q0,
 				      virtio_uses_iova(vdev)))
 			return -1;
 		*started |= 1u << i;
+		state.index = i;
+		if (poll_us &&
+		    ioctl(fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &state) < 0) {
+			fprintf(stderr, "kvio-vmm: ring %u: poll=%u: %s\n", i,
+				poll_us, strerror(errno));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -197,20 +205,27 @@ void vhost_queues_stop(int fd, uint32_t *started)
 	*started = 0;
 }
 
-int vmm_spec_queues(const char *val, unsigned int max, unsigned int *n,
-		    char *why, size_t whylen)
+int vmm_spec_uint(const char *val, const char *name, unsigned long min,
+		  unsigned long max, unsigned int *n, char *why, size_t whylen)
 {
 	unsigned long v;
 	char *end;
 
-	if (max > VMM_MAX_CPUS)
-		max = VMM_MAX_CPUS;
 	errno = 0;
 	v = strtoul(val, &end, 10);
-	if (errno || end == val || *end || v < 1 || v > max) {
-		snprintf(why, whylen, "queues must be a number from 1 to %u", max);
+	if (errno || end == val || *end || val[0] == '-' || v < min || v > max) {
+		snprintf(why, whylen, "%s must be a number from %lu to %lu",
+			 name, min, max);
 		return -1;
 	}
 	*n = v;
 	return 0;
+}
+
+int vmm_spec_queues(const char *val, unsigned int max, unsigned int *n,
+		    char *why, size_t whylen)
+{
+	return vmm_spec_uint(val, "queues", 1,
+			     max < VMM_MAX_CPUS ? max : VMM_MAX_CPUS, n, why,
+			     whylen);
 }

@@ -36,19 +36,28 @@ int vhost_start(int fd, struct vmm *vm, uint64_t features);
 /*
  * Rings 0..@n-1 of @fd from @vdev's queues @q0..@q0+@n-1, those the driver
  * enabled: NUM, BASE 0, ADDR, KICK (the queue's ioeventfd), CALL (its
- * vector's irqfd).  The addresses are guest-physical, translated with
+ * vector's irqfd), and with @poll_us a busy-loop timeout (the SPEC's
+ * poll=).  The addresses are guest-physical, translated with
  * vmm_gpa (bounds checked), or with ACCESS_PLATFORM acked IOVAs the device
  * translates itself (virtio_uses_iova()); alignment is checked either way.
  * Each ring started sets its bit in *@started.  0 or -1 with a message.
  */
 int vhost_queues_start(int fd, struct virtio_dev *vdev, unsigned int q0,
-		       unsigned int n, uint32_t *started);
+		       unsigned int n, unsigned int poll_us, uint32_t *started);
 /*
- * The "queues=N" value of a --disk or --net SPEC: N in 1..min(@max,
- * VMM_MAX_CPUS) into *@n, 0; else -1 with the reason in @why.
+ * A number in a --disk or --net SPEC (@name=@val): decimal, @min..@max,
+ * into *@n, 0; else -1 with the reason in @why.
  */
+int vmm_spec_uint(const char *val, const char *name, unsigned long min,
+		  unsigned long max, unsigned int *n, char *why, size_t whylen);
+/* "queues=N": N in 1..min(@max, VMM_MAX_CPUS). */
 int vmm_spec_queues(const char *val, unsigned int max, unsigned int *n,
 		    char *why, size_t whylen);
+/*
+ * "poll=US": microseconds a ring's worker polls it for more before it
+ * waits for a kick (VHOST_SET_VRING_BUSYLOOP_TIMEOUT), at most a second.
+ */
+#define VMM_POLL_MAX_US		1000000
 
 /* Stop the rings of @fd set in *@started (GET_VRING_BASE), unbind their eventfds. */
 void vhost_queues_stop(int fd, uint32_t *started);
