@@ -19,6 +19,43 @@
 
 #include <kvio/chain.h>
 
+/*
+ * The walker reaches its ops through these four functions.  By default they
+ * go through c->ops, which the KUnit suites and the fuzzer fill in.
+ * kvio_core walks every chain a guest posts: core/vq.c defines
+ * KVIO_CHAIN_DIRECT_OPS and its own kvio_chain_op_*() before including this
+ * file, so the descriptor read and the translation, done per descriptor,
+ * are direct calls the compiler may inline instead of indirect ones
+ * through a retpoline.
+ */
+#ifndef KVIO_CHAIN_DIRECT_OPS
+static inline int kvio_chain_op_read_desc(struct kvio_chain *c,
+					  unsigned int i,
+					  struct vring_desc *raw)
+{
+	return c->ops->read_desc(c, i, raw);
+}
+
+static inline int kvio_chain_op_translate(struct kvio_chain *c, u64 addr,
+					  bool write,
+					  struct kvio_chain_map *map)
+{
+	return c->ops->translate(c, addr, write, map);
+}
+
+static inline int kvio_chain_op_read(struct kvio_chain *c, u64 uaddr,
+				     void *buf, size_t len)
+{
+	return c->ops->read(c, uaddr, buf, len);
+}
+
+static inline void kvio_chain_op_resched(struct kvio_chain *c)
+{
+	if (c->ops->resched)
+		c->ops->resched(c);
+}
+#endif
+
 /* A descriptor in CPU byte order, copied once from the driver's table. */
 struct kvio_desc {
 	u64 addr;
@@ -78,13 +115,18 @@ static u64 kvio_chain_span(const struct kvio_chain_map *map, u64 addr, u64 len)
 	return len - 1 > room ? room + 1 : len;
 }
 
-/* ops->translate, with its answer checked to hold @addr. */
-static int kvio_chain_translate(struct kvio_chain *c, u64 addr, bool write,
-				struct kvio_chain_map *map)
+/*
+ * ops->translate, with its answer checked to hold @addr.  This and
+ * kvio_chain_add() run per descriptor: always inlined, so a descriptor
+ * costs no call in kvio_core (see kvio_chain_op_read_desc()).
+ */
+static __always_inline int kvio_chain_translate(struct kvio_chain *c,
+						u64 addr, bool write,
+						struct kvio_chain_map *map)
 {
 	int ret;
 
-	ret = c->ops->translate(c, addr, write, map);
+	ret = kvio_chain_op_translate(c, addr, write, map);
 	if (ret)
 		return ret;
 	if (unlikely(addr < map->start || addr > map->last))
@@ -98,8 +140,9 @@ static int kvio_chain_translate(struct kvio_chain *c, u64 addr, bool write,
  * past iov_count, -EFAULT if it wraps or does not translate, or the
  * translation's error.  Pieces adjacent in user memory share an iovec.
  */
-static int kvio_chain_map_buf(struct kvio_chain *c, u64 addr, u32 len,
-			      bool write)
+static __always_inline int kvio_chain_map_buf(struct kvio_chain *c,
+					      u64 addr, u32 len,
+					      bool write)
 {
 	unsigned int used = c->out + c->in;
 	struct iovec *iov = c->iov + used;
@@ -164,7 +207,8 @@ static int kvio_chain_log(struct kvio_chain *c, const struct kvio_desc *d,
 	return 0;
 }
 
-static int kvio_chain_add(struct kvio_chain *c, const struct kvio_desc *d)
+static __always_inline int kvio_chain_add(struct kvio_chain *c,
+					  const struct kvio_desc *d)
 {
 	bool writable = d->flags & VRING_DESC_F_WRITE;
 	unsigned int used = c->out + c->in;
@@ -203,8 +247,8 @@ static int kvio_chain_add(struct kvio_chain *c, const struct kvio_desc *d)
 
 static void kvio_chain_step(struct kvio_chain *c)
 {
-	if (c->ops->resched && !(++c->walked % KVIO_CHAIN_BATCH))
-		c->ops->resched(c);
+	if (!(++c->walked % KVIO_CHAIN_BATCH))
+		kvio_chain_op_resched(c);
 }
 
 /* Copies table bytes at @addr, translating through the cached @map. */
@@ -224,8 +268,8 @@ static int kvio_chain_table_read(struct kvio_chain *c,
 			*mapped = true;
 		}
 		span = kvio_chain_span(map, addr, len);
-		ret = c->ops->read(c, map->uaddr + (addr - map->start), buf,
-				   span);
+		ret = kvio_chain_op_read(c, map->uaddr + (addr - map->start),
+					 buf, span);
 		if (ret)
 			return ret;
 		buf += span;
@@ -301,7 +345,7 @@ int kvio_chain_walk(struct kvio_chain *c, unsigned int head)
 	for (;;) {
 		if (++seen > c->num)
 			return kvio_chain_fail(c, -EINVAL, KVIO_CHAIN_LOOP);
-		ret = c->ops->read_desc(c, i, &raw);
+		ret = kvio_chain_op_read_desc(c, i, &raw);
 		if (ret)
 			return kvio_chain_fail(c, ret, KVIO_CHAIN_DESC_FAULT);
 		kvio_chain_load(c, &d, &raw);

@@ -80,28 +80,21 @@ static int kvio_vq_fail(struct kvio_vq *vq, int err, const char *why)
 
 /* Translation. */
 
-/*
- * The piece at @addr (to @last at most) in @vq's view: through its IOVA
- * stage, if any, and the memory table.  A fault in the IOVA stage goes to
- * that stage's owner (a device IOTLB asks the VMM: -EAGAIN).
- */
-static int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last,
-			     u32 perm, struct kvio_piece *piece)
+/* Past the region hit last, or through an IOVA stage. */
+static noinline int kvio_vq_translate_slow(struct kvio_vq *vq, u64 addr,
+					   u64 last, u32 perm,
+					   struct kvio_piece *piece)
 {
 	struct kvio_as *iova = vq->iova;
 	struct kvio_as_entry map;
 	int ret;
 
-	/* Guest-physical: the region hit last, else a lookup that caches. */
-	if (likely(!iova)) {
-		if (unlikely(addr < vq->mem_hit.start ||
-			     addr > vq->mem_hit.last)) {
-			if (!vq->mem || !kvio_as_lookup(vq->mem, addr, &map))
-				return -EFAULT;
-			vq->mem_hit.start = map.start;
-			vq->mem_hit.last = map.last;
-			vq->mem_hit.addr = map.addr;
-		}
+	if (!iova) {
+		if (!vq->mem || !kvio_as_lookup(vq->mem, addr, &map))
+			return -EFAULT;
+		vq->mem_hit.start = map.start;
+		vq->mem_hit.last = map.last;
+		vq->mem_hit.addr = map.addr;
 		/* Memory-table regions allow reads and writes. */
 		piece->last = min(vq->mem_hit.last, last);
 		piece->hva = vq->mem_hit.addr + (addr - vq->mem_hit.start);
@@ -129,6 +122,28 @@ static int kvio_vq_translate(struct kvio_vq *vq, u64 addr, u64 last,
 	if (ret == -EFAULT || !iova->ops || !iova->ops->fault)
 		return -EFAULT;
 	return iova->ops->fault(iova, vq, addr, perm, ret);
+}
+
+/*
+ * The piece at @addr (to @last at most) in @vq's view: through its IOVA
+ * stage, if any, and the memory table.  A fault in the IOVA stage goes to
+ * that stage's owner (a device IOTLB asks the VMM: -EAGAIN).  Inline for
+ * the common case, a guest-physical address in the region hit last: the
+ * parser translates every descriptor.
+ */
+static __always_inline int kvio_vq_translate(struct kvio_vq *vq, u64 addr,
+					     u64 last, u32 perm,
+					     struct kvio_piece *piece)
+{
+	if (likely(!vq->iova && addr >= vq->mem_hit.start &&
+		   addr <= vq->mem_hit.last)) {
+		/* Memory-table regions allow reads and writes. */
+		piece->last = min(vq->mem_hit.last, last);
+		piece->hva = vq->mem_hit.addr + (addr - vq->mem_hit.start);
+		piece->opaque = NULL;
+		return 0;
+	}
+	return kvio_vq_translate_slow(vq, addr, last, perm, piece);
 }
 
 int kvio_piece_iter_init(struct kvio_piece_iter *it, u64 addr, u64 len,
@@ -243,16 +258,6 @@ static int kvio_area_copy(struct kvio_vq *vq, enum kvio_ring_area area,
 	return ret;
 }
 
-static int kvio_area_read(struct kvio_vq *vq, enum kvio_ring_area area,
-			  size_t off, void *buf, size_t len)
-{
-	void __user *base = kvio_area_base(vq, area);
-
-	if (likely(base))
-		return copy_from_user(buf, base + off, len) ? -EFAULT : 0;
-	return kvio_area_copy(vq, area, off, buf, len, false);
-}
-
 static int kvio_area_write(struct kvio_vq *vq, enum kvio_ring_area area,
 			   size_t off, const void *buf, size_t len)
 {
@@ -263,21 +268,32 @@ static int kvio_area_write(struct kvio_vq *vq, enum kvio_ring_area area,
 	return kvio_area_copy(vq, area, off, (void *)buf, len, true);
 }
 
-static int kvio_area_get16(struct kvio_vq *vq, enum kvio_ring_area area,
-			   size_t off, u16 *val)
+static __always_inline int kvio_area_get16(struct kvio_vq *vq,
+					   enum kvio_ring_area area,
+					   size_t off, u16 *val)
 {
 	void __user *base = kvio_area_base(vq, area);
 	__virtio16 v;
 	int ret;
 
-	if (likely(base))
-		ret = get_user(v, (__virtio16 __user *)(base + off));
-	else
+	if (unlikely(!base)) {
 		ret = kvio_area_copy(vq, area, off, &v, sizeof(v), false);
-	if (ret)
-		return ret;
+		if (ret)
+			return ret;
+	} else {
+		__virtio16 __user *p = base + off;
+
+		/* A load in place, not a call to get_user()'s routine. */
+		if (!user_access_begin(p, sizeof(*p)))
+			return -EFAULT;
+		unsafe_get_user(v, p, efault);
+		user_access_end();
+	}
 	*val = kvio16_to_cpu(vq, v);
 	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 /* Writes a u16 of the used area and logs it. */
@@ -350,18 +366,11 @@ static int kvio_vq_configured(struct kvio_vq *vq)
 	return 0;
 }
 
-/* Every data-path entry point starts here. */
-static int kvio_vq_prepare(struct kvio_vq *vq)
+/* First use, or a ring area to check again: set up or re-validate. */
+static noinline int kvio_vq_prepare_slow(struct kvio_vq *vq)
 {
 	int ret;
 
-	if (unlikely(vq->broken))
-		return -EIO;
-	/* Set up, and with an IOVA stage nothing removed since it was. */
-	if (likely(vq->access_ready &&
-		   (!vq->iova || (vq->meta_ready && vq->iova_unmaps ==
-				  READ_ONCE(vq->iova->unmaps)))))
-		return 0;
 	ret = kvio_vq_configured(vq);
 	if (ret)
 		return kvio_vq_fail(vq, ret, "ring not set up or unreachable");
@@ -371,6 +380,19 @@ static int kvio_vq_prepare(struct kvio_vq *vq)
 			return kvio_vq_fail(vq, ret, "used ring unreachable");
 	}
 	return 0;
+}
+
+/* Every data-path entry point starts here. */
+static __always_inline int kvio_vq_prepare(struct kvio_vq *vq)
+{
+	if (unlikely(vq->broken))
+		return -EIO;
+	/* Set up, and with an IOVA stage nothing removed since it was. */
+	if (likely(vq->access_ready &&
+		   (!vq->iova || (vq->meta_ready && vq->iova_unmaps ==
+				  READ_ONCE(vq->iova->unmaps)))))
+		return 0;
+	return kvio_vq_prepare_slow(vq);
 }
 
 /*
@@ -444,18 +466,58 @@ static int kvio_vq_fetch_avail_idx(struct kvio_vq *vq)
 
 /*
  * The chain parser's ops (include/kvio/chain.h): descriptors come from the
- * ring's table, addresses translate through the device IOTLB or the memory
- * table, and indirect tables are read from the owner's memory.
+ * ring's table, addresses translate through the ring's IOVA stage, if any,
+ * and the memory table, and indirect tables are read from the owner's
+ * memory.  They are compiled into the parser (core/chain.c, included
+ * below), not called through a table: the walker calls the first two once
+ * per descriptor of every chain.
  */
-static int kvio_vq_chain_read_desc(struct kvio_chain *c, unsigned int i,
-				   struct vring_desc *raw)
+
+/*
+ * A descriptor is read field by field in one user-access section, as
+ * plain loads: the copy routine would be a call and a string copy for 16
+ * bytes.  Each field is read once; the parser works on this copy only.
+ */
+static __always_inline int kvio_user_read_desc(struct vring_desc __user *d,
+					       struct vring_desc *raw)
 {
-	return kvio_area_read(c->priv, KVIO_RING_DESC, i * sizeof(*raw), raw,
-			      sizeof(*raw));
+	if (!user_access_begin(d, sizeof(*d)))
+		return -EFAULT;
+	unsafe_get_user(raw->addr, &d->addr, efault);
+	unsafe_get_user(raw->len, &d->len, efault);
+	unsafe_get_user(raw->flags, &d->flags, efault);
+	unsafe_get_user(raw->next, &d->next, efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
-static int kvio_vq_chain_translate(struct kvio_chain *c, u64 addr,
-				   bool write, struct kvio_chain_map *cmap)
+static __always_inline int kvio_vq_read_desc(struct kvio_vq *vq,
+					     unsigned int i,
+					     struct vring_desc *raw)
+{
+	struct vring_desc __user *d = kvio_area_base(vq, KVIO_RING_DESC);
+
+	if (unlikely(!d))
+		return kvio_area_copy(vq, KVIO_RING_DESC, i * sizeof(*raw),
+				      raw, sizeof(*raw), false);
+	return kvio_user_read_desc(d + i, raw);
+}
+
+#define KVIO_CHAIN_DIRECT_OPS
+
+static __always_inline int kvio_chain_op_read_desc(struct kvio_chain *c,
+						   unsigned int i,
+						   struct vring_desc *raw)
+{
+	return kvio_vq_read_desc(c->priv, i, raw);
+}
+
+static __always_inline int kvio_chain_op_translate(struct kvio_chain *c,
+						   u64 addr, bool write,
+						   struct kvio_chain_map *cmap)
 {
 	struct kvio_piece piece;
 	int ret;
@@ -470,23 +532,23 @@ static int kvio_vq_chain_translate(struct kvio_chain *c, u64 addr,
 	return 0;
 }
 
-static int kvio_vq_chain_read(struct kvio_chain *c, u64 uaddr, void *buf,
-			      size_t len)
+/* Indirect tables: whole entries unless a translation ends inside one. */
+static __always_inline int kvio_chain_op_read(struct kvio_chain *c, u64 uaddr,
+					      void *buf, size_t len)
 {
-	return copy_from_user(buf, u64_to_user_ptr(uaddr), len) ? -EFAULT : 0;
+	void __user *p = u64_to_user_ptr(uaddr);
+
+	if (likely(len == sizeof(struct vring_desc)))
+		return kvio_user_read_desc(p, buf);
+	return copy_from_user(buf, p, len) ? -EFAULT : 0;
 }
 
-static void kvio_vq_chain_resched(struct kvio_chain *c)
+static __always_inline void kvio_chain_op_resched(struct kvio_chain *c)
 {
 	cond_resched();
 }
 
-static const struct kvio_chain_ops kvio_vq_chain_ops = {
-	.read_desc = kvio_vq_chain_read_desc,
-	.translate = kvio_vq_chain_translate,
-	.read = kvio_vq_chain_read,
-	.resched = kvio_vq_chain_resched,
-};
+#include "chain.c"
 
 /**
  * kvio_vq_get_desc() - take the next available chain
@@ -535,7 +597,6 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     struct kvio_log *log, unsigned int *log_num)
 {
 	struct kvio_chain c = {
-		.ops = &kvio_vq_chain_ops,
 		.priv = vq,
 		.num = vq->num,
 		.little_endian = kvio_vq_is_little_endian(vq),
@@ -1060,35 +1121,3 @@ bool kvio_vq_idle(struct kvio_vq *vq)
 	return kvio_vq_busy_wait(vq) || kvio_vq_rearm(vq);
 }
 EXPORT_SYMBOL_GPL(kvio_vq_idle);
-
-/**
- * kvio_vq_exceeds_weight() - whether a handler should yield its worker
- * @vq: the ring
- * @pkts: requests the handler served in this run
- * @total_len: bytes it moved in this run
- *
- * Fairness between the rings of a worker: once a run reaches dev->weight
- * requests or dev->byte_weight bytes (if not 0), the ring's kick work is
- * queued again so the handler continues after the other work queued, and
- * the handler should return.
- *
- * Context: the ring's handler, vq->mutex held.
- * Return: true (the kick work queued) if the run reached either limit,
- * false otherwise.
- */
-bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len)
-{
-	struct kvio_dev *dev = vq->dev;
-
-	if ((dev->byte_weight && total_len >= dev->byte_weight) ||
-	    pkts >= dev->weight) {
-		/*
-		 * Let other rings run; this one continues on its next turn
-		 * (which takes nothing if GET_VRING_BASE stops it first).
-		 */
-		kvio_poll_queue(&vq->poll);
-		return true;
-	}
-	return false;
-}
-EXPORT_SYMBOL_GPL(kvio_vq_exceeds_weight);

@@ -45,8 +45,8 @@ static unsigned int kvio_net_xdp_pad(struct socket *sock)
  * with small packets), and that side is a fragment sized by our caller.
  * copy_page_from_iter() still checks that the range stays in the page.
  */
-static bool kvio_net_copy_to_frag(void *dst, size_t len,
-				  struct iov_iter *from)
+static inline bool kvio_net_copy_to_frag(void *dst, size_t len,
+					 struct iov_iter *from)
 {
 	struct page *page = virt_to_head_page(dst);
 
@@ -70,7 +70,6 @@ static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
 	struct virtio_net_hdr *gso;
 	struct tun_xdp_hdr *hdr;
 	unsigned int buflen;
-	size_t hdr_copy;
 	void *buf;
 
 	if (len < sock_hlen)
@@ -88,16 +87,21 @@ static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
 	if (!buf)
 		return -ENOMEM;
 
-	/* tun parses gso unconditionally: no header from the guest is none. */
+	/*
+	 * Header and frame come out of guest memory in one copy, the header
+	 * landing in the headroom right in front of the frame; gso gets a
+	 * copy of its first 10 bytes (a 12-byte header's num_buffers means
+	 * nothing on TX).  Two copies out of the guest would each walk the
+	 * iovecs and call the copy routine.
+	 */
+	BUILD_BUG_ON(sizeof(struct virtio_net_hdr_mrg_rxbuf) > NET_SKB_PAD);
+	if (!kvio_net_copy_to_frag(buf + pad - sock_hlen, sock_hlen + len,
+				   from))
+		goto fault;
 	hdr = buf;
-	memset(hdr, 0, sizeof(*hdr));
 	gso = &hdr->gso;
 	if (sock_hlen) {
-		/* A 12-byte header's num_buffers means nothing on TX. */
-		hdr_copy = min(sock_hlen, sizeof(*gso));
-		if (!kvio_net_copy_to_frag(gso, hdr_copy, from))
-			goto fault;
-		iov_iter_advance(from, sock_hlen - hdr_copy);
+		memcpy(gso, buf + pad - sock_hlen, sizeof(*gso));
 
 		/* Make hdr_len cover the checksum field, as tun itself does. */
 		if (gso->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
@@ -110,10 +114,10 @@ static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
 				gso->hdr_len = cpu_to_kvio16(vq, end);
 			}
 		}
+	} else {
+		/* tun parses gso unconditionally: no header is a zero one. */
+		memset(gso, 0, sizeof(*gso));
 	}
-
-	if (!kvio_net_copy_to_frag(buf + pad, len, from))
-		goto fault;
 
 	hdr->buflen = buflen;
 	xdp_init_buff(xdp, buflen, NULL);
@@ -262,9 +266,11 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		}
 
 		iov_iter_init(&msg.msg_iter, ITER_SOURCE, vq->iov, out, len);
-		/* The kernel owns the vnet header: the socket gets none. */
-		iov_iter_advance(&msg.msg_iter, nvq->vhost_hlen);
-		len -= nvq->vhost_hlen;
+		if (nvq->vhost_hlen) {
+			/* The kernel owns the vnet header: the socket gets none. */
+			iov_iter_advance(&msg.msg_iter, nvq->vhost_hlen);
+			len -= nvq->vhost_hlen;
+		}
 
 		if (can_batch) {
 			err = kvio_net_build_xdp(nvq, sock, &msg.msg_iter);

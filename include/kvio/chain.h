@@ -9,7 +9,9 @@
  * copy indirect-table entries.  The same source therefore runs in kvio_core
  * (get_user, the memory table and the device IOTLB), in the KUnit suites
  * (tables in kernel memory) and under libFuzzer in userspace (fuzz/, with a
- * small header shim), so all three exercise one implementation.
+ * small header shim), so all three exercise one implementation.  (kvio_core
+ * compiles the ops in rather than calling them through the table: see
+ * core/chain.c.)
  *
  * Nothing here sleeps or allocates; ops may (kvio_core's do).
  */

@@ -468,9 +468,40 @@ bool kvio_vq_enable_notify(struct kvio_vq *vq);
 void kvio_vq_disable_notify(struct kvio_vq *vq);
 bool kvio_vq_avail_empty(struct kvio_vq *vq);
 bool kvio_vq_idle(struct kvio_vq *vq);
-bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts, int total_len);
 void kvio_vq_set_broken(struct kvio_vq *vq, const char *why);
 int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
 		   unsigned int log_num, u64 len);
+
+/**
+ * kvio_vq_exceeds_weight() - whether a handler should yield its worker
+ * @vq: the ring
+ * @pkts: requests the handler served in this run
+ * @total_len: bytes it moved in this run
+ *
+ * Fairness between the rings of a worker: once a run reaches dev->weight
+ * requests or dev->byte_weight bytes (if not 0), the ring's kick work is
+ * queued again so the handler continues after the other work queued, and
+ * the handler should return.  Inline: handlers call it once per request.
+ *
+ * Context: the ring's handler, vq->mutex held.
+ * Return: true (the kick work queued) if the run reached either limit,
+ * false otherwise.
+ */
+static inline bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts,
+					  int total_len)
+{
+	const struct kvio_dev *dev = vq->dev;
+
+	if ((dev->byte_weight && total_len >= dev->byte_weight) ||
+	    pkts >= dev->weight) {
+		/*
+		 * Let other rings run; this one continues on its next turn
+		 * (which takes nothing if GET_VRING_BASE stops it first).
+		 */
+		kvio_poll_queue(&vq->poll);
+		return true;
+	}
+	return false;
+}
 
 #endif /* _KVIO_VHOST_H */
