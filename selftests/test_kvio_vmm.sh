@@ -164,6 +164,10 @@ wait_vmm() {
 	done
 	if kill -0 "$qpid" 2>/dev/null; then
 		vstatus=timeout
+		# The rings of a guest that stopped answering, as it left them.
+		kill -USR2 "$qpid" 2>/dev/null
+		sleep 1
+		grep -a 'kvio-vmm: .*\(virtio [0-9]\|queue [0-9]\)' "$qemu_err" | diag
 		stop_vmm
 		return
 	fi

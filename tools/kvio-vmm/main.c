@@ -56,6 +56,7 @@ static void print_usage(FILE *f)
 		"event,\n"
 		"128+N signal N (SIGINT, SIGTERM, SIGHUP; one ignored when we start,\n"
 		"as under nohup, stays ignored).\n"
+		"SIGUSR2 prints every virtio queue's ring indices on stderr.\n"
 		"KVIO_VMM_DEBUG=1 in the environment: notes on unclaimed I/O.\n",
 		VMM_MAX_CPUS);
 }
@@ -137,8 +138,12 @@ static int wait_end(struct vmm *vm, int sig_fd)
 			vmm_request_exit(vm, VMM_EXIT_ERROR);
 			break;
 		}
-		if ((pfd[1].revents & POLLIN) &&
-		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
+		if (!(pfd[1].revents & POLLIN) ||
+		    read(sig_fd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGUSR2)
+			vmm_devices_dump(vm);
+		else
 			vmm_request_exit(vm, 128 + (int)si.ssi_signo);
 	}
 	return vm->exit_status;
@@ -282,6 +287,7 @@ static int setup_signals(void)
 			continue;
 		sigaddset(&set, ends[i]);
 	}
+	sigaddset(&set, SIGUSR2);	/* vmm_devices_dump() */
 	block = set;
 	sigaddset(&block, SIGUSR1);	/* the vCPU kick, vCPU threads only */
 	if (pthread_sigmask(SIG_BLOCK, &block, NULL))

@@ -23,6 +23,7 @@
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
 
 #include "virtio-pci.h"
 
@@ -467,6 +468,35 @@ static int virtio_add_cap(struct virtio_dev *vdev, uint8_t type, uint32_t off,
 	return pci_add_cap(&vdev->pci, PCI_CAP_ID_VNDR, buf, caplen);
 }
 
+/* Every virtio function on the bus, for vmm_devices_dump(). */
+static struct virtio_dev *virtio_list[VMM_MAX_VIRTIO];
+static pthread_mutex_t virtio_list_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void virtio_list_add(struct virtio_dev *vdev)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&virtio_list_lock);
+	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
+		if (!virtio_list[i]) {
+			virtio_list[i] = vdev;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&virtio_list_lock);
+}
+
+static void virtio_list_del(struct virtio_dev *vdev)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&virtio_list_lock);
+	for (i = 0; i < VMM_MAX_VIRTIO; i++)
+		if (virtio_list[i] == vdev)
+			virtio_list[i] = NULL;
+	pthread_mutex_unlock(&virtio_list_lock);
+}
+
 int virtio_pci_init(struct virtio_dev *vdev, struct vmm *vm, uint16_t type,
 		    uint32_t class, unsigned int nq, uint16_t qsize,
 		    unsigned int nvec, uint64_t features, uint32_t config_size,
@@ -533,6 +563,7 @@ int virtio_pci_init(struct virtio_dev *vdev, struct vmm *vm, uint16_t type,
 
 	if (pci_dev_add(pdev))
 		goto err;
+	virtio_list_add(vdev);
 	return 0;
 
 err:
@@ -549,6 +580,7 @@ void virtio_pci_exit(struct virtio_dev *vdev)
 {
 	unsigned int i;
 
+	virtio_list_del(vdev);
 	pthread_mutex_lock(&vdev->pci.lock);
 	if (vdev->started) {
 		vdev->ops->reset(vdev);
@@ -575,6 +607,55 @@ int vmm_devices_create(struct vmm *vm)
 		return -1;
 	}
 	return 0;
+}
+
+/* A u16 of guest memory at @gpa, or -1 when it is not RAM. */
+static int virtio_peek16(struct vmm *vm, uint64_t gpa)
+{
+	volatile uint16_t *p = vmm_gpa(vm, gpa, 2);
+
+	return p ? *p : -1;
+}
+
+void vmm_devices_dump(struct vmm *vm)
+{
+	struct virtio_dev *vdev;
+	struct virtio_queue q;
+	unsigned int i, qi;
+	bool event_idx, iova;
+	uint8_t status;
+
+	pthread_mutex_lock(&virtio_list_lock);
+	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
+		vdev = virtio_list[i];
+		if (!vdev)
+			continue;
+		pthread_mutex_lock(&vdev->pci.lock);
+		status = vdev->status;
+		event_idx = vdev->guest_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+		iova = virtio_uses_iova(vdev);
+		fprintf(stderr, "kvio-vmm: 00:%02x.0 virtio %u: status %#x, features %#llx\n",
+			vdev->pci.devfn >> 3, vdev->type, status,
+			(unsigned long long)vdev->guest_features);
+		for (qi = 0; qi < vdev->nq; qi++) {
+			q = vdev->q[qi];
+			if (!q.enabled)
+				continue;
+			if (iova) {
+				fprintf(stderr, "kvio-vmm:   queue %u: size %u, rings at IOVAs\n",
+					qi, q.size);
+				continue;
+			}
+			fprintf(stderr, "kvio-vmm:   queue %u: size %u, avail idx %d flags %d used_event %d; used idx %d flags %d avail_event %d\n",
+				qi, q.size, virtio_peek16(vm, q.avail + 2),
+				virtio_peek16(vm, q.avail),
+				event_idx ? virtio_peek16(vm, q.avail + 4 + 2ULL * q.size) : -1,
+				virtio_peek16(vm, q.used + 2), virtio_peek16(vm, q.used),
+				event_idx ? virtio_peek16(vm, q.used + 4 + 8ULL * q.size) : -1);
+		}
+		pthread_mutex_unlock(&vdev->pci.lock);
+	}
+	pthread_mutex_unlock(&virtio_list_lock);
 }
 
 void vmm_devices_destroy(struct vmm *vm)

@@ -52,6 +52,7 @@
 #define VMM_GSI_MAX		1024
 
 #define VMM_MAX_CPUS		64
+#define VMM_MAX_VIRTIO		32	/* virtio functions (disks, NICs, vIOMMU) */
 
 /* How the guest ended; main() exits with this status. */
 enum vmm_exit {
@@ -155,6 +156,12 @@ int vmm_iommu_devfn(void);
 int vmm_devices_create(struct vmm *vm);
 /* Release every fd, eventfd, kvio attachment; called once, after the vCPUs stopped. */
 void vmm_devices_destroy(struct vmm *vm);
+/*
+ * On stderr, every virtio function's status and each enabled queue's ring
+ * indices and event fields as the guest's memory holds them now (SIGUSR2:
+ * for a guest that stopped answering).
+ */
+void vmm_devices_dump(struct vmm *vm);
 
 /* What ACPI describes: the PCI functions, by devfn, and the vIOMMU. */
 struct vmm_pci_info {
