@@ -612,9 +612,10 @@ int vmm_devices_create(struct vmm *vm)
 /* A u16 of guest memory at @gpa, or -1 when it is not RAM. */
 static int virtio_peek16(struct vmm *vm, uint64_t gpa)
 {
-	volatile uint16_t *p = vmm_gpa(vm, gpa, 2);
+	uint16_t *p = vmm_gpa(vm, gpa, 2);
 
-	return p ? *p : -1;
+	/* The guest writes it meanwhile: one load. */
+	return p ? __atomic_load_n(p, __ATOMIC_RELAXED) : -1;
 }
 
 void vmm_devices_dump(struct vmm *vm)
@@ -646,10 +647,13 @@ void vmm_devices_dump(struct vmm *vm)
 					qi, q.size);
 				continue;
 			}
-			fprintf(stderr, "kvio-vmm:   queue %u: size %u, avail idx %d flags %d used_event %d; used idx %d flags %d avail_event %d\n",
-				qi, q.size, virtio_peek16(vm, q.avail + 2),
+			/* The event fields follow the rings (2.7.10, 2.7.8). */
+			fprintf(stderr, "kvio-vmm:   queue %u: size %u,", qi, q.size);
+			fprintf(stderr, " avail idx %d flags %d used_event %d;",
+				virtio_peek16(vm, q.avail + 2),
 				virtio_peek16(vm, q.avail),
-				event_idx ? virtio_peek16(vm, q.avail + 4 + 2ULL * q.size) : -1,
+				event_idx ? virtio_peek16(vm, q.avail + 4 + 2ULL * q.size) : -1);
+			fprintf(stderr, " used idx %d flags %d avail_event %d\n",
 				virtio_peek16(vm, q.used + 2), virtio_peek16(vm, q.used),
 				event_idx ? virtio_peek16(vm, q.used + 4 + 8ULL * q.size) : -1);
 		}
