@@ -604,6 +604,70 @@ static int case_bidir(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/*
+ * VHOST_SET_VRING_BUSYLOOP_TIMEOUT on both rings: frames each way, then the
+ * guest goes quiet.  Each ring polls at most its timeout after its last
+ * work, so the worker must come to rest.  A handler whose poll other work
+ * of the worker cut short must not queue itself again behind that work: the
+ * other ring's handler would see it queued and do the same, and the two
+ * would hand the worker back and forth for as long as the guest is quiet.
+ */
+static int case_busyloop_quiet(const struct kt_target *t)
+{
+	const unsigned int us = 20000;
+	struct vhost_vring_state st = { .num = us };
+	uint8_t tx[512], rx[512], got[2048];
+	long before, after;
+	struct kt_net n;
+	size_t tlen, rlen;
+	unsigned int i;
+	pid_t worker;
+	ssize_t r2;
+	int r;
+
+	r = kt_net_open(&n, t, F_V1 | F_MRG | F_EVENT_IDX, 128, 1536, 0);
+	if (r != KT_PASS)
+		return r;
+	for (st.index = 0; st.index < 2; st.index++)
+		KT_ERRNO(0, ioctl(n.dev.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+				  &st));
+	worker = kt_worker_pid(getpid());
+	KT_ASSERT(worker, "no worker thread of pid %d", (int)getpid());
+	KT_ASSERT(kt_net_rx_post(&n, 64, false) == 0, "post");
+	for (i = 0; i < 20; i++) {
+		tlen = kt_frame_test(tx, n.tap.mac, kt_guest_mac, 300, i);
+		r = kt_net_tx(&n, tx, tlen, false);
+		KT_ASSERT(r >= 0, "tx %u: %s", i, kt_errname(-r));
+		rlen = kt_frame_test(rx, kt_guest_mac, n.tap.mac, 400, 7000 + i);
+		KT_TRY(inject(&n, rx, rlen));
+		r2 = kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
+				    WAIT_MS);
+		KT_ASSERT(r2 > 0 && kt_bytes_equal(got, r2, tx, tlen, "tx frame"),
+			  "TX frame %u", i);
+		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
+		KT_TRY(kt_net_expect_rx(&n, rx, rlen, WAIT_MS, 1, NULL));
+		KT_ASSERT(kt_net_rx_post(&n, 1, false) == 0, "repost");
+	}
+	/* Quiet now: every poll has ended well within this. */
+	kt_sleep_ms(500);
+	before = kt_task_cpu_ms(worker);
+	kt_sleep_ms(1000);
+	after = kt_task_cpu_ms(worker);
+	KT_ASSERT(before >= 0 && after >= 0, "worker CPU time unreadable");
+	kt_diag("worker CPU time in 1 s of quiet: %ld ms", after - before);
+	KT_ASSERT(after - before < 50,
+		  "the worker spun %ld ms of 1 s with the guest quiet",
+		  after - before);
+	/* And it still serves: one more frame each way. */
+	r = kt_net_tx(&n, tx, tlen, false);
+	KT_ASSERT(r >= 0, "tx: %s", kt_errname(-r));
+	KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
+	KT_TRY(inject(&n, rx, rlen));
+	KT_TRY(kt_net_expect_rx(&n, rx, rlen, WAIT_MS, 1, NULL));
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
 static const struct kt_case cases[] = {
 	{ "TX 10-byte header from the tap (IFF_VNET_HDR)", case_tx_frames,
 	  .data = VARIANT(0, false) },
@@ -655,6 +719,8 @@ static const struct kt_case cases[] = {
 	{ "ring indices wrap 65535 -> 0 on both rings; GET_VRING_BASE after",
 	  case_index_wrap, 120 },
 	{ "300 frames each way at once (MRG_RXBUF, EVENT_IDX)", case_bidir, 180 },
+	{ "busy-loop timeout on both rings: traffic each way, then the worker rests while the guest is quiet",
+	  case_busyloop_quiet, 120 },
 };
 
 int main(int argc, char **argv)

@@ -67,10 +67,14 @@ static void kvio_net_busy_poll_try_queue(struct kvio_vq *vq)
  * at if its mutex can be taken without waiting, since the two handlers may
  * run on different workers and take the mutexes in opposite orders.
  *
- * Returns true if the loop stopped because other work of this device is
- * queued: the caller then re-queues itself instead of enabling notifications.
+ * Other work of the device for the same worker ends the spin, and the
+ * caller then waits for kicks as usual.  It does not queue itself again
+ * behind that work, as upstream's handlers do: here the other work may be
+ * the other ring's handler, which sees this one queued and does the same,
+ * and two idle rings would hand the worker back and forth for as long as
+ * the guest stays quiet.
  */
-bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
+void kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 {
 	struct kvio_net_vq *rnvq = &net->vqs[KVIO_NET_VQ_RX];
 	struct kvio_vq *rvq = &rnvq->vq;
@@ -81,10 +85,9 @@ bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 	struct socket *sock;
 	unsigned long endtime;
 	bool other_live, tx_live;
-	bool intr = false;
 
 	if (!mutex_trylock(&other->mutex))
-		return false;
+		return;
 
 	/* A ring without a backend may not even be set up: leave it alone. */
 	other_live = kvio_vq_get_backend(other) && !kvio_vq_stopped(other);
@@ -101,10 +104,8 @@ bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 	endtime = kvio_net_busy_clock() + timeout;
 	while (!need_resched() && !signal_pending(current) &&
 	       !time_after(kvio_net_busy_clock(), endtime)) {
-		if (kvio_net_work_pending(net, self)) {
-			intr = true;
+		if (kvio_net_work_pending(net, self))
 			break;
-		}
 		if (sock && kvio_net_sock_has_rx_data(rnvq, sock) &&
 		    !kvio_vq_avail_empty(rvq))
 			break;
@@ -123,5 +124,4 @@ bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 	}
 
 	mutex_unlock(&other->mutex);
-	return intr;
 }

@@ -116,7 +116,7 @@ bool kvio_net_sock_has_rx_data(struct kvio_net_vq *rnvq,
 			       struct socket *sock);
 
 /* busypoll.c */
-bool kvio_net_busy_poll(struct kvio_net *net, bool poll_rx);
+void kvio_net_busy_poll(struct kvio_net *net, bool poll_rx);
 
 /* Publish the batched used entries and signal the guest once. */
 void kvio_net_signal_used(struct kvio_net_vq *nvq);

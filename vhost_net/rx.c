@@ -18,14 +18,14 @@
 
 /* Length of the next packet, busy-polling for one if the ring has a timeout. */
 static int kvio_net_rx_peek(struct kvio_net *net, struct kvio_net_vq *nvq,
-			    struct socket *sock, bool *busyloop_intr)
+			    struct socket *sock)
 {
 	int len = kvio_net_peek_len(nvq, sock);
 
 	if (!len && nvq->vq.busyloop_timeout) {
 		/* Let the guest see what it got before we spin. */
 		kvio_net_signal_used(nvq);
-		*busyloop_intr = kvio_net_busy_poll(net, true);
+		kvio_net_busy_poll(net, true);
 		len = kvio_net_peek_len(nvq, sock);
 	}
 	return len;
@@ -145,7 +145,6 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 	size_t sock_len = 0, vhost_len, total_len = 0;
 	struct kvio_log *vq_log = NULL;
 	unsigned int in, log_num = 0;
-	bool busyloop_intr = false;
 	bool mergeable, set_num_buffers;
 	struct iov_iter fixup;
 	__virtio16 num_buffers;
@@ -165,7 +164,7 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			  sizeof(struct virtio_net_hdr_mrg_rxbuf);
 
 	do {
-		peeked = kvio_net_rx_peek(net, nvq, sock, &busyloop_intr);
+		peeked = kvio_net_rx_peek(net, nvq, sock);
 		if (peeked <= 0) {
 			sock_len = 0;
 			break;
@@ -181,9 +180,7 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		if (headcount < 0)
 			goto out;
 		if (!headcount) {
-			if (busyloop_intr) {
-				kvio_poll_queue(&vq->poll);
-			} else if (kvio_vq_enable_notify(vq)) {
+			if (kvio_vq_enable_notify(vq)) {
 				/* The guest slipped buffers in: go on. */
 				kvio_vq_disable_notify(vq);
 				continue;
@@ -191,8 +188,6 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			/* Wait for the guest to add buffers. */
 			goto out;
 		}
-		busyloop_intr = false;
-
 		/* tun/tap: hand recvmsg() the entry we peeked at. */
 		msg.msg_control = kvio_net_rxq_consume(nvq);
 
@@ -251,9 +246,7 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		total_len += vhost_len;
 	} while (!kvio_vq_exceeds_weight(vq, ++recv_pkts, total_len));
 
-	if (busyloop_intr)
-		kvio_poll_queue(&vq->poll);
-	else if (!sock_len)
+	if (!sock_len)
 		/* Socket drained: sleep until it has a packet again. */
 		kvio_net_enable_poll(nvq);
 out:

@@ -183,8 +183,7 @@ void kvio_net_tx_free_frags(struct kvio_net_vq *nvq)
 /* Next TX chain, busy-polling for one if the ring has a timeout. */
 static int kvio_net_tx_get_desc(struct kvio_net *net, struct kvio_net_vq *nvq,
 				struct socket *sock, unsigned int *out,
-				unsigned int *in, struct kvio_desc_info *info,
-				bool *busyloop_intr)
+				unsigned int *in, struct kvio_desc_info *info)
 {
 	struct kvio_vq *vq = &nvq->vq;
 	int r;
@@ -194,7 +193,7 @@ static int kvio_net_tx_get_desc(struct kvio_net *net, struct kvio_net_vq *nvq,
 	if (r >= 0 && r == vq->num && vq->busyloop_timeout) {
 		/* Nothing may wait in a batch while we spin. */
 		kvio_net_tx_flush(nvq, sock);
-		*busyloop_intr = kvio_net_busy_poll(net, false);
+		kvio_net_busy_poll(net, false);
 		r = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, out, in,
 				     info, NULL, NULL);
 	}
@@ -225,20 +224,15 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 	int head, err;
 
 	do {
-		bool busyloop_intr = false;
-
 		if (nvq->done_idx >= KVIO_NET_BATCH)
 			kvio_net_tx_flush(nvq, sock);
 
-		head = kvio_net_tx_get_desc(net, nvq, sock, &out, &in, &info,
-					    &busyloop_intr);
+		head = kvio_net_tx_get_desc(net, nvq, sock, &out, &in, &info);
 		/* Malformed ring (now broken) or IOTLB miss: wait. */
 		if (head < 0)
 			break;
 		if (head == vq->num) {
-			if (busyloop_intr) {
-				kvio_poll_queue(&vq->poll);
-			} else if (kvio_vq_enable_notify(vq)) {
+			if (kvio_vq_enable_notify(vq)) {
 				/* The guest slipped one in: go on. */
 				kvio_vq_disable_notify(vq);
 				continue;

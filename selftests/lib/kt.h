@@ -117,6 +117,13 @@ void kt_sleep_ms(long ms);
 int kt_pin_apart(pid_t owner);
 int kt_unpin(void);
 /*
+ * The pid of the default worker of @owner's device (kvio-<owner>, or
+ * upstream's vhost-<owner>), or 0.
+ */
+pid_t kt_worker_pid(pid_t owner);
+/* CPU time (user + system) a thread has used, in ms; -1 on error. */
+long kt_task_cpu_ms(pid_t pid);
+/*
  * Bounded calls, for teardown cases: close(fd) or ioctl(fd, req, arg) on a
  * thread, waited for up to timeout_ms (stretched by kt_timeout_scale()).
  * KT_FAIL when it has not returned by then (the thread is left behind,

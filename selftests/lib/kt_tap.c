@@ -89,19 +89,26 @@ long kt_module_refcnt(const char *name)
 	return v;
 }
 
-int kt_pin_apart(pid_t owner)
+/* comm is @prefix-@owner, nothing after (a worker of another id has -N). */
+static bool kt_is_worker(const char *comm, const char *prefix, pid_t owner)
 {
-	char want[32], comm[32], path[64];
+	char want[32];
+	size_t n;
+
+	n = snprintf(want, sizeof(want), "%s-%d", prefix, (int)owner);
+	return !strncmp(comm, want, n) && (comm[n] == '\n' || !comm[n]);
+}
+
+pid_t kt_worker_pid(pid_t owner)
+{
+	char comm[32], path[64];
 	struct dirent *e;
 	pid_t worker = 0;
-	cpu_set_t cpu;
 	DIR *d;
 
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return kt_skip("one CPU: the guest and the worker cannot both run");
-	snprintf(want, sizeof(want), "kvio-%d", (int)owner);
 	d = opendir("/proc");
-	KT_ASSERT(d);
+	if (!d)
+		return 0;
 	while (!worker && (e = readdir(d))) {
 		FILE *f;
 
@@ -112,13 +119,47 @@ int kt_pin_apart(pid_t owner)
 		if (!f)
 			continue;
 		if (fgets(comm, sizeof(comm), f) &&
-		    !strncmp(comm, want, strlen(want)) &&
-		    (comm[strlen(want)] == '\n' || !comm[strlen(want)]))
+		    (kt_is_worker(comm, "kvio", owner) ||
+		     kt_is_worker(comm, "vhost", owner)))
 			worker = atoi(e->d_name);
 		fclose(f);
 	}
 	closedir(d);
-	KT_ASSERT(worker, "no worker thread %s", want);
+	return worker;
+}
+
+long kt_task_cpu_ms(pid_t pid)
+{
+	unsigned long utime, stime;
+	char path[64], buf[1024], *p;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (kt_read_file(path, buf, sizeof(buf)))
+		return -1;
+	/*
+	 * utime and stime: fields 14 and 15, after the 12th space past the
+	 * command name (which may hold spaces).
+	 */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	for (i = 0; i < 12 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%lu %lu", &utime, &stime) != 2)
+		return -1;
+	return (long)((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
+}
+
+int kt_pin_apart(pid_t owner)
+{
+	pid_t worker;
+	cpu_set_t cpu;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return kt_skip("one CPU: the guest and the worker cannot both run");
+	worker = kt_worker_pid(owner);
+	KT_ASSERT(worker, "no worker thread kvio-%d", (int)owner);
 	CPU_ZERO(&cpu);
 	CPU_SET(0, &cpu);
 	KT_ERRNO(0, sched_setaffinity(0, sizeof(cpu), &cpu));
