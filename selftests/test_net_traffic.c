@@ -568,38 +568,45 @@ static int case_tx_burst(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/*
+ * Frame @i each way at once: a TX frame sent, an RX frame injected, the TX
+ * frame checked at the tap and its buffer reaped, the RX frame checked in
+ * the guest's buffer, which is posted again.
+ */
+static int frame_each_way(struct kt_net *n, unsigned int i)
+{
+	uint8_t tx[512], rx[512], got[2048];
+	size_t tlen, rlen;
+	ssize_t r2;
+	int r;
+
+	tlen = kt_frame_test(tx, n->tap.mac, kt_guest_mac, 300, i);
+	r = kt_net_tx(n, tx, tlen, false);
+	KT_ASSERT(r >= 0, "tx %u: %s", i, kt_errname(-r));
+	rlen = kt_frame_test(rx, kt_guest_mac, n->tap.mac, 400, 5000 + i);
+	KT_TRY(inject(n, rx, rlen));
+	r2 = kt_packet_recv(n->psock, got, sizeof(got), KT_ETH_P_TEST, WAIT_MS);
+	KT_ASSERT(r2 > 0 && kt_bytes_equal(got, r2, tx, tlen, "tx frame"),
+		  "TX frame %u", i);
+	KT_TRY(kt_net_tx_reap(n, 1, WAIT_MS));
+	KT_TRY(kt_net_expect_rx(n, rx, rlen, WAIT_MS, 1, NULL));
+	KT_ASSERT(kt_net_rx_post(n, 1, false) == 0, "repost");
+	return KT_PASS;
+}
+
 /* Both directions at once, many frames. */
 static int case_bidir(const struct kt_target *t)
 {
-	uint8_t tx[512], rx[512], got[2048];
-	unsigned int i, sent_rx = 0, recvd_rx = 0;
 	struct kt_net n;
-	size_t tlen, rlen;
-	ssize_t r2;
+	unsigned int i;
 	int r;
 
 	r = kt_net_open(&n, t, F_V1 | F_MRG | F_EVENT_IDX, 128, 1536, 0);
 	if (r != KT_PASS)
 		return r;
 	KT_ASSERT(kt_net_rx_post(&n, 64, false) == 0, "post");
-	for (i = 0; i < 300; i++) {
-		tlen = kt_frame_test(tx, n.tap.mac, kt_guest_mac, 300, i);
-		r = kt_net_tx(&n, tx, tlen, false);
-		KT_ASSERT(r >= 0, "tx %u: %s", i, kt_errname(-r));
-		rlen = kt_frame_test(rx, kt_guest_mac, n.tap.mac, 400, 5000 + i);
-		KT_TRY(inject(&n, rx, rlen));
-		sent_rx++;
-		r2 = kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
-				    WAIT_MS);
-		KT_ASSERT(r2 > 0 && kt_bytes_equal(got, r2, tx, tlen, "tx frame"),
-			  "TX frame %u", i);
-		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
-		KT_TRY(kt_net_expect_rx(&n, rx, rlen, WAIT_MS, 1, NULL));
-		recvd_rx++;
-		KT_ASSERT(kt_net_rx_post(&n, 1, false) == 0, "repost");
-	}
-	KT_ASSERT(sent_rx == recvd_rx, "RX %u sent %u received", sent_rx,
-		  recvd_rx);
+	for (i = 0; i < 300; i++)
+		KT_TRY(frame_each_way(&n, i));
 	kt_net_close(&n);
 	return KT_PASS;
 }
@@ -616,13 +623,10 @@ static int case_busyloop_quiet(const struct kt_target *t)
 {
 	const unsigned int us = 20000;
 	struct vhost_vring_state st = { .num = us };
-	uint8_t tx[512], rx[512], got[2048];
 	long before, after;
 	struct kt_net n;
-	size_t tlen, rlen;
 	unsigned int i;
 	pid_t worker;
-	ssize_t r2;
 	int r;
 
 	r = kt_net_open(&n, t, F_V1 | F_MRG | F_EVENT_IDX, 128, 1536, 0);
@@ -634,20 +638,8 @@ static int case_busyloop_quiet(const struct kt_target *t)
 	worker = kt_worker_pid(getpid());
 	KT_ASSERT(worker, "no worker thread of pid %d", (int)getpid());
 	KT_ASSERT(kt_net_rx_post(&n, 64, false) == 0, "post");
-	for (i = 0; i < 20; i++) {
-		tlen = kt_frame_test(tx, n.tap.mac, kt_guest_mac, 300, i);
-		r = kt_net_tx(&n, tx, tlen, false);
-		KT_ASSERT(r >= 0, "tx %u: %s", i, kt_errname(-r));
-		rlen = kt_frame_test(rx, kt_guest_mac, n.tap.mac, 400, 7000 + i);
-		KT_TRY(inject(&n, rx, rlen));
-		r2 = kt_packet_recv(n.psock, got, sizeof(got), KT_ETH_P_TEST,
-				    WAIT_MS);
-		KT_ASSERT(r2 > 0 && kt_bytes_equal(got, r2, tx, tlen, "tx frame"),
-			  "TX frame %u", i);
-		KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
-		KT_TRY(kt_net_expect_rx(&n, rx, rlen, WAIT_MS, 1, NULL));
-		KT_ASSERT(kt_net_rx_post(&n, 1, false) == 0, "repost");
-	}
+	for (i = 0; i < 20; i++)
+		KT_TRY(frame_each_way(&n, i));
 	/* Quiet now: every poll has ended well within this. */
 	kt_sleep_ms(500);
 	before = kt_task_cpu_ms(worker);
@@ -659,11 +651,7 @@ static int case_busyloop_quiet(const struct kt_target *t)
 		  "the worker spun %ld ms of 1 s with the guest quiet",
 		  after - before);
 	/* And it still serves: one more frame each way. */
-	r = kt_net_tx(&n, tx, tlen, false);
-	KT_ASSERT(r >= 0, "tx: %s", kt_errname(-r));
-	KT_TRY(kt_net_tx_reap(&n, 1, WAIT_MS));
-	KT_TRY(inject(&n, rx, rlen));
-	KT_TRY(kt_net_expect_rx(&n, rx, rlen, WAIT_MS, 1, NULL));
+	KT_TRY(frame_each_way(&n, i));
 	kt_net_close(&n);
 	return KT_PASS;
 }

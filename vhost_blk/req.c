@@ -288,9 +288,10 @@ void kvio_blk_done_work(struct kvio_work *work)
 	/*
 	 * A busy-polling ring: the guest answers completions with its next
 	 * requests, which the handler watches for (kvio_blk_ring_idle())
-	 * instead of having the guest kick.
+	 * instead of having the guest kick.  A run that found nothing (its
+	 * completions taken by the run before) starts no poll.
 	 */
-	if (bvq->vq.busyloop_timeout && !kvio_vq_stopped(&bvq->vq))
+	if (node && bvq->vq.busyloop_timeout && !kvio_vq_stopped(&bvq->vq))
 		kvio_poll_queue(&bvq->vq.poll);
 	mutex_unlock(&bvq->vq.mutex);
 }
