@@ -22,31 +22,6 @@ static unsigned long kvio_net_busy_clock(void)
 }
 
 /*
- * Some other work is waiting for the worker the spinning handler occupies:
- * stop spinning so it can run.  The worker's list has what was queued since
- * it last looked; the queued bit of each of this device's work items is set
- * until just before the item runs, so this also sees items the worker
- * already took off its list in the same batch.
- */
-static bool kvio_net_work_pending(struct kvio_net *net, struct kvio_vq *self)
-{
-	int i;
-
-	if (kvio_vq_has_work(self))
-		return true;
-	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
-		struct kvio_net_vq *nvq = &net->vqs[i];
-
-		if (!kvio_vq_shares_worker(&nvq->vq, self))
-			continue;
-		if (kvio_work_queued(&nvq->vq.poll.work) ||
-		    kvio_work_queued(&nvq->sock_poll.work))
-			return true;
-	}
-	return false;
-}
-
-/*
  * Leave @vq (whose notifications the busy loop turned off) either queued for
  * its handler, if the guest added buffers, or listening for the next kick.
  */
@@ -104,7 +79,12 @@ void kvio_net_busy_poll(struct kvio_net *net, bool poll_rx)
 	endtime = kvio_net_busy_clock() + timeout;
 	while (!need_resched() && !signal_pending(current) &&
 	       !time_after(kvio_net_busy_clock(), endtime)) {
-		if (kvio_net_work_pending(net, self))
+		/*
+		 * Other work of this worker, queued or taken off its list
+		 * in the batch running now (the other ring's kick or socket
+		 * wake-up among them): let it run.
+		 */
+		if (kvio_vq_has_work(self))
 			break;
 		if (sock && kvio_net_sock_has_rx_data(rnvq, sock) &&
 		    !kvio_vq_avail_empty(rvq))
