@@ -253,8 +253,8 @@ static int case_config(const struct kt_target *t)
 static int case_endpoints(const struct kt_target *t)
 {
 	struct kvio_iommu_endpoint u = { .endpoint = 99 };
+	int net, net2, net3, efd;
 	struct rig g;
-	int net, efd;
 
 	KT_TRY(rig_open(&g, t, FEAT));
 	KT_ERRNO(0, bind_ep(&g, 1, -1));
@@ -268,7 +268,20 @@ static int case_endpoints(const struct kt_target *t)
 		KT_ERRNO(0, bind_ep(&g, 2, net));
 		/* One device, one endpoint. */
 		KT_ERRNO(EBUSY, bind_ep(&g, 3, net));
-		close(net);	/* the endpoint holds the device */
+		KT_ERRNO(EBUSY, bind_ep(&g, 2, net));
+		/* A second device joins an endpoint of kvio devices... */
+		net2 = open("/dev/kvio-net", O_RDWR | O_CLOEXEC);
+		KT_ASSERT(net2 >= 0, "a second kvio-net: %s", kt_errname(errno));
+		KT_ERRNO(0, bind_ep(&g, 2, net2));
+		KT_ERRNO(EBUSY, bind_ep(&g, 3, net2));
+		/* ...but not one bound with fd -1, nor fd -1 theirs. */
+		net3 = open("/dev/kvio-net", O_RDWR | O_CLOEXEC);
+		KT_ASSERT(net3 >= 0, "a third kvio-net: %s", kt_errname(errno));
+		KT_ERRNO(EEXIST, bind_ep(&g, 1, net3));
+		KT_ERRNO(EEXIST, bind_ep(&g, 2, -1));
+		close(net3);
+		close(net2);
+		close(net);	/* the endpoint holds the devices */
 	} else {
 		kt_diag("no /dev/kvio-net (%s): kvio device endpoints not tried",
 			kt_errname(errno));
@@ -1664,9 +1677,197 @@ static int case_blk_teardown(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/* KVIO_IOMMU_TRANSLATE of @size bytes at @iova: 0 or -errno, *gpa, *size. */
+static int translate(struct rig *g, uint32_t ep, uint32_t flags, uint64_t iova,
+		     uint64_t *size, uint64_t *gpa)
+{
+	struct kvio_iommu_translate tr = { .endpoint = ep, .flags = flags,
+					   .iova = iova, .size = *size };
+
+	if (ioctl(g->d.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0)
+		return -errno;
+	*size = tr.size;
+	*gpa = tr.gpa;
+	return 0;
+}
+
+#define EXPECT_XLATE(g, ep, flags, iova, size, want_err, want_gpa, want_size) \
+do {									\
+	uint64_t sz_ = (size), gpa_ = 0;				\
+	int r_ = translate((g), (ep), (flags), (iova), &sz_, &gpa_);	\
+									\
+	KT_ASSERT(r_ == -(want_err), "TRANSLATE %#llx+%#llx: %s, want %s", \
+		  (unsigned long long)(iova), (unsigned long long)(size),	\
+		  kt_errname(-r_), kt_errname(want_err));		\
+	KT_ASSERT(r_ || (gpa_ == (want_gpa) && sz_ == (want_size)),	\
+		  "TRANSLATE %#llx: gpa %#llx size %#llx, want %#llx %#llx", \
+		  (unsigned long long)(iova), (unsigned long long)gpa_,	\
+		  (unsigned long long)sz_, (unsigned long long)(want_gpa), \
+		  (unsigned long long)(want_size));			\
+} while (0)
+
+/*
+ * KVIO_IOMMU_TRANSLATE, as a VMM serving a queue of a function behind the
+ * vIOMMU uses it: the GPA behind an IOVA and the bytes one mapping holds
+ * from there, the access checked against the mapping's flags; nothing for
+ * an endpoint neither attached nor in bypass; IOVA = GPA in bypass.
+ */
+static int case_translate(const struct kt_target *t)
+{
+	const uint32_t w = KVIO_IOMMU_TRANSLATE_WRITE;
+	struct kvio_iommu_translate tr = { .endpoint = 9, .size = 1 };
+	struct kvio_iommu_config c;
+	struct rig g;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	KT_ERRNO(0, bind_ep(&g, 9, -1));
+	EXPECT_XLATE(&g, 10, 0, 0x10000, 1, ENOENT, 0, 0);
+	EXPECT_XLATE(&g, 9, 0, 0x10000, 1, ENXIO, 0, 0);	/* not attached */
+	EXPECT_XLATE(&g, 9, 2, 0x10000, 1, EINVAL, 0, 0);	/* unknown flag */
+	EXPECT_XLATE(&g, 9, 0, 0x10000, 0, EINVAL, 0, 0);	/* no bytes */
+	KT_ERRNO(EFAULT, ioctl(g.d.fd, KVIO_IOMMU_TRANSLATE, (void *)8));
+
+	EXPECT(&g, kt_iommu_attach_req(9, 9, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(9, 0x10000, 0x1ffff, 0x800000,
+				    VIRTIO_IOMMU_MAP_F_READ), S_OK);
+	EXPECT(&g, kt_iommu_map_req(9, 0x20000, 0x20fff, 0x300000, RW), S_OK);
+	/* Cut at the mapping's end, though the next one follows it. */
+	EXPECT_XLATE(&g, 9, 0, 0x10800, 0x100000, 0, 0x800800, 0xf800);
+	EXPECT_XLATE(&g, 9, 0, 0x1ffff, 1, 0, 0x80ffff, 1);
+	EXPECT_XLATE(&g, 9, w, 0x10800, 16, EACCES, 0, 0);	/* read-only */
+	EXPECT_XLATE(&g, 9, w, 0x20ffe, 2, 0, 0x300ffe, 2);
+	EXPECT_XLATE(&g, 9, 0, 0x21000, 1, ENXIO, 0, 0);
+	EXPECT_XLATE(&g, 9, 0, 0xffff, 2, ENXIO, 0, 0);
+	/* The answer is the mapping of now: gone after UNMAP. */
+	EXPECT(&g, kt_iommu_unmap_req(9, 0x20000, 0x20fff), S_OK);
+	EXPECT_XLATE(&g, 9, w, 0x20ffe, 2, ENXIO, 0, 0);
+
+	/* Detached with the config's bypass: IOVA = GPA, to the top. */
+	EXPECT(&g, kt_iommu_detach_req(9, 9), S_OK);
+	EXPECT_XLATE(&g, 9, 0, 0x10800, 16, ENXIO, 0, 0);
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c));
+	c.bypass = 1;
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_SET_CONFIG, &c));
+	EXPECT_XLATE(&g, 9, w, 0x1234, 10, 0, 0x1234, 10);
+	EXPECT_XLATE(&g, 9, 0, ~0ULL, 16, 0, ~0ULL, 1);
+	EXPECT_XLATE(&g, 9, 0, 0, ~0ULL, 0, 0, ~0ULL);
+	/* Another process than the owner. */
+	{
+		pid_t pid = fork();
+		int st;
+
+		if (!pid)
+			_exit(ioctl(g.d.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0 &&
+			      errno == EPERM ? 0 : 1);
+		KT_ASSERT(pid > 0);
+		waitpid(pid, &st, 0);
+		KT_ASSERT(WIFEXITED(st) && !WEXITSTATUS(st),
+			  "TRANSLATE from a non-owner is not EPERM");
+	}
+	rig_close(&g);
+	return KT_PASS;
+}
+
+/*
+ * Two kvio-blk devices bound under one endpoint, as kvio-vmm binds a
+ * multiqueue NIC's device per queue pair: the second, bound after ATTACH
+ * and MAP (its backend set before, its rings waiting for device IOTLB
+ * answers), translates through the domain at once (its OUT from IOVA
+ * 0x40001000 lands in its file); an UNMAP fails both devices' next OUT with
+ * a fault naming the one endpoint; UNBIND gives both their own IOTLBs back.
+ */
+static int case_blk_shared_endpoint(const struct kt_target *t)
+{
+	static const struct kt_target blk_t = { KT_BLK_DEV, "kvio-blk", true };
+	const uint64_t iova = 0x40000000ULL;
+	const uint32_t rd = VIRTIO_IOMMU_FAULT_F_READ |
+			    VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	struct kvio_iommu_endpoint u = { .endpoint = 5 };
+	uint8_t want[PAGE], got[PAGE], zero[PAGE] = { 0 };
+	uint64_t page[2], events, lo, hi;
+	struct kt_blk b[2];
+	int fd[2], i, r;
+	struct rig g;
+
+	KT_TRY(rig_open(&g, t, FEAT));
+	for (i = 0; i < 2; i++) {
+		r = kt_blk_open(&b[i], &blk_t, F(VIRTIO_F_VERSION_1) |
+				F(VIRTIO_F_ACCESS_PLATFORM), 1, 16, PAGE,
+				false);
+		if (r != KT_PASS)
+			return r;
+		fd[i] = kt_blk_tmpfile(1 << 20, 0, 0);
+		KT_ASSERT(fd[i] >= 0, "backing file: %s", kt_errname(-fd[i]));
+		page[i] = kt_mem_alloc(&b[i].d.mem, PAGE, PAGE);
+		KT_ASSERT(page[i], "guest memory");
+	}
+	/* Rings and slots of both tables at IOVA = GPA. */
+	lo = b[0].d.mem.gpa < b[1].d.mem.gpa ? b[0].d.mem.gpa : b[1].d.mem.gpa;
+	hi = b[0].d.mem.gpa + b[0].d.mem.size;
+	if (b[1].d.mem.gpa + b[1].d.mem.size > hi)
+		hi = b[1].d.mem.gpa + b[1].d.mem.size;
+	KT_ERRNO(0, bind_ep(&g, 5, b[0].d.fd));
+	EXPECT(&g, kt_iommu_attach_req(5, 5, 0), S_OK);
+	EXPECT(&g, kt_iommu_map_req(5, lo, hi - 1, lo, RW), S_OK);
+	for (i = 0; i < 2; i++)
+		EXPECT(&g, kt_iommu_map_req(5, iova + i * PAGE,
+					    iova + i * PAGE + PAGE - 1, page[i],
+					    VIRTIO_IOMMU_MAP_F_READ), S_OK);
+	KT_ERRNO(0, kt_blk_backend(&b[0], fd[0]));
+	/* The second's rings wait for its IOTLB (misses) until it is bound. */
+	KT_ERRNO(0, kt_blk_backend(&b[1], fd[1]));
+	KT_ERRNO(0, bind_ep(&g, 5, b[1].d.fd));
+	KT_TRY(post_events(&g, 4, &events));
+
+	/* Each device's OUT from its IOVA lands in its own file. */
+	for (i = 0; i < 2; i++) {
+		kt_fill_pattern(kt_gpa(&b[i].d.mem, page[i]), PAGE, 50 + i);
+		KT_ASSERT(kt_blk_chain(&b[i], 0, VIRTIO_BLK_T_OUT, 8,
+				       iova + i * PAGE, PAGE,
+				       b[i].q[0].status_gpa) == 1 &&
+			  *kt_blk_status(&b[i], 0, 0) == VIRTIO_BLK_S_OK,
+			  "device %d: mapped OUT", i);
+		kt_fill_pattern(want, PAGE, 50 + i);
+		KT_ASSERT(kt_pread_all(fd[i], got, PAGE, 8 * 512) == 0 &&
+			  !memcmp(got, want, PAGE),
+			  "device %d: the file lacks the OUT's bytes", i);
+	}
+
+	/* One UNMAP: both devices' next OUT faults, for endpoint 5. */
+	EXPECT(&g, kt_iommu_unmap_req(5, iova, iova + 2 * PAGE - 1), S_OK);
+	for (i = 0; i < 2; i++) {
+		KT_ASSERT(kt_blk_chain(&b[i], 1, VIRTIO_BLK_T_OUT, 16,
+				       iova + i * PAGE, PAGE,
+				       b[i].q[0].status_gpa + 1) == 1 &&
+			  *kt_blk_status(&b[i], 0, 1) == VIRTIO_BLK_S_IOERR,
+			  "device %d: OUT from an unmapped IOVA: want IOERR",
+			  i);
+		KT_TRY(expect_fault(&g, events, VIRTIO_IOMMU_FAULT_R_MAPPING,
+				    rd, 5, iova + i * PAGE));
+		KT_ASSERT(kt_pread_all(fd[i], got, PAGE, 16 * 512) == 0 &&
+			  !memcmp(got, zero, PAGE),
+			  "device %d: an unmapped OUT wrote the file", i);
+	}
+
+	/* Unbound, both are their own again (device IOTLB). */
+	KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_UNBIND, &u));
+	for (i = 0; i < 2; i++) {
+		KT_ASSERT(kt_iotlb_msg(&b[i].d, 1, VHOST_IOTLB_UPDATE, iova,
+				       PAGE, (uintptr_t)kt_gpa(&b[i].d.mem,
+							       page[i]),
+				       VHOST_ACCESS_RO) == 0,
+			  "device %d: device IOTLB not back after UNBIND", i);
+		kt_blk_close(&b[i]);
+		close(fd[i]);
+	}
+	rig_close(&g);
+	return KT_PASS;
+}
+
 static const struct kt_case cases[] = {
 	{ "config: defaults, every bad field EINVAL, SET then GET, EPERM for a non-owner", case_config },
-	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT)", case_endpoints },
+	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT); a second kvio device joins an endpoint of kvio devices", case_endpoints },
+	{ "TRANSLATE: GPA and bytes of one mapping, EACCES, ENXIO (unmapped, not attached), ENOENT, EINVAL, bypass, EPERM", case_translate },
 	{ "ATTACH/DETACH: NOENT, RANGE, INVAL (reserved bytes too); moves; last DETACH frees the domain; RESET", case_attach },
 	{ "ATTACH_F_BYPASS without BYPASS_CONFIG negotiated: INVAL", case_bypass_feature },
 	{ "MAP/UNMAP: granule, input range, flags, reserved window, overlaps, exact UNMAP", case_map_unmap },
@@ -1685,6 +1886,7 @@ static const struct kt_case cases[] = {
 	{ "a kvio-net endpoint: 100 rounds of UNMAP racing RX, every buffer filled before it or faulted after it, canaries in the unmapped pages intact", case_net_unmap_race, 300 },
 	{ "a kvio-net endpoint with traffic in flight: close the vIOMMU (MISS to the VMM after), close the endpoint, RESET_OWNER", case_net_teardown },
 	{ "module references: a bound endpoint keeps kvio_net loaded after its fd closed; closing the vIOMMU gives both back", case_module_refs },
+	{ "two kvio-blk devices under one endpoint: the second joins its domain at once, one UNMAP faults both, UNBIND frees both", case_blk_shared_endpoint },
 	{ "a kvio-net endpoint: TX/RX through its domain, unmapped buffers dropped with a MAPPING fault, DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
 };
 

@@ -249,9 +249,11 @@ static struct kvio_shadow *kvio_shadow_get(struct file *file,
 static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
 			       struct kvio_iommu_ep *ep)
 {
-	/* The device goes back to its own IOTLB, then the domain may go. */
-	if (ep->file)
-		kvio_dev_clear_viommu(kvio_dev_from_file(ep->file));
+	struct kvio_iommu_ep_dev *d, *tmp;
+
+	/* The devices go back to their own IOTLBs, then the domain may go. */
+	list_for_each_entry(d, &ep->devs, node)
+		kvio_dev_clear_viommu(kvio_dev_from_file(d->file));
 	/* A shadow unmaps and unpins everything it mirrored. */
 	if (ep->shadow)
 		ep->shadow->ops->set_space(ep->shadow, NULL, NULL);
@@ -259,8 +261,10 @@ static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
 		kvio_iommu_domain_put(iommu, ep->domain);
 	ep->domain = NULL;
 	xa_erase(&iommu->endpoints, ep->id);
-	if (ep->file)
-		fput(ep->file);
+	list_for_each_entry_safe(d, tmp, &ep->devs, node) {
+		fput(d->file);
+		kfree(d);
+	}
 	if (ep->shadow) {
 		ep->shadow->ops->put(ep->shadow);
 		module_put(ep->shadow_owner);
@@ -268,12 +272,49 @@ static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
 	kfree(ep);
 }
 
+/* The endpoint @dev is bound to, or NULL; iommu->lock held. */
+static struct kvio_iommu_ep *kvio_iommu_dev_ep(struct kvio_iommu *iommu,
+					       struct kvio_dev *dev)
+{
+	struct kvio_iommu_ep_dev *d;
+	struct kvio_iommu_ep *ep;
+	unsigned long id;
+
+	xa_for_each(&iommu->endpoints, id, ep)
+		list_for_each_entry(d, &ep->devs, node)
+			if (kvio_dev_from_file(d->file) == dev)
+				return ep;
+	return NULL;
+}
+
+/*
+ * Another kvio device for an endpoint that has kvio devices: it joins at
+ * once the space the others translate through.  -EEXIST for an endpoint
+ * of another kind (a shadow, or one bound with fd -1).
+ */
+static int kvio_iommu_ep_join(struct kvio_iommu *iommu,
+			      struct kvio_iommu_ep *ep,
+			      struct kvio_iommu_ep_dev *d)
+{
+	lockdep_assert_held(&iommu->lock);
+	if (list_empty(&ep->devs))
+		return -EEXIST;
+	list_add_tail(&d->node, &ep->devs);
+	kvio_dev_set_viommu(kvio_dev_from_file(d->file), ep->synced_as, ep);
+	return 0;
+}
+
+/*
+ * KVIO_IOMMU_BIND: a new endpoint with a kvio device, a file a shadow
+ * provider knows, or nothing (fd -1); or one more kvio device for an
+ * endpoint that has kvio devices.
+ */
 static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 {
+	struct kvio_iommu_ep_dev *d = NULL;
 	struct kvio_iommu_endpoint req;
 	struct kvio_iommu_ep *ep, *other;
 	struct file *file = NULL;
-	unsigned long id;
 	long ret;
 
 	if (copy_from_user(&req, argp, sizeof(req)))
@@ -283,6 +324,7 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 		return -ENOMEM;
 	ep->id = req.endpoint;
 	ep->iommu = iommu;
+	INIT_LIST_HEAD(&ep->devs);
 	if (req.fd != -1) {
 		file = fget(req.fd);
 		if (!file) {
@@ -306,25 +348,35 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 			}
 		} else if (kvio_dev_from_file(file)->driver ==
 			   &kvio_iommu_driver) {
-			fput(file);
-			kfree(ep);
-			return -EINVAL;
+			ret = -EINVAL;
+			goto err_free;
+		} else {
+			d = kzalloc(sizeof(*d), GFP_KERNEL_ACCOUNT);
+			if (!d) {
+				ret = -ENOMEM;
+				goto err_free;
+			}
+			d->file = file;
+			list_add(&d->node, &ep->devs);
 		}
 	}
-	ep->file = file;
 
 	mutex_lock(&iommu->lock);
 	/* One endpoint per device: its DMA has one translation. */
-	xa_for_each(&iommu->endpoints, id, other) {
-		if (file && other->file && kvio_dev_from_file(other->file) ==
-					   kvio_dev_from_file(file)) {
-			ret = -EBUSY;
-			goto err_unlock;
-		}
+	if (file && kvio_iommu_dev_ep(iommu, kvio_dev_from_file(file))) {
+		ret = -EBUSY;
+		goto err_unlock;
 	}
 	ret = xa_insert(&iommu->endpoints, ep->id, ep, GFP_KERNEL_ACCOUNT);
-	if (ret == -EBUSY)
-		ret = -EEXIST;
+	if (ret == -EBUSY) {
+		other = xa_load(&iommu->endpoints, ep->id);
+		ret = d ? kvio_iommu_ep_join(iommu, other, d) : -EEXIST;
+		if (!ret) {
+			mutex_unlock(&iommu->lock);
+			kfree(ep);
+			return 0;
+		}
+	}
 	if (ret)
 		goto err_unlock;
 	/* From now on the device's IOVAs are this endpoint's. */
@@ -349,6 +401,8 @@ err_unlock:
 		ep->shadow->ops->put(ep->shadow);
 		module_put(ep->shadow_owner);
 	}
+err_free:
+	kfree(d);
 	kfree(ep);
 	if (file)
 		fput(file);
@@ -400,6 +454,39 @@ static long kvio_iommu_get_stats(struct kvio_iommu *iommu, void __user *argp)
 	return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
 }
 
+static long kvio_iommu_translate(struct kvio_iommu *iommu, void __user *argp)
+{
+	struct kvio_iommu_translate req;
+	struct kvio_as_entry map;
+	struct kvio_iommu_ep *ep;
+	u32 perm;
+	long ret = 0;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	if (req.flags & ~KVIO_IOMMU_TRANSLATE_WRITE || !req.size)
+		return -EINVAL;
+	perm = req.flags & KVIO_IOMMU_TRANSLATE_WRITE ? KVIO_PERM_WO :
+							KVIO_PERM_RO;
+	mutex_lock(&iommu->lock);
+	ep = xa_load(&iommu->endpoints, req.endpoint);
+	if (!ep)
+		ret = -ENOENT;
+	else if (!kvio_as_lookup(kvio_iommu_ep_space(iommu, ep), req.iova,
+				 &map))
+		ret = -ENXIO;
+	else if ((map.perm & perm) != perm)
+		ret = -EACCES;
+	mutex_unlock(&iommu->lock);
+	if (ret)
+		return ret;
+	req.gpa = map.addr + (req.iova - map.start);
+	/* size - 1 and last - iova: no overflow for a map of all 2^64. */
+	if (req.size - 1 > map.last - req.iova)
+		req.size = map.last - req.iova + 1;
+	return copy_to_user(argp, &req, sizeof(req)) ? -EFAULT : 0;
+}
+
 static const struct kvio_dev_ops kvio_iommu_ops = {
 	.features = KVIO_IOMMU_FEATURES,
 	.reset_owner = kvio_iommu_reset_owner,
@@ -419,6 +506,7 @@ static long kvio_iommu_ioctl(struct kvio_dev *dev, unsigned int cmd,
 	case KVIO_IOMMU_UNBIND:
 	case KVIO_IOMMU_RESET:
 	case KVIO_IOMMU_GET_STATS:
+	case KVIO_IOMMU_TRANSLATE:
 		break;
 	default:
 		return -ENOIOCTLCMD;
@@ -446,6 +534,9 @@ static long kvio_iommu_ioctl(struct kvio_dev *dev, unsigned int cmd,
 		break;
 	case KVIO_IOMMU_GET_STATS:
 		ret = kvio_iommu_get_stats(iommu, argp);
+		break;
+	case KVIO_IOMMU_TRANSLATE:
+		ret = kvio_iommu_translate(iommu, argp);
 		break;
 	default:
 		kvio_iommu_reset_domains(iommu);

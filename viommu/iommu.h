@@ -73,15 +73,23 @@ struct kvio_iommu_domain {
 	struct kvio_as *as;		/* IOVA -> GPA; NULL when bypass */
 };
 
+/* One kvio device of an endpoint, its file held. */
+struct kvio_iommu_ep_dev {
+	struct list_head node;
+	struct file *file;
+};
+
 /*
- * An endpoint the VMM bound (KVIO_IOMMU_BIND): a kvio device (@file), a
- * host IOMMU shadow (@shadow, include/kvio/shadow.h), or neither.
+ * An endpoint the VMM bound (KVIO_IOMMU_BIND): one or more kvio devices
+ * (@devs: a PCI function a VMM serves with several, as a multiqueue NIC
+ * with a device per queue pair), a host IOMMU shadow (@shadow,
+ * include/kvio/shadow.h), or neither.
  */
 struct kvio_iommu_ep {
 	u32 id;
 	struct kvio_iommu *iommu;
 	struct kvio_iommu_domain *domain;	/* NULL: not attached */
-	struct file *file;			/* a kvio device, or NULL */
+	struct list_head devs;			/* kvio_iommu_ep_dev; or empty */
 	struct kvio_shadow *shadow;		/* or NULL */
 	struct module *shadow_owner;		/* its provider's module */
 	/* What the device translates through now (kvio_iommu_ep_sync()). */
@@ -128,6 +136,8 @@ static inline struct kvio_iommu *to_iommu(struct kvio_dev *dev)
 extern const struct kvio_as_ops kvio_iommu_domain_ops;
 void kvio_iommu_handle_req(struct kvio_work *work);
 void kvio_iommu_handle_event(struct kvio_work *work);
+struct kvio_as *kvio_iommu_ep_space(struct kvio_iommu *iommu,
+				    struct kvio_iommu_ep *ep);
 int kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep);
 void kvio_iommu_ep_detach(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep);
 void kvio_iommu_domain_put(struct kvio_iommu *iommu,

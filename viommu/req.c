@@ -196,34 +196,45 @@ static bool kvio_iommu_negotiated(struct kvio_iommu *iommu, int bit)
 }
 
 /*
- * Points the endpoint's device (or shadow) at what the endpoint's state
- * says: its domain's mappings, guest-physical addresses (a bypass domain;
- * or not attached with the config's bypass set), or nothing at all.  0, or
- * the shadow's errno (it then mirrors nothing: the endpoint's DMA faults).
+ * What the endpoint's IOVAs reach now: its domain's mappings, guest-physical
+ * addresses (a bypass domain; or not attached with the config's bypass
+ * set), or nothing at all (the blocked space).
+ */
+struct kvio_as *kvio_iommu_ep_space(struct kvio_iommu *iommu,
+				    struct kvio_iommu_ep *ep)
+{
+	lockdep_assert_held(&iommu->lock);
+	if (ep->domain)
+		return ep->domain->bypass ? iommu->identity : ep->domain->as;
+	return iommu->cfg.bypass ? iommu->identity : iommu->blocked;
+}
+
+/*
+ * Points the endpoint's devices (or shadow) at kvio_iommu_ep_space().  0,
+ * or the shadow's errno (it then mirrors nothing: the endpoint's DMA
+ * faults).
  */
 int kvio_iommu_ep_sync(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep)
 {
+	struct kvio_iommu_ep_dev *d;
 	struct kvio_as *as;
 	int ret = 0;
 
 	lockdep_assert_held(&iommu->lock);
-	if (!ep->file && !ep->shadow)
+	if (list_empty(&ep->devs) && !ep->shadow)
 		return 0;
-	if (ep->domain)
-		as = ep->domain->bypass ? iommu->identity : ep->domain->as;
-	else
-		as = iommu->cfg.bypass ? iommu->identity : iommu->blocked;
+	as = kvio_iommu_ep_space(iommu, ep);
 	if (ep->synced && ep->synced_as == as)
 		return 0;
-	if (ep->file) {
-		kvio_dev_set_viommu(kvio_dev_from_file(ep->file), as, ep);
-	} else {
+	if (ep->shadow) {
 		/* The vIOMMU's own memory table finishes the translation. */
 		ret = ep->shadow->ops->set_space(ep->shadow, as,
 						 iommu->dev.mem);
 		if (ret)
 			as = NULL;
 	}
+	list_for_each_entry(d, &ep->devs, node)
+		kvio_dev_set_viommu(kvio_dev_from_file(d->file), as, ep);
 	ep->synced = true;
 	ep->synced_as = as;
 	return ret;
@@ -265,6 +276,7 @@ void kvio_iommu_ep_detach(struct kvio_iommu *iommu, struct kvio_iommu_ep *ep)
 static void kvio_iommu_sync_unmaps(struct kvio_iommu *iommu)
 {
 	struct kvio_iommu_domain *domain;
+	struct kvio_iommu_ep_dev *d;
 	struct kvio_iommu_ep *ep;
 	unsigned long id;
 
@@ -274,9 +286,9 @@ static void kvio_iommu_sync_unmaps(struct kvio_iommu *iommu)
 	xa_for_each(&iommu->endpoints, id, ep) {
 		if (!ep->domain || !ep->domain->unmapped)
 			continue;
-		if (ep->file)
-			kvio_dev_sync_translation(kvio_dev_from_file(ep->file));
-		else if (ep->shadow)
+		list_for_each_entry(d, &ep->devs, node)
+			kvio_dev_sync_translation(kvio_dev_from_file(d->file));
+		if (ep->shadow)
 			ep->shadow->ops->flush(ep->shadow);
 	}
 	xa_for_each(&iommu->domains, id, domain)

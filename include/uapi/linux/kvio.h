@@ -139,6 +139,9 @@ struct kvio_iommu_resv {
  * Endpoints: @endpoint is the ID the guest names in requests (the VIOT's
  * endpoint ID); @fd an open kvio device (kvio-net, kvio-blk) whose DMA the
  * endpoint's domain translates, or -1 for an endpoint with no kvio device.
+ * Binding another kvio device under the ID of an endpoint that has kvio
+ * devices adds it (a function served by several, as a multiqueue NIC with
+ * a kvio-net per queue pair); UNBIND removes the endpoint with all of them.
  */
 struct kvio_iommu_endpoint {
 	__u32 endpoint;
@@ -168,6 +171,29 @@ struct kvio_iommu_stats {
 };
 
 #define KVIO_IOMMU_GET_STATS _IOR(VHOST_VIRTIO, 0xa6, struct kvio_iommu_stats)
+
+/*
+ * What the guest physical address behind an endpoint's IOVA is now, for a
+ * VMM that serves a queue of that function itself (virtio-net's control
+ * queue).  In: @endpoint, @flags (KVIO_IOMMU_TRANSLATE_WRITE for a write
+ * access; else a read), @iova, @size (bytes wanted, at least 1).  Out:
+ * @gpa, and @size cut to the bytes from @iova that one mapping holds.
+ * ENOENT: no such endpoint; ENXIO: nothing there (no mapping, or the
+ * endpoint neither attached nor in bypass); EACCES: the mapping does not
+ * allow the access.  No fault event reaches the guest: the VMM decides
+ * what its device does.
+ */
+#define KVIO_IOMMU_TRANSLATE_WRITE	(1U << 0)
+
+struct kvio_iommu_translate {
+	__u32 endpoint;
+	__u32 flags;
+	__u64 iova;
+	__u64 size;
+	__u64 gpa;
+};
+
+#define KVIO_IOMMU_TRANSLATE _IOWR(VHOST_VIRTIO, 0xa7, struct kvio_iommu_translate)
 
 /*
  * kvio_vfio: a VFIO IOMMU backend whose host IOMMU domain mirrors a
