@@ -166,11 +166,23 @@ static int bind_ep(struct rig *g, uint32_t ep, int fd)
 	return ioctl(g->d.fd, KVIO_IOMMU_BIND, &b);
 }
 
+/* The errno of ioctl @req on @fd in a child (not the owner); 0 if none. */
+static int errno_in_child(int fd, unsigned long req, void *arg)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (!pid)
+		_exit(ioctl(fd, req, arg) < 0 ? errno : 0);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
 static int case_config(const struct kt_target *t)
 {
 	struct kvio_iommu_config c, want;
 	struct rig g;
-	int r;
 
 	KT_TRY(rig_open(&g, t, FEAT));
 	memset(&c, 0xff, sizeof(c));
@@ -234,18 +246,8 @@ static int case_config(const struct kt_target *t)
 	KT_ASSERT(!memcmp(&c, &want, sizeof(c)), "GET is not what SET gave");
 
 	/* Another process than the owner. */
-	r = fork();
-	if (!r)
-		_exit(ioctl(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c) < 0 &&
-		      errno == EPERM ? 0 : 1);
-	KT_ASSERT(r > 0);
-	{
-		int st;
-
-		waitpid(r, &st, 0);
-		KT_ASSERT(WIFEXITED(st) && !WEXITSTATUS(st),
-			  "GET_CONFIG from a non-owner is not EPERM");
-	}
+	KT_ASSERT(errno_in_child(g.d.fd, KVIO_IOMMU_GET_CONFIG, &c) == EPERM,
+		  "GET_CONFIG from a non-owner is not EPERM");
 	rig_close(&g);
 	return KT_PASS;
 }
@@ -1752,18 +1754,8 @@ static int case_translate(const struct kt_target *t)
 	EXPECT_XLATE(&g, 9, 0, ~0ULL, 16, 0, ~0ULL, 1);
 	EXPECT_XLATE(&g, 9, 0, 0, ~0ULL, 0, 0, ~0ULL);
 	/* Another process than the owner. */
-	{
-		pid_t pid = fork();
-		int st;
-
-		if (!pid)
-			_exit(ioctl(g.d.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0 &&
-			      errno == EPERM ? 0 : 1);
-		KT_ASSERT(pid > 0);
-		waitpid(pid, &st, 0);
-		KT_ASSERT(WIFEXITED(st) && !WEXITSTATUS(st),
-			  "TRANSLATE from a non-owner is not EPERM");
-	}
+	KT_ASSERT(errno_in_child(g.d.fd, KVIO_IOMMU_TRANSLATE, &tr) == EPERM,
+		  "TRANSLATE from a non-owner is not EPERM");
 	rig_close(&g);
 	return KT_PASS;
 }

@@ -22,9 +22,11 @@
 #     vCPUs; traffic, then the VMM killed (SIGKILL) with disk and network I/O
 #     in flight: nothing left behind;
 #   - --iommu: bookworm-backports' 6.12 kernel (the one with virtio_iommu)
-#     with the same disks and NIC behind kvio_iommu: the guest's driver
-#     binds, the devices ack ACCESS_PLATFORM and get translated domains, the
-#     same disk and traffic checks pass, no translation fault, nothing left;
+#     with the same disks and a NIC of 2 queue pairs behind kvio_iommu: the
+#     guest's driver binds, the devices ack ACCESS_PLATFORM and get
+#     translated domains, the control queue (served by the VMM through the
+#     guest's mappings) turns both pairs on, the same disk and traffic
+#     checks pass, no translation fault, nothing left;
 #   - SIGTERM ends the VMM with 143, a guest panic (panic=-1) with 2.
 #
 #   selftests/test_kvio_vmm.sh [--vmm PATH] [--kernel VMLINUZ] [--bytes N]
@@ -245,8 +247,6 @@ group_args() {
 	args_case "--disk of a missing file: exit 1" 1 --kernel "$kernel" --disk "$work/none"
 	args_case "--net without tap=: exit 1" 1 --kernel "$kernel" --net queues=2
 	args_case "an unknown option: exit 1" 1 --kernel "$kernel" --bogus
-	args_case "--iommu with a multiqueue NIC: exit 1" 1 --kernel "$kernel" \
-		--iommu --net "tap=kvx$$,queues=2"
 }
 
 # ---- one vCPU, nothing but the console
@@ -357,7 +357,8 @@ group_mq() {
 	if booted "multiqueue: the guest reaches its init"; then
 		wait_console '^KVIO-L2: probed ' "$step_timeout"
 		check "multiqueue: the disk has 2 queues" line_has "disk vda queues" 'queues 2 '
-		check "multiqueue: the NIC has 2 queue pairs" line_has probed 'queues 2$'
+		check "multiqueue: the NIC has 2 queue pairs, both switched on through its control queue" \
+			eval 'line_has probed "queues 2$" && grep -aq "tap $tap: the driver uses 2 of 2 queue pairs" "$qemu_err"'
 		wait_console '^KVIO-L2: ready' "$step_timeout"
 		traffic "kvio-net mq"
 		wait_console '^KVIO-L2: busy' "$step_timeout"
@@ -403,9 +404,9 @@ group_iommu() {
 	guest_kernel=${img%/}/boot/vmlinuz-$kv
 	guest_initrd=$work/l2-iommu.cpio.gz
 	disks_prepare
-	tap_add "kvi$$" || { report fail "a tap for the guest"; return; }
+	tap_add "kvi$$" multi_queue || { report fail "a tap for the guest"; return; }
 	start_vmm iommu "kvio_disks=vda:rw,vdb:ro" --cpus 2 --iommu --disk "$disk" \
-		--disk "$rodisk,ro" --net "tap=$tap"
+		--disk "$rodisk,ro" --net "tap=$tap,queues=2"
 	if booted "--iommu: the $kv guest reaches its init"; then
 		# The "dma" lines come between these two.
 		wait_console '^KVIO-L2: probed ' "$step_timeout"
@@ -416,6 +417,11 @@ group_iommu() {
 		check "--iommu: both disks and the NIC acked ACCESS_PLATFORM and sit in translated IOMMU domains" \
 			[ "$(grep -acE '^KVIO-L2: dma virtio_(blk|net) platform 1 domain DMA' "$log")" = 3 ]
 		check "--iommu: the VMM holds /dev/kvio-iommu open" [ "$(vmm_fds /dev/kvio-iommu)" = 1 ]
+		# The control queue, served by the VMM through the guest's
+		# mappings (KVIO_IOMMU_TRANSLATE), switched both pairs on.
+		check "--iommu: the NIC's 2 queue pairs in use, set through its control queue" \
+			eval 'line_has probed "queues 2$" && grep -aq "tap $tap: the driver uses 2 of 2 queue pairs" "$qemu_err"'
+
 		disk_cases "--iommu disk"
 		wait_console '^KVIO-L2: ready' "$step_timeout"
 		traffic "kvio-net --iommu"
@@ -429,7 +435,7 @@ group_iommu() {
 		check "--iommu: after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
 		[ -z "$lb" ] || echo "$lb" | diag
 	else
-		for _ in $(seq 17); do report skip "--iommu" "no boot"; done
+		for _ in $(seq 18); do report skip "--iommu" "no boot"; done
 	fi
 	guest_kernel=$kernel
 	guest_initrd=$work/l2.cpio.gz

@@ -64,11 +64,6 @@ void vmm_iommu_enable(void)
 	viommu.requested = true;
 }
 
-bool vmm_iommu_requested(void)
-{
-	return viommu.requested;
-}
-
 int vmm_iommu_devfn(void)
 {
 	return viommu.created ? viommu.vdev.pci.devfn : -1;
@@ -205,15 +200,68 @@ int vmm_iommu_bind(struct virtio_dev *vdev, int fd, uint64_t backend_features,
 			what);
 		return -1;
 	}
+	/* A function's second kvio device joins the endpoint of its first. */
 	if (ioctl(viommu.fd, KVIO_IOMMU_BIND, &ep) < 0) {
 		fprintf(stderr, "kvio-vmm: --iommu: %s: KVIO_IOMMU_BIND endpoint %#x: %s%s\n",
 			what, ep.endpoint, strerror(errno),
-			errno == EINVAL ? " (only a kvio device can be behind kvio-iommu)" : "");
+			errno == EINVAL ? " (only a kvio device can be behind kvio-iommu)" :
+			errno == EEXIST ? " (kvio_iommu too old for several devices per endpoint)" :
+			"");
 		return -1;
 	}
+	if (!vdev->platform_required)
+		viommu.endpoints++;
 	vdev->host_features |= BIT64(VIRTIO_F_ACCESS_PLATFORM);
 	vdev->platform_required = true;
-	viommu.endpoints++;
+	return 0;
+}
+
+void *vmm_dma(struct virtio_dev *vdev, uint64_t addr, uint64_t len, bool write)
+{
+	struct kvio_iommu_translate tr = {
+		.endpoint = vdev->pci.devfn,
+		.flags = write ? KVIO_IOMMU_TRANSLATE_WRITE : 0,
+		.iova = addr,
+		.size = len,
+	};
+
+	if (!virtio_uses_iova(vdev))
+		return vmm_gpa(vdev->vm, addr, len);
+	if (!viommu.created || !len ||
+	    ioctl(viommu.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0 || tr.size != len)
+		return NULL;
+	return vmm_gpa(vdev->vm, tr.gpa, len);
+}
+
+int vmm_dma_read(struct virtio_dev *vdev, uint64_t addr, void *buf,
+		 uint64_t len)
+{
+	struct kvio_iommu_translate tr = { .endpoint = vdev->pci.devfn };
+	uint8_t *dst = buf;
+	void *src;
+
+	if (!virtio_uses_iova(vdev)) {
+		src = len ? vmm_gpa(vdev->vm, addr, len) : NULL;
+		if (len && !src)
+			return -1;
+		memcpy(dst, src, len);
+		return 0;
+	}
+	/* Piece by piece: the pages of an IOVA range need not be adjacent. */
+	while (len) {
+		tr.iova = addr;
+		tr.size = len;
+		if (!viommu.created ||
+		    ioctl(viommu.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0)
+			return -1;
+		src = vmm_gpa(vdev->vm, tr.gpa, tr.size);
+		if (!src)
+			return -1;
+		memcpy(dst, src, tr.size);
+		dst += tr.size;
+		addr += tr.size;
+		len -= tr.size;
+	}
 	return 0;
 }
 

@@ -47,11 +47,13 @@
 #define BIT64(n)		(1ULL << (n))
 
 struct net_ctrl {
-	/* The control queue as the driver set it up (frozen by DRIVER_OK). */
+	/*
+	 * The control queue as the driver set it up (frozen by DRIVER_OK):
+	 * guest-physical addresses, or IOVAs behind the vIOMMU, each field
+	 * looked up at its use (vmm_dma()).
+	 */
 	uint16_t num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	uint64_t desc, avail, used;
 	int kick_efd;
 	int call_efd;
 	bool event_idx;
@@ -268,61 +270,54 @@ static void net_set_pairs(struct net_dev *n, unsigned int pairs)
 
 /* ------------------------------------------------------ control queue */
 
-static uint16_t load_acquire16(const uint16_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
 /*
  * Walk one chain: copy up to NET_CTRL_MAX_IN device-readable bytes into
- * @in, find the last device-writable byte (the ack).  Every descriptor
- * index, count and buffer is checked; false for a malformed chain.
+ * @in, find the last device-writable byte (the ack, *@ack its address, 0
+ * if none).  Every descriptor index, count and buffer is checked; false
+ * for a malformed chain or one the device cannot reach.
  */
-static bool net_ctrl_chain(struct vmm *vm, struct net_ctrl *c, uint16_t head,
-			   uint8_t *in, uint32_t *in_len, uint8_t **ack)
+static bool net_ctrl_chain(struct virtio_dev *vdev, struct net_ctrl *c,
+			   uint16_t head, uint8_t *in, uint32_t *in_len,
+			   uint64_t *ack)
 {
-	const struct vring_desc *table = c->desc;
 	uint32_t tsize = c->num, idx = head, count = 0;
 	bool indirect = false, seen_write = false;
+	uint64_t table = c->desc;
 	struct vring_desc d;
-	uint8_t *buf;
 	uint32_t n;
 
 	*in_len = 0;
-	*ack = NULL;
+	*ack = 0;
 	for (;;) {
 		if (idx >= tsize || count++ >= tsize)
 			return false;	/* out of the table, or a loop */
-		memcpy(&d, &table[idx], sizeof(d));
+		if (vmm_dma_read(vdev, table + (uint64_t)idx * sizeof(d), &d,
+				 sizeof(d)))
+			return false;
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (indirect || (d.flags & VRING_DESC_F_NEXT) ||
 			    !d.len || d.len % sizeof(d) ||
 			    d.len / sizeof(d) > NET_CTRL_MAX_INDIRECT)
 				return false;
-			table = vmm_gpa(vm, d.addr, d.len);
-			if (!table)
-				return false;
+			table = d.addr;
 			tsize = d.len / sizeof(d);
 			indirect = true;
 			idx = 0;
 			count = 0;
 			continue;
 		}
-		buf = d.len ? vmm_gpa(vm, d.addr, d.len) : NULL;
-		if (d.len && !buf)
-			return false;
 		if (d.flags & VRING_DESC_F_WRITE) {
 			seen_write = true;
 			if (d.len)
-				*ack = buf + d.len - 1;
+				*ack = d.addr + d.len - 1;
 		} else {
 			if (seen_write)
 				return false;	/* readable after writable */
 			n = d.len;
 			if (n > NET_CTRL_MAX_IN - *in_len)
 				n = NET_CTRL_MAX_IN - *in_len;
-			if (n)
-				memcpy(in + *in_len, buf, n);
+			if (n && vmm_dma_read(vdev, d.addr, in + *in_len, n))
+				return false;
 			*in_len += n;
 		}
 		if (!(d.flags & VRING_DESC_F_NEXT))
@@ -348,6 +343,9 @@ static uint8_t net_ctrl_command(struct net_dev *n, const uint8_t *in,
 		if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > n->npairs)
 			return VIRTIO_NET_ERR;
 		net_set_pairs(n, pairs);
+		/* What the control queue did, for whoever reads stderr. */
+		fprintf(stderr, "kvio-vmm: tap %s: the driver uses %u of %u queue pairs\n",
+			n->tap, pairs, n->npairs);
 		return VIRTIO_NET_OK;
 	}
 	return VIRTIO_NET_ERR;
@@ -361,23 +359,55 @@ static void net_ctrl_stopped(struct net_dev *n, const char *why, unsigned int v)
 	n->ctrl.broken = true;
 }
 
+/* A 16- or 32-bit field of the control queue; NULL (queue stopped) if unreachable. */
+static void *net_ctrl_field(struct net_dev *n, uint64_t addr, uint64_t len,
+			    bool write)
+{
+	void *p = vmm_dma(&n->vdev, addr, len, write);
+
+	if (!p)
+		net_ctrl_stopped(n, "a ring field unreachable at offset",
+				 (unsigned int)(addr & 0xfff));
+	return p;
+}
+
+/* Its used entry for @head (@len bytes written), not yet published. */
+static bool net_ctrl_put_used(struct net_dev *n, uint16_t head, uint32_t len)
+{
+	struct net_ctrl *c = &n->ctrl;
+	uint64_t e = c->used + 4 + 8ULL * (c->used_idx % c->num);
+	uint32_t *id = net_ctrl_field(n, e, 4, true);
+	uint32_t *l = id ? net_ctrl_field(n, e + 4, 4, true) : NULL;
+
+	if (!l)
+		return false;
+	*id = head;
+	*l = len;
+	return true;
+}
+
 /*
  * Serve the chains the driver made available, at most a ring's worth per
  * call: a driver that keeps adding more gets the rest after the thread has
  * been back to poll() (a kick to ourselves), where a reset can stop it.
+ * Behind the vIOMMU each access asks the kernel for the mapping of now:
+ * the control queue is rare, and a guest that unmaps its ring stops it.
  */
 static void net_ctrl_process(struct net_dev *n)
 {
 	struct net_ctrl *c = &n->ctrl;
-	uint16_t avail_idx, head, *avail_event;
-	uint8_t in[NET_CTRL_MAX_IN], *ack, status;
+	uint16_t avail_idx, head, *avail_idx_p, *used_idx_p, *avail_event, *e;
+	uint8_t in[NET_CTRL_MAX_IN], *ack_p, status;
 	unsigned int served = 0;
 	uint32_t in_len;
-	uint64_t one = 1;
+	uint64_t one = 1, ack;
 
-	avail_event = (uint16_t *)&c->used->ring[c->num];
+	avail_idx_p = net_ctrl_field(n, c->avail + 2, 2, false);
+	used_idx_p = net_ctrl_field(n, c->used + 2, 2, true);
+	avail_event = c->event_idx ?
+		net_ctrl_field(n, c->used + 4 + 8ULL * c->num, 2, true) : NULL;
 	while (!c->broken && served < c->num) {
-		avail_idx = load_acquire16(&c->avail->idx);
+		avail_idx = __atomic_load_n(avail_idx_p, __ATOMIC_ACQUIRE);
 		if ((uint16_t)(avail_idx - c->last_avail) > c->num) {
 			net_ctrl_stopped(n, "avail index jumped to", avail_idx);
 			break;
@@ -388,27 +418,35 @@ static void net_ctrl_process(struct net_dev *n)
 			/* Ask for a kick at the next one, then look again. */
 			__atomic_store_n(avail_event, c->last_avail, __ATOMIC_RELAXED);
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			if (load_acquire16(&c->avail->idx) == c->last_avail)
+			if (__atomic_load_n(avail_idx_p, __ATOMIC_ACQUIRE) ==
+			    c->last_avail)
 				break;
 			continue;
 		}
 		while (c->last_avail != avail_idx && served < c->num) {
-			head = c->avail->ring[c->last_avail % c->num];
-			if (!net_ctrl_chain(n->vdev.vm, c, head, in, &in_len, &ack)) {
+			e = net_ctrl_field(n, c->avail + 4 +
+					   2ULL * (c->last_avail % c->num), 2,
+					   false);
+			if (!e)
+				break;
+			head = *e;
+			if (!net_ctrl_chain(&n->vdev, c, head, in, &in_len, &ack)) {
 				net_ctrl_stopped(n, "a bad chain at head", head);
 				break;
 			}
 			status = net_ctrl_command(n, in, in_len);
-			if (ack)
-				*ack = status;
-			c->used->ring[c->used_idx % c->num].id = head;
-			c->used->ring[c->used_idx % c->num].len = ack ? 1 : 0;
+			ack_p = ack ? vmm_dma(&n->vdev, ack, 1, true) : NULL;
+			if (ack_p)
+				*ack_p = status;
+			if (!net_ctrl_put_used(n, head, ack_p ? 1 : 0))
+				break;
 			c->used_idx++;
 			c->last_avail++;
 			served++;
 		}
 		/* Entries before the index (virtio 1.2, 2.7.13). */
-		__atomic_store_n(&c->used->idx, c->used_idx, __ATOMIC_RELEASE);
+		if (!c->broken || served)
+			__atomic_store_n(used_idx_p, c->used_idx, __ATOMIC_RELEASE);
 	}
 	if (served && c->call_efd >= 0 &&
 	    write(c->call_efd, &one, sizeof(one)) != sizeof(one))
@@ -454,10 +492,14 @@ static int net_ctrl_start(struct net_dev *n, unsigned int qi)
 	int err;
 
 	c->num = q->size;
-	c->desc = vmm_gpa(vdev->vm, q->desc, 16 * num);
-	c->avail = vmm_gpa(vdev->vm, q->avail, 6 + 2 * num);
-	c->used = vmm_gpa(vdev->vm, q->used, 6 + 8 * num);
-	if (!c->desc || !c->avail || !c->used ||
+	c->desc = q->desc;
+	c->avail = q->avail;
+	c->used = q->used;
+	/* IOVAs are looked up at each use: the mappings may change. */
+	if ((!virtio_uses_iova(vdev) &&
+	     (!vmm_gpa(vdev->vm, q->desc, 16 * num) ||
+	      !vmm_gpa(vdev->vm, q->avail, 6 + 2 * num) ||
+	      !vmm_gpa(vdev->vm, q->used, 6 + 8 * num))) ||
 	    (q->desc & 15) || (q->avail & 1) || (q->used & 3)) {
 		vmm_guest_msg("kvio-vmm: tap %s: control queue outside RAM or misaligned\n",
 			      n->tap);
@@ -617,16 +659,6 @@ static int net_create(struct vmm *vm, struct net_dev *n)
 	uint64_t features, f;
 	unsigned int p, nq;
 
-	/*
-	 * A vIOMMU endpoint is one kvio device, and each queue pair is one;
-	 * the control queue would also be read here through guest-physical
-	 * addresses where the guest wrote IOVAs.
-	 */
-	if (n->npairs > 1 && vmm_iommu_requested()) {
-		fprintf(stderr, "kvio-vmm: --net %s: behind --iommu a NIC has one queue pair\n",
-			n->spec);
-		return -1;
-	}
 	if (!strcmp(n->dev_path, NET_DEFAULT_DEV))
 		hint = "kvio_net";
 	else if (!strcmp(n->dev_path, "/dev/vhost-net"))
@@ -677,8 +709,11 @@ static int net_create(struct vmm *vm, struct net_dev *n)
 			    &net_ops, n))
 		return -1;
 	n->created = true;
-	if (vmm_iommu_bind(&n->vdev, n->vhost_fd[0], n->backend_features, n->tap))
-		return -1;
+	/* Every queue pair's device under the function's one endpoint. */
+	for (p = 0; p < n->npairs; p++)
+		if (vmm_iommu_bind(&n->vdev, n->vhost_fd[p], n->backend_features,
+				   n->tap))
+			return -1;
 	fprintf(stderr,
 		"kvio-vmm: net tap %s via %s: %u queue pair%s, mac %02x:%02x:%02x:%02x:%02x:%02x at 00:%02x.0\n",
 		n->tap, n->dev_path, n->npairs, n->npairs > 1 ? "s" : "",

@@ -609,10 +609,13 @@ int vmm_devices_create(struct vmm *vm)
 	return 0;
 }
 
-/* A u16 of guest memory at @gpa, or -1 when it is not RAM. */
-static int virtio_peek16(struct vmm *vm, uint64_t gpa)
+/*
+ * A u16 of a queue's ring at @addr (guest-physical, or an IOVA the vIOMMU
+ * translates as the guest's mappings are now), or -1 when it is not RAM.
+ */
+static int virtio_peek16(struct virtio_dev *vdev, uint64_t addr)
 {
-	uint16_t *p = vmm_gpa(vm, gpa, 2);
+	uint16_t *p = vmm_dma(vdev, addr, 2, false);
 
 	/* The guest writes it meanwhile: one load. */
 	return p ? __atomic_load_n(p, __ATOMIC_RELAXED) : -1;
@@ -623,9 +626,10 @@ void vmm_devices_dump(struct vmm *vm)
 	struct virtio_dev *vdev;
 	struct virtio_queue q;
 	unsigned int i, qi;
-	bool event_idx, iova;
+	bool event_idx;
 	uint8_t status;
 
+	(void)vm;
 	pthread_mutex_lock(&virtio_list_lock);
 	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
 		vdev = virtio_list[i];
@@ -634,7 +638,6 @@ void vmm_devices_dump(struct vmm *vm)
 		pthread_mutex_lock(&vdev->pci.lock);
 		status = vdev->status;
 		event_idx = vdev->guest_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
-		iova = virtio_uses_iova(vdev);
 		fprintf(stderr, "kvio-vmm: 00:%02x.0 virtio %u: status %#x, features %#llx\n",
 			vdev->pci.devfn >> 3, vdev->type, status,
 			(unsigned long long)vdev->guest_features);
@@ -642,20 +645,16 @@ void vmm_devices_dump(struct vmm *vm)
 			q = vdev->q[qi];
 			if (!q.enabled)
 				continue;
-			if (iova) {
-				fprintf(stderr, "kvio-vmm:   queue %u: size %u, rings at IOVAs\n",
-					qi, q.size);
-				continue;
-			}
 			/* The event fields follow the rings (2.7.10, 2.7.8). */
-			fprintf(stderr, "kvio-vmm:   queue %u: size %u,", qi, q.size);
+			fprintf(stderr, "kvio-vmm:   queue %u: size %u%s,", qi, q.size,
+				virtio_uses_iova(vdev) ? " (IOVAs)" : "");
 			fprintf(stderr, " avail idx %d flags %d used_event %d;",
-				virtio_peek16(vm, q.avail + 2),
-				virtio_peek16(vm, q.avail),
-				event_idx ? virtio_peek16(vm, q.avail + 4 + 2ULL * q.size) : -1);
+				virtio_peek16(vdev, q.avail + 2),
+				virtio_peek16(vdev, q.avail),
+				event_idx ? virtio_peek16(vdev, q.avail + 4 + 2ULL * q.size) : -1);
 			fprintf(stderr, " used idx %d flags %d avail_event %d\n",
-				virtio_peek16(vm, q.used + 2), virtio_peek16(vm, q.used),
-				event_idx ? virtio_peek16(vm, q.used + 4 + 8ULL * q.size) : -1);
+				virtio_peek16(vdev, q.used + 2), virtio_peek16(vdev, q.used),
+				event_idx ? virtio_peek16(vdev, q.used + 4 + 8ULL * q.size) : -1);
 		}
 		pthread_mutex_unlock(&vdev->pci.lock);
 	}

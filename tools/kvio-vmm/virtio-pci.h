@@ -110,12 +110,25 @@ void net_devices_destroy(struct vmm *vm);
  * The vIOMMU (iommu.c), created before the other devices when --iommu was
  * given.  vmm_iommu_bind(): put @vdev, whose DMA the kvio device @fd does,
  * behind it (endpoint ID = its BDF) and offer ACCESS_PLATFORM; @what names
- * the device in messages.  0 without --iommu, 0 or -1 with a message.
+ * the device in messages; called once per kvio device of a function served
+ * by several (a NIC's queue pairs).  0 without --iommu, 0 or -1 with a
+ * message.
  */
 int iommu_device_create(struct vmm *vm);
 void iommu_device_destroy(struct vmm *vm);
-bool vmm_iommu_requested(void);
 int vmm_iommu_bind(struct virtio_dev *vdev, int fd, uint64_t backend_features,
 		   const char *what);
+/*
+ * DMA of a queue the VMM serves itself (virtio-net's control queue): the
+ * guest's addresses are guest-physical, or with ACCESS_PLATFORM acked
+ * IOVAs of the device's endpoint, which the vIOMMU translates
+ * (KVIO_IOMMU_TRANSLATE) as they are now.  vmm_dma(): where @len bytes at
+ * @addr are, or NULL unless one mapping holds them all and allows the
+ * access (@write); for the ring's fields, none of which crosses a page.
+ * vmm_dma_read(): copy @len bytes, across mappings; 0 or -1.
+ */
+void *vmm_dma(struct virtio_dev *vdev, uint64_t addr, uint64_t len, bool write);
+int vmm_dma_read(struct virtio_dev *vdev, uint64_t addr, void *buf,
+		 uint64_t len);
 
 #endif /* KVIO_VMM_VIRTIO_PCI_H */
