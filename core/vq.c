@@ -672,17 +672,26 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 }
 EXPORT_SYMBOL_GPL(kvio_vq_get_desc);
 
-/*
- * An empty ring: the guest's notifications back on.  True if buffers came
- * in before it saw them (notifications off again; the ring is read again).
+/**
+ * kvio_vq_rearm() - a handler found its ring empty: notifications back on
+ * @vq: the ring, notifications disabled (kvio_vq_disable_notify())
+ *
+ * kvio_vq_enable_notify(), and if the guest added chains before it could
+ * see that, kvio_vq_disable_notify() again: the handler reads on instead of
+ * waiting for a kick that will not come.
+ *
+ * Context: vq->mutex held.
+ * Return: true if chains came in (notifications off; read the ring again);
+ * false if the ring is empty with notifications on.
  */
-static bool kvio_vq_rearm(struct kvio_vq *vq)
+bool kvio_vq_rearm(struct kvio_vq *vq)
 {
 	if (!kvio_vq_enable_notify(vq))
 		return false;
 	kvio_vq_disable_notify(vq);
 	return true;
 }
+EXPORT_SYMBOL_GPL(kvio_vq_rearm);
 
 /**
  * kvio_vq_next_desc() - take the next chain in a handler's loop
@@ -1060,22 +1069,30 @@ static unsigned long kvio_busy_clock(void)
 	return local_clock() >> 10;
 }
 
-/*
- * Spin a while for the guest's next chain (@vq's notifications disabled).
- * For a handler whose ring ran dry, when the VMM gave the ring a busy-loop
- * timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT, microseconds): a guest that
- * waits for each answer by spinning on the used ring (the Linux
- * virtio-iommu driver does, interrupts off), or one that keeps requests
- * coming (a disk at queue depth), adds its next chain soon, and catching
- * it here saves the kick's exit, the eventfd wake-up and a worker
- * switch.  Stops at the timeout, when the CPU is wanted, or when other
- * work waits for this worker.  vq->mutex held, in the ring's worker.
- * True if the guest added a chain.
+/**
+ * kvio_vq_spin() - busy-wait for the guest, within the ring's timeout
+ * @vq: the ring whose busy-loop timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+ *	microseconds) bounds the wait, and whose worker's queue is watched
+ * @done: what the caller waits for (a chain on a ring, a packet on a
+ *	socket), called on each turn; it may not sleep
+ * @arg: for @done
+ *
+ * For a handler that ran dry: a guest that waits for each answer by
+ * spinning on the used ring (the Linux virtio-iommu driver does, interrupts
+ * off), or one that keeps requests coming (a disk at queue depth, a stream
+ * of frames), adds its next chain soon, and catching it here saves the
+ * kick's exit, the eventfd wake-up and a worker switch.  Stops when @done
+ * says so, at the timeout, when the CPU is wanted or a signal is pending,
+ * or when other work waits for this worker (kvio_vq_has_work()).
+ *
+ * Context: vq->mutex held, in the ring's worker.
+ * Return: true if @done returned true; false without a timeout or when the
+ * spin stopped for another reason.
  */
-static bool kvio_vq_busy_wait(struct kvio_vq *vq)
+bool kvio_vq_spin(struct kvio_vq *vq, bool (*done)(void *arg), void *arg)
 {
 	unsigned long end;
-	bool added = false;
+	bool ret = false;
 
 	if (!vq->busyloop_timeout)
 		return false;
@@ -1085,14 +1102,20 @@ static bool kvio_vq_busy_wait(struct kvio_vq *vq)
 	while (!need_resched() && !signal_pending(current) &&
 	       !time_after(kvio_busy_clock(), end) &&
 	       !kvio_vq_has_work(vq)) {
-		if (!kvio_vq_avail_empty(vq)) {
-			added = true;
+		if (done(arg)) {
+			ret = true;
 			break;
 		}
 		cpu_relax();
 	}
 	migrate_enable();
-	return added;
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kvio_vq_spin);
+
+static bool kvio_vq_chain_added(void *vq)
+{
+	return !kvio_vq_avail_empty(vq);
 }
 
 /**
@@ -1101,7 +1124,7 @@ static bool kvio_vq_busy_wait(struct kvio_vq *vq)
  *	answers so far published (the guest may be waiting for them)
  *
  * With a busy-loop timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT), first
- * kvio_vq_busy_wait(), notifications still off: a chain the guest adds
+ * kvio_vq_spin() for a chain, notifications still off: a chain the guest adds
  * meanwhile costs it no kick.  Then, or without a timeout, as
  * kvio_vq_next_desc() does on an empty ring: notifications back on, and
  * off again if chains came in before the guest saw them.  A handler
@@ -1118,6 +1141,6 @@ bool kvio_vq_idle(struct kvio_vq *vq)
 	/* A stopped ring reads as empty whatever the guest adds. */
 	if (kvio_vq_stopped(vq))
 		return false;
-	return kvio_vq_busy_wait(vq) || kvio_vq_rearm(vq);
+	return kvio_vq_spin(vq, kvio_vq_chain_added, vq) || kvio_vq_rearm(vq);
 }
 EXPORT_SYMBOL_GPL(kvio_vq_idle);

@@ -180,11 +180,9 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		if (headcount < 0)
 			goto out;
 		if (!headcount) {
-			if (kvio_vq_enable_notify(vq)) {
-				/* The guest slipped buffers in: go on. */
-				kvio_vq_disable_notify(vq);
+			/* The guest slipped buffers in: go on. */
+			if (kvio_vq_rearm(vq))
 				continue;
-			}
 			/* Wait for the guest to add buffers. */
 			goto out;
 		}

@@ -232,11 +232,9 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		if (head < 0)
 			break;
 		if (head == vq->num) {
-			if (kvio_vq_enable_notify(vq)) {
-				/* The guest slipped one in: go on. */
-				kvio_vq_disable_notify(vq);
+			/* The guest slipped one in: go on. */
+			if (kvio_vq_rearm(vq))
 				continue;
-			}
 			break;
 		}
 		if (in) {

@@ -467,6 +467,8 @@ void kvio_vq_add_used_and_signal_n(struct kvio_vq *vq,
 bool kvio_vq_enable_notify(struct kvio_vq *vq);
 void kvio_vq_disable_notify(struct kvio_vq *vq);
 bool kvio_vq_avail_empty(struct kvio_vq *vq);
+bool kvio_vq_rearm(struct kvio_vq *vq);
+bool kvio_vq_spin(struct kvio_vq *vq, bool (*done)(void *arg), void *arg);
 bool kvio_vq_idle(struct kvio_vq *vq);
 void kvio_vq_set_broken(struct kvio_vq *vq, const char *why);
 int kvio_log_write(struct kvio_vq *vq, struct kvio_log *log,
