@@ -278,8 +278,16 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 				pr_debug("TX packet dropped: %d\n", err);
 				goto done;
 			}
-			/* Too big for a page: the batch goes first, in order. */
-			kvio_net_tx_send_batch(nvq, sock);
+			/*
+			 * Too big for a page: the batch goes first, in order,
+			 * and the guest hears of every frame sent so far, as
+			 * upstream's vhost_tx_batch() tells it.  A guest's TCP
+			 * holds at most about 1 MiB in its device queue (TCP
+			 * Small Queues) and waits for these completions to send
+			 * more; at up to 64 KiB a frame, holding them back for a
+			 * batch of 64 would stall it until this run ends.
+			 */
+			kvio_net_tx_flush(nvq, sock);
 		}
 
 		if (kvio_net_tx_more(vq, total_len + len))
