@@ -1074,7 +1074,8 @@ static unsigned long kvio_busy_clock(void)
  * @vq: the ring whose busy-loop timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
  *	microseconds) bounds the wait, and whose worker's queue is watched
  * @done: what the caller waits for (a chain on a ring, a packet on a
- *	socket), called on each turn; it may not sleep
+ *	socket), called on each turn with migration disabled (it may fault
+ *	in guest memory, as reading a ring's index does)
  * @arg: for @done
  *
  * For a handler that ran dry: a guest that waits for each answer by

@@ -299,7 +299,7 @@ static int kvio_iommu_ep_join(struct kvio_iommu *iommu,
 	lockdep_assert_held(&iommu->lock);
 	if (list_empty(&ep->devs))
 		return -EEXIST;
-	list_add_tail(&d->node, &ep->devs);
+	list_move_tail(&d->node, &ep->devs);
 	kvio_dev_set_viommu(kvio_dev_from_file(d->file), ep->synced_as, ep);
 	return 0;
 }

@@ -272,13 +272,13 @@ static void net_set_pairs(struct net_dev *n, unsigned int pairs)
 
 /*
  * Walk one chain: copy up to NET_CTRL_MAX_IN device-readable bytes into
- * @in, find the last device-writable byte (the ack, *@ack its address, 0
- * if none).  Every descriptor index, count and buffer is checked; false
+ * @in, find the last device-writable byte (the ack: *@has_ack, *@ack its
+ * address).  Every descriptor index, count and buffer is checked; false
  * for a malformed chain or one the device cannot reach.
  */
 static bool net_ctrl_chain(struct virtio_dev *vdev, struct net_ctrl *c,
 			   uint16_t head, uint8_t *in, uint32_t *in_len,
-			   uint64_t *ack)
+			   uint64_t *ack, bool *has_ack)
 {
 	uint32_t tsize = c->num, idx = head, count = 0;
 	bool indirect = false, seen_write = false;
@@ -288,6 +288,7 @@ static bool net_ctrl_chain(struct virtio_dev *vdev, struct net_ctrl *c,
 
 	*in_len = 0;
 	*ack = 0;
+	*has_ack = false;
 	for (;;) {
 		if (idx >= tsize || count++ >= tsize)
 			return false;	/* out of the table, or a loop */
@@ -308,8 +309,10 @@ static bool net_ctrl_chain(struct virtio_dev *vdev, struct net_ctrl *c,
 		}
 		if (d.flags & VRING_DESC_F_WRITE) {
 			seen_write = true;
-			if (d.len)
+			if (d.len) {
 				*ack = d.addr + d.len - 1;
+				*has_ack = true;
+			}
 		} else {
 			if (seen_write)
 				return false;	/* readable after writable */
@@ -401,7 +404,11 @@ static void net_ctrl_process(struct net_dev *n)
 	unsigned int served = 0;
 	uint32_t in_len;
 	uint64_t one = 1, ack;
+	bool has_ack;
 
+	/* Left alone until the next reset; its fields are not looked up again. */
+	if (c->broken)
+		return;
 	avail_idx_p = net_ctrl_field(n, c->avail + 2, 2, false);
 	used_idx_p = net_ctrl_field(n, c->used + 2, 2, true);
 	avail_event = c->event_idx ?
@@ -430,12 +437,13 @@ static void net_ctrl_process(struct net_dev *n)
 			if (!e)
 				break;
 			head = *e;
-			if (!net_ctrl_chain(&n->vdev, c, head, in, &in_len, &ack)) {
+			if (!net_ctrl_chain(&n->vdev, c, head, in, &in_len, &ack,
+					    &has_ack)) {
 				net_ctrl_stopped(n, "a bad chain at head", head);
 				break;
 			}
 			status = net_ctrl_command(n, in, in_len);
-			ack_p = ack ? vmm_dma(&n->vdev, ack, 1, true) : NULL;
+			ack_p = has_ack ? vmm_dma(&n->vdev, ack, 1, true) : NULL;
 			if (ack_p)
 				*ack_p = status;
 			if (!net_ctrl_put_used(n, head, ack_p ? 1 : 0))
