@@ -255,6 +255,7 @@ static int case_config(const struct kt_target *t)
 static int case_endpoints(const struct kt_target *t)
 {
 	struct kvio_iommu_endpoint u = { .endpoint = 99 };
+	long net0 = kt_module_refcnt("kvio_net");
 	int net, net2, net3, efd;
 	struct rig g;
 
@@ -284,6 +285,16 @@ static int case_endpoints(const struct kt_target *t)
 		close(net3);
 		close(net2);
 		close(net);	/* the endpoint holds the devices */
+		/* Both files held, the refused one's released; UNBIND: none. */
+		KT_ASSERT(kt_module_refcnt("kvio_net") == net0 + 2,
+			  "kvio_net refcnt %ld, want %ld: the endpoint's two devices held, no more",
+			  kt_module_refcnt("kvio_net"), net0 + 2);
+		u.endpoint = 2;
+		KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_UNBIND, &u));
+		KT_ASSERT(kt_module_refcnt("kvio_net") == net0,
+			  "kvio_net refcnt %ld after UNBIND, want %ld",
+			  kt_module_refcnt("kvio_net"), net0);
+		u.endpoint = 99;
 	} else {
 		kt_diag("no /dev/kvio-net (%s): kvio device endpoints not tried",
 			kt_errname(errno));
