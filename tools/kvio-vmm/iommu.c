@@ -216,7 +216,14 @@ int vmm_iommu_bind(struct virtio_dev *vdev, int fd, uint64_t backend_features,
 	return 0;
 }
 
-void *vmm_dma(struct virtio_dev *vdev, uint64_t addr, uint64_t len, bool write)
+/*
+ * Where the piece of @vdev's DMA at @addr starts: at most @len bytes, *@n
+ * of them in one run of guest RAM (all @len for guest-physical addresses,
+ * what one mapping holds for an IOVA).  NULL if nothing is there, or the
+ * mapping lacks the access.
+ */
+static void *dma_piece(struct virtio_dev *vdev, uint64_t addr, uint64_t len,
+		       bool write, uint64_t *n)
 {
 	struct kvio_iommu_translate tr = {
 		.endpoint = vdev->pci.devfn,
@@ -225,42 +232,40 @@ void *vmm_dma(struct virtio_dev *vdev, uint64_t addr, uint64_t len, bool write)
 		.size = len,
 	};
 
-	if (!virtio_uses_iova(vdev))
+	if (!virtio_uses_iova(vdev)) {
+		*n = len;
 		return vmm_gpa(vdev->vm, addr, len);
-	if (!viommu.created || !len ||
-	    ioctl(viommu.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0 || tr.size != len)
+	}
+	if (!viommu.created || ioctl(viommu.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0)
 		return NULL;
-	return vmm_gpa(vdev->vm, tr.gpa, len);
+	*n = tr.size;
+	return vmm_gpa(vdev->vm, tr.gpa, tr.size);
+}
+
+void *vmm_dma(struct virtio_dev *vdev, uint64_t addr, uint64_t len, bool write)
+{
+	uint64_t n;
+	void *p = len ? dma_piece(vdev, addr, len, write, &n) : NULL;
+
+	return p && n == len ? p : NULL;
 }
 
 int vmm_dma_read(struct virtio_dev *vdev, uint64_t addr, void *buf,
 		 uint64_t len)
 {
-	struct kvio_iommu_translate tr = { .endpoint = vdev->pci.devfn };
 	uint8_t *dst = buf;
+	uint64_t n;
 	void *src;
 
-	if (!virtio_uses_iova(vdev)) {
-		src = len ? vmm_gpa(vdev->vm, addr, len) : NULL;
-		if (len && !src)
-			return -1;
-		memcpy(dst, src, len);
-		return 0;
-	}
 	/* Piece by piece: the pages of an IOVA range need not be adjacent. */
 	while (len) {
-		tr.iova = addr;
-		tr.size = len;
-		if (!viommu.created ||
-		    ioctl(viommu.fd, KVIO_IOMMU_TRANSLATE, &tr) < 0)
-			return -1;
-		src = vmm_gpa(vdev->vm, tr.gpa, tr.size);
+		src = dma_piece(vdev, addr, len, false, &n);
 		if (!src)
 			return -1;
-		memcpy(dst, src, tr.size);
-		dst += tr.size;
-		addr += tr.size;
-		len -= tr.size;
+		memcpy(dst, src, n);
+		dst += n;
+		addr += n;
+		len -= n;
 	}
 	return 0;
 }
