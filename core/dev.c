@@ -141,6 +141,7 @@ int kvio_dev_init(struct kvio_dev *dev, struct kvio_vq **vqs, int nvqs,
 	dev->viommu = false;
 	dev->viommu_as = NULL;
 	dev->viommu_ep = NULL;
+	dev->viommu_owner = NULL;
 	spin_lock_init(&dev->iotlb_lock);
 	INIT_LIST_HEAD(&dev->read_list);
 	INIT_LIST_HEAD(&dev->pending_list);
@@ -473,6 +474,39 @@ static void kvio_dev_sync_async(struct kvio_dev *dev)
 	if (dev->ops->sync_translation)
 		dev->ops->sync_translation(dev);
 }
+
+/**
+ * kvio_dev_claim_viommu() - reserve a device for one vIOMMU
+ * @dev: a device about to be bound to a vIOMMU endpoint
+ * @owner: the vIOMMU (not NULL)
+ *
+ * A device's DMA has one translation, so it is behind at most one endpoint
+ * of one vIOMMU.  Two vIOMMUs (two opens of the vIOMMU's node) cannot see
+ * each other's endpoints; this claim is what each checks before it binds
+ * the device, and holds until kvio_dev_release_viommu().
+ *
+ * Context: any; does not sleep.
+ * Return: 0, or -EBUSY when a vIOMMU has claimed the device already.
+ */
+int kvio_dev_claim_viommu(struct kvio_dev *dev, void *owner)
+{
+	return cmpxchg(&dev->viommu_owner, NULL, owner) ? -EBUSY : 0;
+}
+EXPORT_SYMBOL_GPL(kvio_dev_claim_viommu);
+
+/**
+ * kvio_dev_release_viommu() - end a claim of kvio_dev_claim_viommu()
+ * @dev: the claimed device, no longer bound (kvio_dev_clear_viommu()
+ *	first, so that a vIOMMU that claims it next is not undone by it)
+ *
+ * Context: any; does not sleep.
+ */
+void kvio_dev_release_viommu(struct kvio_dev *dev)
+{
+	/* The unbind before it is done when the next claimer sees NULL. */
+	smp_store_release(&dev->viommu_owner, NULL);
+}
+EXPORT_SYMBOL_GPL(kvio_dev_release_viommu);
 
 /**
  * kvio_dev_set_viommu() - translate a device's IOVAs through a vIOMMU

@@ -257,7 +257,7 @@ static int case_endpoints(const struct kt_target *t)
 	struct kvio_iommu_endpoint u = { .endpoint = 99 };
 	long net0 = kt_module_refcnt("kvio_net");
 	int net, net2, net3, efd;
-	struct rig g;
+	struct rig g, g2;
 
 	KT_TRY(rig_open(&g, t, FEAT));
 	KT_ERRNO(0, bind_ep(&g, 1, -1));
@@ -272,6 +272,9 @@ static int case_endpoints(const struct kt_target *t)
 		/* One device, one endpoint. */
 		KT_ERRNO(EBUSY, bind_ep(&g, 3, net));
 		KT_ERRNO(EBUSY, bind_ep(&g, 2, net));
+		/* Nor behind another vIOMMU (another open) at the same time. */
+		KT_TRY(rig_open(&g2, t, FEAT));
+		KT_ERRNO(EBUSY, bind_ep(&g2, 2, net));
 		/* A second device joins an endpoint of kvio devices... */
 		net2 = open("/dev/kvio-net", O_RDWR | O_CLOEXEC);
 		KT_ASSERT(net2 >= 0, "a second kvio-net: %s", kt_errname(errno));
@@ -283,16 +286,23 @@ static int case_endpoints(const struct kt_target *t)
 		KT_ERRNO(EEXIST, bind_ep(&g, 1, net3));
 		KT_ERRNO(EEXIST, bind_ep(&g, 2, -1));
 		close(net3);
-		close(net2);
-		close(net);	/* the endpoint holds the devices */
-		/* Both files held, the refused one's released; UNBIND: none. */
+		close(net2);	/* the endpoint holds the device */
+		/* Both files held, the refused one's released. */
 		KT_ASSERT(kt_module_refcnt("kvio_net") == net0 + 2,
 			  "kvio_net refcnt %ld, want %ld: the endpoint's two devices held, no more",
 			  kt_module_refcnt("kvio_net"), net0 + 2);
 		u.endpoint = 2;
 		KT_ERRNO(0, ioctl(g.d.fd, KVIO_IOMMU_UNBIND, &u));
-		KT_ASSERT(kt_module_refcnt("kvio_net") == net0,
+		/* UNBIND released both: net2's file went, net is ours alone... */
+		KT_ASSERT(kt_module_refcnt("kvio_net") == net0 + 1,
 			  "kvio_net refcnt %ld after UNBIND, want %ld",
+			  kt_module_refcnt("kvio_net"), net0 + 1);
+		/* ...and free for the other vIOMMU, which releases it on close. */
+		KT_ERRNO(0, bind_ep(&g2, 2, net));
+		close(net);
+		rig_close(&g2);
+		KT_ASSERT(kt_module_refcnt("kvio_net") == net0,
+			  "kvio_net refcnt %ld after the other vIOMMU closed, want %ld",
 			  kt_module_refcnt("kvio_net"), net0);
 		u.endpoint = 99;
 	} else {
@@ -872,14 +882,16 @@ struct net_ep {
 	struct kt_net n;
 };
 
-static int net_ep_open(struct net_ep *e, const struct kt_target *t)
+/* As net_ep_open(), the vIOMMU with features @feat. */
+static int net_ep_open_feat(struct net_ep *e, const struct kt_target *t,
+			    uint64_t feat)
 {
 	static const struct kt_target net_t = { "/dev/kvio-net", "kvio-net",
 						true };
 	struct kt_net *n = &e->n;
 	int r, i;
 
-	KT_TRY(rig_open(&e->g, t, FEAT));
+	KT_TRY(rig_open(&e->g, t, feat));
 	r = kt_net_open_dev(n, &net_t, F(VIRTIO_F_VERSION_1) |
 			    F(VIRTIO_F_ACCESS_PLATFORM), 0);
 	if (r != KT_PASS)
@@ -895,6 +907,11 @@ static int net_ep_open(struct net_ep *e, const struct kt_target *t)
 	KT_ASSERT(kt_pool_init(&n->rxpool, &n->dev.mem, 64, 2048) == 0);
 	KT_ASSERT(kt_pool_init(&n->txpool, &n->dev.mem, 64, KT_TX_BUF) == 0);
 	return kt_net_attach(n);
+}
+
+static int net_ep_open(struct net_ep *e, const struct kt_target *t)
+{
+	return net_ep_open_feat(e, t, FEAT);
 }
 
 static void net_ep_close(struct net_ep *e)
@@ -1041,6 +1058,68 @@ static int case_net_endpoint(const struct kt_target *t)
 			       (uintptr_t)kt_gpa(&n->dev.mem, page),
 			       VHOST_ACCESS_RO) == 0,
 		  "device IOTLB not back after UNBIND");
+	net_ep_close(&e);
+	return KT_PASS;
+}
+
+/*
+ * The event ring with EVENT_IDX, used as Linux's driver does: it kicks only
+ * when the device asked (avail_event).  Two faults, one event buffer: the
+ * second fault waits, and the device must ask for a kick at the guest's
+ * next buffer, which then gets it.
+ */
+static int case_event_kick(const struct kt_target *t)
+{
+	struct kt_vq *ev;
+	struct virtio_iommu_fault f;
+	struct kvio_iommu_stats st;
+	const uint64_t iova = 0x40000000ULL;
+	uint64_t events, tok;
+	uint32_t id, used;
+	struct kt_buf b, in;
+	struct net_ep e;
+	struct kt_net *n = &e.n;
+	struct rig *g = &e.g;
+	unsigned int i;
+
+	KT_TRY(net_ep_open_feat(&e, t, FEAT | F(VIRTIO_RING_F_EVENT_IDX)));
+	ev = &g->d.vq[1];
+	events = kt_mem_alloc(&g->d.mem, 2 * 32, 64);
+	KT_ASSERT(events, "guest memory");
+	in.gpa = events;
+	in.len = sizeof(f);
+	KT_ASSERT(kt_vq_add(ev, NULL, 0, &in, 1, false, 0) >= 0);
+	kt_vq_kick(ev);
+	/* Two frames from two IOVAs with no mapping: two MAPPING faults. */
+	b.len = n->hdr_len + 60;
+	for (i = 1; i <= 2; i++) {
+		b.gpa = iova + (i - 1) * 0x10000;
+		KT_ASSERT(kt_vq_add(&n->dev.vq[KT_TXQ], &b, 1, NULL, 0, false,
+				    i) >= 0);
+		kt_vq_kick(&n->dev.vq[KT_TXQ]);
+		KT_ASSERT(kt_vq_wait_used(&n->dev.vq[KT_TXQ], &id, &used, &tok,
+					  3000) == 1 && tok == i && used == 0,
+			  "TX chain %u not dropped (token %llu, len %u)", i,
+			  (unsigned long long)tok, used);
+	}
+	KT_TRY(next_fault(g, events, &f));
+	/* The second is queued; let the event ring's handler find no buffer. */
+	usleep(200000 * kt_timeout_scale());
+	KT_ASSERT(kt_vq_used_pending(ev) == 0, "a second event without a buffer");
+	in.gpa = events + 32;
+	KT_ASSERT(kt_vq_add(ev, NULL, 0, &in, 1, false, 1) >= 0);
+	KT_ASSERT(kt_vq_kick_needed(ev),
+		  "the device did not ask for a kick at the next event buffer (avail_event %u), with a fault waiting",
+		  kt_vq_avail_event(ev));
+	kt_vq_kick(ev);
+	KT_TRY(expect_fault(g, events, VIRTIO_IOMMU_FAULT_R_MAPPING,
+			    VIRTIO_IOMMU_FAULT_F_READ | VIRTIO_IOMMU_FAULT_F_ADDRESS,
+			    1, iova + 0x10000));
+	KT_ERRNO(0, ioctl(g->d.fd, KVIO_IOMMU_GET_STATS, &st));
+	KT_ASSERT(st.faults == 2 && st.faults_dropped == 0,
+		  "stats: %llu faults, %llu dropped",
+		  (unsigned long long)st.faults,
+		  (unsigned long long)st.faults_dropped);
 	net_ep_close(&e);
 	return KT_PASS;
 }
@@ -1869,7 +1948,7 @@ static int case_blk_shared_endpoint(const struct kt_target *t)
 
 static const struct kt_case cases[] = {
 	{ "config: defaults, every bad field EINVAL, SET then GET, EPERM for a non-owner", case_config },
-	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT); a second kvio device joins an endpoint of kvio devices", case_endpoints },
+	{ "endpoints: BIND/UNBIND errno values (EEXIST, EBADF, EINVAL, EBUSY, ENOENT); a second kvio device joins an endpoint of kvio devices; a device is behind one vIOMMU at a time", case_endpoints },
 	{ "TRANSLATE: GPA and bytes of one mapping, EACCES, ENXIO (unmapped, not attached), ENOENT, EINVAL, bypass, EPERM", case_translate },
 	{ "ATTACH/DETACH: NOENT, RANGE, INVAL (reserved bytes too); moves; last DETACH frees the domain; RESET", case_attach },
 	{ "ATTACH_F_BYPASS without BYPASS_CONFIG negotiated: INVAL", case_bypass_feature },
@@ -1891,6 +1970,7 @@ static const struct kt_case cases[] = {
 	{ "module references: a bound endpoint keeps kvio_net loaded after its fd closed; closing the vIOMMU gives both back", case_module_refs },
 	{ "two kvio-blk devices under one endpoint: the second joins its domain at once, one UNMAP faults both, UNBIND frees both", case_blk_shared_endpoint },
 	{ "a kvio-net endpoint: TX/RX through its domain, unmapped buffers dropped with a MAPPING fault, DETACH faults (DOMAIN), UNBIND gives its IOTLB back", case_net_endpoint },
+	{ "event ring with EVENT_IDX: a fault waiting for a buffer asks for the guest's kick at its next one", case_event_kick },
 };
 
 int main(int argc, char **argv)

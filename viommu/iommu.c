@@ -251,9 +251,14 @@ static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
 {
 	struct kvio_iommu_ep_dev *d, *tmp;
 
-	/* The devices go back to their own IOTLBs, then the domain may go. */
-	list_for_each_entry(d, &ep->devs, node)
+	/*
+	 * The devices go back to their own IOTLBs, then the domain may go;
+	 * only then may another vIOMMU claim them.
+	 */
+	list_for_each_entry(d, &ep->devs, node) {
 		kvio_dev_clear_viommu(kvio_dev_from_file(d->file));
+		kvio_dev_release_viommu(kvio_dev_from_file(d->file));
+	}
 	/* A shadow unmaps and unpins everything it mirrored. */
 	if (ep->shadow)
 		ep->shadow->ops->set_space(ep->shadow, NULL, NULL);
@@ -270,21 +275,6 @@ static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
 		module_put(ep->shadow_owner);
 	}
 	kfree(ep);
-}
-
-/* The endpoint @dev is bound to, or NULL; iommu->lock held. */
-static struct kvio_iommu_ep *kvio_iommu_dev_ep(struct kvio_iommu *iommu,
-					       struct kvio_dev *dev)
-{
-	struct kvio_iommu_ep_dev *d;
-	struct kvio_iommu_ep *ep;
-	unsigned long id;
-
-	xa_for_each(&iommu->endpoints, id, ep)
-		list_for_each_entry(d, &ep->devs, node)
-			if (kvio_dev_from_file(d->file) == dev)
-				return ep;
-	return NULL;
 }
 
 /*
@@ -362,8 +352,8 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 	}
 
 	mutex_lock(&iommu->lock);
-	/* One endpoint per device: its DMA has one translation. */
-	if (file && kvio_iommu_dev_ep(iommu, kvio_dev_from_file(file))) {
+	/* One endpoint of one vIOMMU per device. */
+	if (file && kvio_dev_claim_viommu(kvio_dev_from_file(file), iommu)) {
 		ret = -EBUSY;
 		goto err_unlock;
 	}
@@ -377,8 +367,11 @@ static long kvio_iommu_bind(struct kvio_iommu *iommu, void __user *argp)
 			return 0;
 		}
 	}
-	if (ret)
+	if (ret) {
+		if (file)
+			kvio_dev_release_viommu(kvio_dev_from_file(file));
 		goto err_unlock;
+	}
 	/* From now on the device's IOVAs are this endpoint's. */
 	ret = kvio_iommu_ep_sync(iommu, ep);
 	if (ret) {

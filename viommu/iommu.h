@@ -51,8 +51,13 @@
 /* Bytes of one RESV_MEM property, its header included. */
 #define KVIO_IOMMU_RESV_PROP	sizeof(struct virtio_iommu_probe_resv_mem)
 
+/*
+ * No VIRTIO_F_ACCESS_PLATFORM: the vIOMMU's own rings are guest-physical
+ * (no VMM puts a virtio-iommu behind another IOMMU); a device IOTLB miss
+ * on them would leave requests the guest spins for unanswered.
+ */
 #define KVIO_IOMMU_FEATURES					\
-	(KVIO_FEATURES |					\
+	((KVIO_FEATURES & ~(1ULL << VIRTIO_F_ACCESS_PLATFORM)) |	\
 	 (1ULL << VIRTIO_IOMMU_F_INPUT_RANGE) |			\
 	 (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |		\
 	 (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) |			\

@@ -146,8 +146,10 @@ static void kvio_iommu_fault_unpop(struct kvio_iommu *iommu,
 /*
  * The event ring's work: queued faults into the buffers the guest posted,
  * one 24-byte record each.  Without a buffer they wait (up to
- * KVIO_IOMMU_FAULTS_MAX; later ones are dropped); a buffer too small for a
- * record is returned with used length 0.
+ * KVIO_IOMMU_FAULTS_MAX; later ones are dropped) for the guest's kick when
+ * it posts one: the ring's notifications are on only then, so with
+ * EVENT_IDX the guest kicks for the buffer after those it was last asked
+ * for.  A buffer too small for a record is returned with used length 0.
  */
 void kvio_iommu_handle_event(struct kvio_work *work)
 {
@@ -159,11 +161,16 @@ void kvio_iommu_handle_event(struct kvio_work *work)
 	int head;
 
 	mutex_lock(&vq->mutex);
+	/* Faults queue this work; a kick is wanted only when they wait. */
+	kvio_vq_disable_notify(vq);
 	while (!kvio_vq_stopped(vq) && kvio_iommu_fault_pop(iommu, &f)) {
 		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &out, &in,
 					NULL, vq->log, &log_num);
 		if (head < 0 || head == vq->num) {
 			kvio_iommu_fault_unpop(iommu, &f);
+			/* Posted while notifications came on: take it. */
+			if (head == vq->num && kvio_vq_rearm(vq))
+				continue;
 			break;
 		}
 		iov_iter_init(&it, ITER_DEST, vq->iov + out, in,
@@ -563,14 +570,20 @@ out:
 	return ret;
 }
 
-/* The batch's UNMAPs waited out, then its @*n used entries; *n reset. */
+/*
+ * The batch's UNMAPs waited out, then its @*n used entries; *n reset.  The
+ * requests took effect, so answers that cannot be written leave the guest
+ * waiting for them: the ring is stopped (its error eventfd says so) rather
+ * than left to look well.
+ */
 static void kvio_iommu_publish(struct kvio_iommu *iommu, struct kvio_vq *vq,
 			       unsigned int *n)
 {
 	if (!*n)
 		return;
 	kvio_iommu_sync_unmaps(iommu);
-	kvio_vq_add_used_n(vq, vq->heads, *n);
+	if (kvio_vq_add_used_n(vq, vq->heads, *n))
+		kvio_vq_set_broken(vq, "answers not written");
 	*n = 0;
 }
 

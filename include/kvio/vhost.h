@@ -263,6 +263,11 @@ struct kvio_dev {
 	bool viommu;
 	struct kvio_as *viommu_as;
 	void *viommu_ep;
+	/*
+	 * The vIOMMU that has the device bound to one of its endpoints, or
+	 * NULL (kvio_dev_claim_viommu(); cmpxchg, no lock).
+	 */
+	void *viommu_owner;
 	spinlock_t iotlb_lock;	/* pending/read lists of IOTLB messages */
 	struct list_head read_list;
 	struct list_head pending_list;
@@ -332,6 +337,8 @@ void kvio_driver_unregister(struct kvio_driver *drv);
 struct kvio_dev *kvio_dev_from_file(struct file *file);
 
 /* vIOMMU endpoints (kvio_iommu): see the kernel-doc in core/dev.c. */
+int kvio_dev_claim_viommu(struct kvio_dev *dev, void *owner);
+void kvio_dev_release_viommu(struct kvio_dev *dev);
 int kvio_dev_set_viommu(struct kvio_dev *dev, struct kvio_as *as, void *ep);
 void kvio_dev_clear_viommu(struct kvio_dev *dev);
 void kvio_dev_sync_translation(struct kvio_dev *dev);

@@ -142,6 +142,7 @@ struct kvio_iommu_resv {
  * Binding another kvio device under the ID of an endpoint that has kvio
  * devices adds it (a function served by several, as a multiqueue NIC with
  * a kvio-net per queue pair); UNBIND removes the endpoint with all of them.
+ * A kvio device is behind one endpoint of one vIOMMU at a time (EBUSY).
  */
 struct kvio_iommu_endpoint {
 	__u32 endpoint;
