@@ -27,6 +27,9 @@
 #     translated domains, the control queue (served by the VMM through the
 #     guest's mappings) turns both pairs on, the same disk and traffic
 #     checks pass, no translation fault, nothing left;
+#   - a receive ring L1 malforms while the VMM is stopped: kvio_net stops
+#     it, kvio-vmm names the queue (VHOST_SET_VRING_ERR) and runs on;
+#     SIGTERM ends it, nothing left;
 #   - SIGTERM ends the VMM with 143, a guest panic (panic=-1) with 2.
 #
 #   selftests/test_kvio_vmm.sh [--vmm PATH] [--kernel VMLINUZ] [--bytes N]
@@ -34,7 +37,7 @@
 #                              [--only GROUPS] [--console] [--iommu-guest DIR]
 #
 # GROUPS: a comma-separated subset of args, cpu1, full, upstream, mq, iommu,
-# signals (default: all, in that order, or $KVIO_VMM_GROUPS).  DIR: an unpacked kernel package
+# ring, signals (default: all, in that order, or $KVIO_VMM_GROUPS).  DIR: an unpacked kernel package
 # (boot/vmlinuz-V, lib/modules/V) for the iommu group; default the newest
 # bookworm-backports image under $KVIO_CACHE (scripts/compat-build --run).  --console copies each guest's
 # serial console to stderr as it runs (scripts/kvio-demo uses
@@ -57,7 +60,7 @@ step_timeout=120
 kernel=
 # kvio-test runs full and iommu through scripts/kvio-demo, the rest in its
 # nested-guest VM (run-suite passes no arguments: KVIO_VMM_GROUPS).
-groups=${KVIO_VMM_GROUPS:-args,cpu1,full,upstream,mq,iommu,signals}
+groups=${KVIO_VMM_GROUPS:-args,cpu1,full,upstream,mq,iommu,ring,signals}
 iommu_guest=
 console=0
 while [ $# -gt 0 ]; do
@@ -442,6 +445,65 @@ group_iommu() {
 	del_tap
 }
 
+# ---- a ring the guest malformed
+# L1 plays a hostile guest.  With kvio-vmm stopped (SIGSTOP: no vCPU runs,
+# so the guest cannot rewrite its rings; kvio's workers are kernel threads
+# and go on), every descriptor of the NIC's first receive ring becomes one
+# whose next index lies past the ring; a frame from L1 then makes kvio_net
+# take the next receive buffer, and it stops the ring.
+group_ring() {
+	local size desc memfd f pat='' i lb
+	tap_add "kvr$$" || { report fail "a tap for the guest"; return; }
+	start_vmm ring "" --cpus 1 --net "tap=$tap"
+	if ! booted "ring: the guest reaches its init"; then
+		for _ in 1 2 3; do report skip "ring" "no boot"; done
+		del_tap
+		return
+	fi
+	wait_console '^KVIO-L2: ready' "$step_timeout"
+	# The NIC (virtio 1): its queue 0's size and descriptor table.
+	kill -USR2 "$qpid"
+	sleep 1
+	read -r size desc <<< "$(awk '$2 ~ /^00:/ && $3 == "virtio" { net = $4 == "1:" }
+		net && $2 == "queue" && $3 == "0:" { sub(",", "", $5); print $5, $7; exit }' "$qemu_err")"
+	for f in /proc/"$qpid"/fd/*; do
+		case "$(readlink "$f")" in
+		/memfd:kvio-vmm-ram*) memfd=$f ;;
+		esac
+	done
+	if [ -z "${desc:-}" ] || [ -z "${memfd:-}" ]; then
+		report fail "ring: the receive ring's address (SIGUSR2) and the guest's RAM" \
+			"size '${size:-}' desc '${desc:-}' memfd '${memfd:-}'"
+		stop_vmm
+		del_tap
+		return
+	fi
+	echo "# receive ring 0: $size descriptors at $desc"
+	# addr 0, len 2048, flags NEXT|WRITE, next 0xffff: past any ring.
+	for ((i = 0; i < size; i++)); do
+		pat+='\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x03\x00\xff\xff'
+	done
+	kill -STOP "$qpid"
+	# shellcheck disable=SC2059 # the escapes are the bytes
+	printf "$pat" | dd of="$memfd" bs=16 seek=$((desc / 16)) conv=notrunc status=none
+	timeout -k 5 20 busybox ping -c 2 -w 5 -I "$tap" "$l2_ip" > /dev/null 2>&1
+	kill -CONT "$qpid"
+	for ((i = 0; i < 50; i++)); do
+		grep -aq 'virtio 1: queue 0 stopped by its device' "$qemu_err" && break
+		sleep 0.2
+	done
+	check "ring: a receive ring whose descriptors lead past it: kvio-vmm names the queue its device stopped" \
+		grep -aq 'kvio-vmm: 00:..\.0 virtio 1: queue 0 stopped by its device' "$qemu_err"
+	grep -a 'stopped by its device' "$qemu_err" | diag
+	kill -TERM "$qpid"
+	wait_vmm 30
+	check "ring: the VMM ran on; SIGTERM ends it with 143" [ "$vstatus" = 143 ]
+	lb=$(left_behind)
+	check "ring: after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
+	[ -z "$lb" ] || echo "$lb" | diag
+	del_tap
+}
+
 # ---- SIGTERM, panic
 group_signals() {
 	start_vmm term "kvio_net=0 kvio_busy=1" --cpus 1
@@ -469,7 +531,7 @@ group_signals() {
 
 for g in ${groups//,/ }; do
 	case "$g" in
-	args|cpu1|full|upstream|mq|iommu|signals) "group_$g" ;;
+	args|cpu1|full|upstream|mq|iommu|ring|signals) "group_$g" ;;
 	*) echo "test_kvio_vmm: unknown group $g" >&2; exit 2 ;;
 	esac
 done

@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 
 #include "platform.h"
+#include "virtio-pci.h"
 
 #define DEFAULT_MEM		(512ULL << 20)
 #define MIN_MEM			(32ULL << 20)
@@ -123,21 +124,31 @@ void vmm_request_exit(struct vmm *vm, int status)
 		fprintf(stderr, "kvio-vmm: exit eventfd: %s\n", strerror(errno));
 }
 
-/* Waits for the guest's end or a signal; returns the exit status. */
+/*
+ * Waits for the guest's end or a signal, and says which rings the devices
+ * stop meanwhile; returns the exit status.
+ */
 static int wait_end(struct vmm *vm, int sig_fd)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[2 + VMM_MAX_VIRTIO * VIRTIO_PCI_MAX_QUEUES] = {
 		{ .fd = vm->exit_fd, .events = POLLIN },
 		{ .fd = sig_fd, .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
+	unsigned int i, n;
 
+	n = 2 + vmm_ring_error_fds(pfd + 2, ARRAY_SIZE(pfd) - 2);
 	while (!vmm_ended(vm)) {
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+		if (poll(pfd, n, -1) < 0 && errno != EINTR) {
 			fprintf(stderr, "kvio-vmm: poll: %s\n", strerror(errno));
 			vmm_request_exit(vm, VMM_EXIT_ERROR);
 			break;
 		}
+		for (i = 2; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				break;
+		if (i < n)
+			vmm_ring_errors_report();
 		if (!(pfd[1].revents & POLLIN) ||
 		    read(sig_fd, &si, sizeof(si)) != sizeof(si))
 			continue;

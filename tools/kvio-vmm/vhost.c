@@ -158,6 +158,13 @@ static int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 			      index, strerror(errno));
 		return -1;
 	}
+	/* A ring the device stops is said on stderr (main.c). */
+	file.fd = q->err_efd;
+	if (ioctl(fd, VHOST_SET_VRING_ERR, &file) < 0) {
+		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_ERR: %s\n",
+			      index, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -201,6 +208,7 @@ void vhost_queues_stop(int fd, uint32_t *started)
 		ioctl(fd, VHOST_GET_VRING_BASE, &state);
 		ioctl(fd, VHOST_SET_VRING_KICK, &file);
 		ioctl(fd, VHOST_SET_VRING_CALL, &file);
+		ioctl(fd, VHOST_SET_VRING_ERR, &file);
 	}
 	*started = 0;
 }

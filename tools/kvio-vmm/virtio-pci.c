@@ -497,6 +497,20 @@ static void virtio_list_del(struct virtio_dev *vdev)
 	pthread_mutex_unlock(&virtio_list_lock);
 }
 
+static void virtio_queues_close(struct virtio_dev *vdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < vdev->nq; i++) {
+		if (vdev->q[i].kick_efd >= 0)
+			close(vdev->q[i].kick_efd);
+		if (vdev->q[i].err_efd >= 0)
+			close(vdev->q[i].err_efd);
+		vdev->q[i].kick_efd = -1;
+		vdev->q[i].err_efd = -1;
+	}
+}
+
 int virtio_pci_init(struct virtio_dev *vdev, struct vmm *vm, uint16_t type,
 		    uint32_t class, unsigned int nq, uint16_t qsize,
 		    unsigned int nvec, uint64_t features, uint32_t config_size,
@@ -525,10 +539,12 @@ int virtio_pci_init(struct virtio_dev *vdev, struct vmm *vm, uint16_t type,
 	for (i = 0; i < nq; i++) {
 		vdev->q[i].max_size = qsize;
 		vdev->q[i].kick_efd = -1;
+		vdev->q[i].err_efd = -1;
 	}
 	for (i = 0; i < nq; i++) {
 		vdev->q[i].kick_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vdev->q[i].kick_efd < 0) {
+		vdev->q[i].err_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vdev->q[i].kick_efd < 0 || vdev->q[i].err_efd < 0) {
 			perror("kvio-vmm: eventfd");
 			goto err;
 		}
@@ -570,16 +586,12 @@ err:
 	fprintf(stderr, "kvio-vmm: cannot create the PCI function of virtio device %u\n",
 		type);
 	pci_dev_remove(pdev);
-	for (i = 0; i < nq; i++)
-		if (vdev->q[i].kick_efd >= 0)
-			close(vdev->q[i].kick_efd);
+	virtio_queues_close(vdev);
 	return -1;
 }
 
 void virtio_pci_exit(struct virtio_dev *vdev)
 {
-	unsigned int i;
-
 	virtio_list_del(vdev);
 	pthread_mutex_lock(&vdev->pci.lock);
 	if (vdev->started) {
@@ -589,11 +601,7 @@ void virtio_pci_exit(struct virtio_dev *vdev)
 	pthread_mutex_unlock(&vdev->pci.lock);
 	/* Unmapping BAR 0 deassigns the ioeventfds before they close. */
 	pci_dev_remove(&vdev->pci);
-	for (i = 0; i < vdev->nq; i++) {
-		if (vdev->q[i].kick_efd >= 0)
-			close(vdev->q[i].kick_efd);
-		vdev->q[i].kick_efd = -1;
-	}
+	virtio_queues_close(vdev);
 }
 
 /* ------------------------------------------------------ vmm.h entries */
@@ -646,8 +654,11 @@ void vmm_devices_dump(struct vmm *vm)
 			if (!q.enabled)
 				continue;
 			/* The event fields follow the rings (2.7.10, 2.7.8). */
-			fprintf(stderr, "kvio-vmm:   queue %u: size %u%s,", qi, q.size,
-				virtio_uses_iova(vdev) ? " (IOVAs)" : "");
+			fprintf(stderr, "kvio-vmm:   queue %u: size %u%s,", qi,
+				q.size, virtio_uses_iova(vdev) ? " (IOVAs)" : "");
+			fprintf(stderr, " desc %#llx avail %#llx used %#llx,",
+				(unsigned long long)q.desc, (unsigned long long)q.avail,
+				(unsigned long long)q.used);
 			fprintf(stderr, " avail idx %d flags %d used_event %d;",
 				virtio_peek16(vdev, q.avail + 2),
 				virtio_peek16(vdev, q.avail),
@@ -657,6 +668,46 @@ void vmm_devices_dump(struct vmm *vm)
 				event_idx ? virtio_peek16(vdev, q.used + 4 + 8ULL * q.size) : -1);
 		}
 		pthread_mutex_unlock(&vdev->pci.lock);
+	}
+	pthread_mutex_unlock(&virtio_list_lock);
+}
+
+unsigned int vmm_ring_error_fds(struct pollfd *pfd, unsigned int max)
+{
+	struct virtio_dev *vdev;
+	unsigned int i, qi, n = 0;
+
+	pthread_mutex_lock(&virtio_list_lock);
+	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
+		vdev = virtio_list[i];
+		for (qi = 0; vdev && qi < vdev->nq && n < max; qi++) {
+			pfd[n].fd = vdev->q[qi].err_efd;
+			pfd[n].events = POLLIN;
+			pfd[n++].revents = 0;
+		}
+	}
+	pthread_mutex_unlock(&virtio_list_lock);
+	return n;
+}
+
+void vmm_ring_errors_report(void)
+{
+	struct virtio_dev *vdev;
+	unsigned int i, qi;
+	uint64_t v;
+
+	pthread_mutex_lock(&virtio_list_lock);
+	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
+		vdev = virtio_list[i];
+		for (qi = 0; vdev && qi < vdev->nq; qi++) {
+			if (read(vdev->q[qi].err_efd, &v, sizeof(v)) != sizeof(v))
+				continue;
+			/* One line, so that logs can be searched for it. */
+			vmm_guest_msg("kvio-vmm: 00:%02x.0 virtio %u: queue %u %s%s\n",
+				      vdev->pci.devfn >> 3, vdev->type, qi,
+				      "stopped by its device: the guest malformed the ring or it is out of reach;",
+				      " served again after a device reset");
+		}
 	}
 	pthread_mutex_unlock(&virtio_list_lock);
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/virtio_config.h>
 
 #include "pci.h"
 
@@ -26,6 +27,7 @@ struct virtio_queue {
 	bool enabled;
 	uint64_t desc, avail, used;	/* guest-physical */
 	int kick_efd;			/* the ioeventfd's eventfd */
+	int err_efd;			/* the device stopped the ring */
 };
 
 struct virtio_dev;

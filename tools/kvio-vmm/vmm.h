@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
 #include <pthread.h>
 
 /* Guest physical layout (x86-64). */
@@ -162,6 +163,14 @@ void vmm_devices_destroy(struct vmm *vm);
  * for a guest that stopped answering).
  */
 void vmm_devices_dump(struct vmm *vm);
+/*
+ * The eventfd a kvio device signals when it stops a ring the guest
+ * malformed (VHOST_SET_VRING_ERR), one per queue of every function: up to
+ * @max of them into @pfd (POLLIN); how many.  vmm_ring_errors_report()
+ * reads those that fired and names each queue on stderr.
+ */
+unsigned int vmm_ring_error_fds(struct pollfd *pfd, unsigned int max);
+void vmm_ring_errors_report(void);
 
 /* What ACPI describes: the PCI functions, by devfn, and the vIOMMU. */
 struct vmm_pci_info {
