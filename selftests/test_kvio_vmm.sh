@@ -211,6 +211,13 @@ left_behind() {
 		echo "kvio workers: $(cat /proc/[0-9]*/comm | grep '^kvio-' | tr '\n' ' ')"
 }
 declare -A ref0
+# check_left_behind PREFIX: the case that a gone VMM left nothing.
+check_left_behind() {
+	local lb
+	lb=$(left_behind)
+	check "${1}after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
+	[ -z "$lb" ] || echo "$lb" | diag
+}
 
 # ---- arguments (no guest)
 args_case() {
@@ -325,9 +332,7 @@ group_full() {
 		traffic kvio-net
 		wait_vmm 120
 		check "the guest's poweroff ends the VMM with 0" [ "$vstatus" = 0 ]
-		lb=$(left_behind)
-		check "after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
-		[ -z "$lb" ] || echo "$lb" | diag
+		check_left_behind ""
 	else
 		for _ in $(seq 15); do report skip "two vCPUs, disks and NIC" "no boot"; done
 	fi
@@ -434,9 +439,7 @@ group_iommu() {
 		echo "$ep" | diag
 		check "--iommu: 3 endpoints bound, no translation fault" \
 			eval 'echo "$ep" | grep -q "iommu: 3 endpoints, 0 faults"'
-		lb=$(left_behind)
-		check "--iommu: after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
-		[ -z "$lb" ] || echo "$lb" | diag
+		check_left_behind "--iommu: "
 	else
 		for _ in $(seq 18); do report skip "--iommu" "no boot"; done
 	fi
@@ -452,7 +455,7 @@ group_iommu() {
 # whose next index lies past the ring; a frame from L1 then makes kvio_net
 # take the next receive buffer, and it stops the ring.
 group_ring() {
-	local size desc memfd f pat='' i lb
+	local size desc memfd f pat='' i
 	tap_add "kvr$$" || { report fail "a tap for the guest"; return; }
 	start_vmm ring "" --cpus 1 --net "tap=$tap"
 	if ! booted "ring: the guest reaches its init"; then
@@ -498,9 +501,7 @@ group_ring() {
 	kill -TERM "$qpid"
 	wait_vmm 30
 	check "ring: the VMM ran on; SIGTERM ends it with 143" [ "$vstatus" = 143 ]
-	lb=$(left_behind)
-	check "ring: after the VMM: no module reference or kvio worker left" [ -z "$lb" ]
-	[ -z "$lb" ] || echo "$lb" | diag
+	check_left_behind "ring: "
 	del_tap
 }
 
