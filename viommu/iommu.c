@@ -256,8 +256,10 @@ static void kvio_iommu_ep_free(struct kvio_iommu *iommu,
 	 * only then may another vIOMMU claim them.
 	 */
 	list_for_each_entry(d, &ep->devs, node) {
-		kvio_dev_clear_viommu(kvio_dev_from_file(d->file));
-		kvio_dev_release_viommu(kvio_dev_from_file(d->file));
+		struct kvio_dev *kdev = kvio_dev_from_file(d->file);
+
+		kvio_dev_clear_viommu(kdev);
+		kvio_dev_release_viommu(kdev);
 	}
 	/* A shadow unmaps and unpins everything it mirrored. */
 	if (ep->shadow)

@@ -21,6 +21,7 @@
 #ifndef _KVIO_IOMMU_H
 #define _KVIO_IOMMU_H
 
+#include <linux/bits.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/virtio_iommu.h>
@@ -57,12 +58,12 @@
  * on them would leave requests the guest spins for unanswered.
  */
 #define KVIO_IOMMU_FEATURES					\
-	((KVIO_FEATURES & ~(1ULL << VIRTIO_F_ACCESS_PLATFORM)) |	\
-	 (1ULL << VIRTIO_IOMMU_F_INPUT_RANGE) |			\
-	 (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |		\
-	 (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) |			\
-	 (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG) |		\
-	 (1ULL << VIRTIO_IOMMU_F_PROBE))
+	((KVIO_FEATURES & ~BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)) |	\
+	 BIT_ULL(VIRTIO_IOMMU_F_INPUT_RANGE) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_DOMAIN_RANGE) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_MAP_UNMAP) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG) |		\
+	 BIT_ULL(VIRTIO_IOMMU_F_PROBE))
 
 /* Fault events waiting for an event buffer; more are counted and dropped. */
 #define KVIO_IOMMU_FAULTS_MAX	64

@@ -161,6 +161,9 @@ void kvio_iommu_handle_event(struct kvio_work *work)
 	int head;
 
 	mutex_lock(&vq->mutex);
+	/* A stopped ring's memory may be the guest's again: not touched. */
+	if (kvio_vq_stopped(vq))
+		goto out;
 	/* Faults queue this work; a kick is wanted only when they wait. */
 	kvio_vq_disable_notify(vq);
 	while (!kvio_vq_stopped(vq) && kvio_iommu_fault_pop(iommu, &f)) {
@@ -192,6 +195,7 @@ void kvio_iommu_handle_event(struct kvio_work *work)
 	}
 	if (n)
 		kvio_vq_signal(vq);
+out:
 	mutex_unlock(&vq->mutex);
 }
 
@@ -574,7 +578,8 @@ out:
  * The batch's UNMAPs waited out, then its @*n used entries; *n reset.  The
  * requests took effect, so answers that cannot be written leave the guest
  * waiting for them: the ring is stopped (its error eventfd says so) rather
- * than left to look well.
+ * than left to look well.  Only a malformed or unreachable used ring fails
+ * here: without ACCESS_PLATFORM (iommu.h) there is no IOTLB miss to retry.
  */
 static void kvio_iommu_publish(struct kvio_iommu *iommu, struct kvio_vq *vq,
 			       unsigned int *n)
@@ -603,7 +608,7 @@ void kvio_iommu_handle_req(struct kvio_work *work)
 	for (;;) {
 		head = kvio_vq_get_desc(vq, vq->iov, vq->iov_limit, &c.out,
 					&c.in, NULL, vq->log, &log_num);
-		/* Malformed (the ring is broken now), an IOTLB miss. */
+		/* Malformed: the ring is broken now (no IOTLB: no miss). */
 		if (head < 0)
 			break;
 		if (head == vq->num) {

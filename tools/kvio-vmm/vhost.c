@@ -146,6 +146,16 @@ static int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 			      index, strerror(errno));
 		return -1;
 	}
+	/*
+	 * A ring the device stops is said on stderr (main.c); before the
+	 * kick, which may run the ring at once with a kick already pending.
+	 */
+	file.fd = q->err_efd;
+	if (ioctl(fd, VHOST_SET_VRING_ERR, &file) < 0) {
+		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_ERR: %s\n",
+			      index, strerror(errno));
+		return -1;
+	}
 	file.fd = q->kick_efd;
 	if (ioctl(fd, VHOST_SET_VRING_KICK, &file) < 0) {
 		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_KICK: %s\n",
@@ -155,13 +165,6 @@ static int vhost_vring_start(int fd, struct vmm *vm, unsigned int index,
 	file.fd = call_efd;
 	if (ioctl(fd, VHOST_SET_VRING_CALL, &file) < 0) {
 		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_CALL: %s\n",
-			      index, strerror(errno));
-		return -1;
-	}
-	/* A ring the device stops is said on stderr (main.c). */
-	file.fd = q->err_efd;
-	if (ioctl(fd, VHOST_SET_VRING_ERR, &file) < 0) {
-		vmm_guest_msg("kvio-vmm: ring %u: VHOST_SET_VRING_ERR: %s\n",
 			      index, strerror(errno));
 		return -1;
 	}

@@ -112,6 +112,9 @@ static void virtio_reset(struct virtio_dev *vdev)
 		q->used = 0;
 		/* A kick of the old rings must not reach the next ones. */
 		efd_drain(q->kick_efd);
+		/* Nor an error of theirs; the next one is said again. */
+		efd_drain(q->err_efd);
+		q->err_reported = false;
 	}
 	for (i = 0; i < vdev->nvec; i++)
 		efd_drain(pci_msix_efd(&vdev->pci, i));
@@ -692,6 +695,7 @@ unsigned int vmm_ring_error_fds(struct pollfd *pfd, unsigned int max)
 
 void vmm_ring_errors_report(void)
 {
+	struct virtio_queue *q;
 	struct virtio_dev *vdev;
 	unsigned int i, qi;
 	uint64_t v;
@@ -699,15 +703,25 @@ void vmm_ring_errors_report(void)
 	pthread_mutex_lock(&virtio_list_lock);
 	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
 		vdev = virtio_list[i];
-		for (qi = 0; vdev && qi < vdev->nq; qi++) {
-			if (read(vdev->q[qi].err_efd, &v, sizeof(v)) != sizeof(v))
+		if (!vdev)
+			continue;
+		pthread_mutex_lock(&vdev->pci.lock);
+		for (qi = 0; qi < vdev->nq; qi++) {
+			q = &vdev->q[qi];
+			/*
+			 * Once per queue until the device is reset: upstream's
+			 * vhost signals every error and does not stop the ring,
+			 * so one bad chain would say it for every frame.
+			 */
+			if (read(q->err_efd, &v, sizeof(v)) != sizeof(v) ||
+			    q->err_reported)
 				continue;
-			/* One line, so that logs can be searched for it. */
-			vmm_guest_msg("kvio-vmm: 00:%02x.0 virtio %u: queue %u %s%s\n",
+			q->err_reported = true;
+			vmm_guest_msg("kvio-vmm: 00:%02x.0 virtio %u: queue %u: ring error: %s\n",
 				      vdev->pci.devfn >> 3, vdev->type, qi,
-				      "stopped by its device: the guest malformed the ring or it is out of reach;",
-				      " served again after a device reset");
+				      "the guest malformed it or it is out of reach (kvio stops it until a device reset)");
 		}
+		pthread_mutex_unlock(&vdev->pci.lock);
 	}
 	pthread_mutex_unlock(&virtio_list_lock);
 }

@@ -28,6 +28,7 @@ struct virtio_queue {
 	uint64_t desc, avail, used;	/* guest-physical */
 	int kick_efd;			/* the ioeventfd's eventfd */
 	int err_efd;			/* the device stopped the ring */
+	bool err_reported;		/* said on stderr since the last reset */
 };
 
 struct virtio_dev;
