@@ -283,7 +283,7 @@ static void kvio_net_release(struct kvio_dev *dev)
 	kvio_dev_cleanup(&net->dev);
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
 		kvio_net_put_socket(socks[i]);
-	kvio_net_tx_free_frags(&net->vqs[KVIO_NET_VQ_TX]);
+	kvio_net_frags_free(&net->vqs[KVIO_NET_VQ_TX].frags);
 	kvfree(net);
 }
 

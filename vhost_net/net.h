@@ -21,6 +21,8 @@
 
 #include <kvio/vhost.h>
 
+#include "frag.h"
+
 enum {
 	KVIO_NET_VQ_RX = 0,
 	KVIO_NET_VQ_TX = 1,
@@ -79,11 +81,11 @@ struct kvio_net_vq {
 
 	/*
 	 * TX only: packets copied out of the guest into page fragments, sent
-	 * to tun/tap KVIO_NET_BATCH per sendmsg() (see tx.c).
+	 * to tun/tap KVIO_NET_BATCH per sendmsg() (see tx.c and frag.h).
 	 */
 	struct xdp_buff xdp[KVIO_NET_BATCH];
 	unsigned int batched_xdp;
-	struct page_frag_cache frags;
+	struct kvio_net_frags frags;
 };
 
 struct kvio_net {
@@ -128,7 +130,6 @@ void kvio_net_signal_used(struct kvio_net_vq *nvq);
  */
 void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			struct socket *sock);
-void kvio_net_tx_free_frags(struct kvio_net_vq *nvq);
 void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			struct socket *sock);
 

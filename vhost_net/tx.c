@@ -82,8 +82,8 @@ static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
 	if (buflen > PAGE_SIZE)
 		return -ENOSPC;
 
-	buf = page_frag_alloc_align(&nvq->frags, buflen, GFP_KERNEL,
-				    SMP_CACHE_BYTES);
+	buf = kvio_net_frag_alloc(&nvq->frags, buflen, SMP_CACHE_BYTES,
+				  GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
 
@@ -168,16 +168,6 @@ static void kvio_net_tx_flush(struct kvio_net_vq *nvq, struct socket *sock)
 {
 	kvio_net_tx_send_batch(nvq, sock);
 	kvio_net_signal_used(nvq);
-}
-
-void kvio_net_tx_free_frags(struct kvio_net_vq *nvq)
-{
-	struct page_frag_cache *nc = &nvq->frags;
-
-	if (nc->va)
-		__page_frag_cache_drain(virt_to_head_page(nc->va),
-					nc->pagecnt_bias);
-	nc->va = NULL;
 }
 
 /* Next TX chain, busy-polling for one if the ring has a timeout. */
