@@ -632,47 +632,57 @@ static int virtio_peek16(struct virtio_dev *vdev, uint64_t addr)
 	return p ? __atomic_load_n(p, __ATOMIC_RELAXED) : -1;
 }
 
-void vmm_devices_dump(struct vmm *vm)
+/* @fn on every virtio function on the bus, each with its lock held. */
+static void virtio_for_each(void (*fn)(struct virtio_dev *vdev))
 {
 	struct virtio_dev *vdev;
-	struct virtio_queue q;
-	unsigned int i, qi;
-	bool event_idx;
-	uint8_t status;
+	unsigned int i;
 
-	(void)vm;
 	pthread_mutex_lock(&virtio_list_lock);
 	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
 		vdev = virtio_list[i];
 		if (!vdev)
 			continue;
 		pthread_mutex_lock(&vdev->pci.lock);
-		status = vdev->status;
-		event_idx = vdev->guest_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
-		fprintf(stderr, "kvio-vmm: 00:%02x.0 virtio %u: status %#x, features %#llx\n",
-			vdev->pci.devfn >> 3, vdev->type, status,
-			(unsigned long long)vdev->guest_features);
-		for (qi = 0; qi < vdev->nq; qi++) {
-			q = vdev->q[qi];
-			if (!q.enabled)
-				continue;
-			/* The event fields follow the rings (2.7.10, 2.7.8). */
-			fprintf(stderr, "kvio-vmm:   queue %u: size %u%s,", qi,
-				q.size, virtio_uses_iova(vdev) ? " (IOVAs)" : "");
-			fprintf(stderr, " desc %#llx avail %#llx used %#llx,",
-				(unsigned long long)q.desc, (unsigned long long)q.avail,
-				(unsigned long long)q.used);
-			fprintf(stderr, " avail idx %d flags %d used_event %d;",
-				virtio_peek16(vdev, q.avail + 2),
-				virtio_peek16(vdev, q.avail),
-				event_idx ? virtio_peek16(vdev, q.avail + 4 + 2ULL * q.size) : -1);
-			fprintf(stderr, " used idx %d flags %d avail_event %d\n",
-				virtio_peek16(vdev, q.used + 2), virtio_peek16(vdev, q.used),
-				event_idx ? virtio_peek16(vdev, q.used + 4 + 8ULL * q.size) : -1);
-		}
+		fn(vdev);
 		pthread_mutex_unlock(&vdev->pci.lock);
 	}
 	pthread_mutex_unlock(&virtio_list_lock);
+}
+
+static void virtio_dump(struct virtio_dev *vdev)
+{
+	bool event_idx = vdev->guest_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	struct virtio_queue q;
+	unsigned int qi;
+
+	fprintf(stderr, "kvio-vmm: 00:%02x.0 virtio %u: status %#x, features %#llx\n",
+		vdev->pci.devfn >> 3, vdev->type, vdev->status,
+		(unsigned long long)vdev->guest_features);
+	for (qi = 0; qi < vdev->nq; qi++) {
+		q = vdev->q[qi];
+		if (!q.enabled)
+			continue;
+		/* The event fields follow the rings (2.7.10, 2.7.8). */
+		fprintf(stderr, "kvio-vmm:   queue %u: size %u%s,", qi,
+			q.size, virtio_uses_iova(vdev) ? " (IOVAs)" : "");
+		fprintf(stderr, " desc %#llx avail %#llx used %#llx,",
+			(unsigned long long)q.desc, (unsigned long long)q.avail,
+			(unsigned long long)q.used);
+		fprintf(stderr, " avail idx %d flags %d used_event %d;",
+			virtio_peek16(vdev, q.avail + 2),
+			virtio_peek16(vdev, q.avail),
+			event_idx ? virtio_peek16(vdev, q.avail + 4 + 2ULL * q.size) : -1);
+		fprintf(stderr, " used idx %d flags %d avail_event %d\n",
+			virtio_peek16(vdev, q.used + 2), virtio_peek16(vdev, q.used),
+			event_idx ? virtio_peek16(vdev, q.used + 4 + 8ULL * q.size) : -1);
+	}
+}
+
+void vmm_devices_dump(struct vmm *vm)
+{
+	(void)vm;
+	virtio_for_each(virtio_dump);
 }
 
 unsigned int vmm_ring_error_fds(struct pollfd *pfd, unsigned int max)
@@ -693,37 +703,32 @@ unsigned int vmm_ring_error_fds(struct pollfd *pfd, unsigned int max)
 	return n;
 }
 
-void vmm_ring_errors_report(void)
+/*
+ * Once per queue until the device is reset: upstream's vhost signals every
+ * error and does not stop the ring, so one bad chain would say it for
+ * every frame.
+ */
+static void virtio_ring_errors(struct virtio_dev *vdev)
 {
 	struct virtio_queue *q;
-	struct virtio_dev *vdev;
-	unsigned int i, qi;
+	unsigned int qi;
 	uint64_t v;
 
-	pthread_mutex_lock(&virtio_list_lock);
-	for (i = 0; i < VMM_MAX_VIRTIO; i++) {
-		vdev = virtio_list[i];
-		if (!vdev)
+	for (qi = 0; qi < vdev->nq; qi++) {
+		q = &vdev->q[qi];
+		if (read(q->err_efd, &v, sizeof(v)) != sizeof(v) ||
+		    q->err_reported)
 			continue;
-		pthread_mutex_lock(&vdev->pci.lock);
-		for (qi = 0; qi < vdev->nq; qi++) {
-			q = &vdev->q[qi];
-			/*
-			 * Once per queue until the device is reset: upstream's
-			 * vhost signals every error and does not stop the ring,
-			 * so one bad chain would say it for every frame.
-			 */
-			if (read(q->err_efd, &v, sizeof(v)) != sizeof(v) ||
-			    q->err_reported)
-				continue;
-			q->err_reported = true;
-			vmm_guest_msg("kvio-vmm: 00:%02x.0 virtio %u: queue %u: ring error: %s\n",
-				      vdev->pci.devfn >> 3, vdev->type, qi,
-				      "the guest malformed it or it is out of reach (kvio stops it until a device reset)");
-		}
-		pthread_mutex_unlock(&vdev->pci.lock);
+		q->err_reported = true;
+		vmm_guest_msg("kvio-vmm: 00:%02x.0 virtio %u: queue %u: ring error: %s\n",
+			      vdev->pci.devfn >> 3, vdev->type, qi,
+			      "the guest malformed it or it is out of reach (kvio stops it until a device reset)");
 	}
-	pthread_mutex_unlock(&virtio_list_lock);
+}
+
+void vmm_ring_errors_report(void)
+{
+	virtio_for_each(virtio_ring_errors);
 }
 
 void vmm_devices_destroy(struct vmm *vm)
