@@ -30,15 +30,6 @@
 #endif
 
 /*
- * 6.9: page_frag_alloc_align() takes the alignment (a power of 2); before,
- * a mask (-align).  The old one, given an alignment, aligns to nothing.
- */
-#if KERNEL_VERSION(6, 9, 0) > LINUX_VERSION_CODE
-#define page_frag_alloc_align(nc, fragsz, gfp, align) \
-	page_frag_alloc_align((nc), (fragsz), (gfp), -(align))
-#endif
-
-/*
  * 6.5 ("block: introduce holder ops"): bd_prepare_to_claim() takes the
  * holder's operations (NULL: none), which older kernels do not have.
  */
