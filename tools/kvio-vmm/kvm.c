@@ -90,31 +90,38 @@ static int set_memory(struct vmm *vm, uint32_t slot, uint64_t gpa,
 	return 0;
 }
 
+/*
+ * Guest RAM: anonymous memory of this process, 2 MiB aligned, with
+ * transparent huge pages asked for, as QEMU's default.  The kvio backends
+ * reach it through the vhost memory table (our user addresses, in our mm),
+ * so it needs no file.  Huge pages matter to a guest: each 4-KiB page is a
+ * nested page fault (an exit) the first time the guest touches it, and a
+ * 4-KiB nested mapping makes every guest TLB miss walk one level more.  A
+ * memfd would give 4-KiB shmem pages unless the host turned shmem THP on
+ * (Debian: never).  MADV_DONTFORK: a fork would not copy guest RAM.
+ */
 static int ram_create(struct vmm *vm)
 {
-	vm->ram_fd = memfd_create("kvio-vmm-ram", MFD_CLOEXEC);
-	if (vm->ram_fd < 0) {
-		fprintf(stderr, "kvio-vmm: memfd_create: %s\n", strerror(errno));
-		return -1;
-	}
-	if (ftruncate(vm->ram_fd, vm->ram_size) < 0) {
+	const size_t align = VMM_RAM_ALIGN;
+	size_t len = vm->ram_size + align, head;
+	uint8_t *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
 		fprintf(stderr, "kvio-vmm: guest RAM of %llu bytes: %s\n",
 			(unsigned long long)vm->ram_size, strerror(errno));
 		return -1;
 	}
-	/*
-	 * MAP_SHARED on a memfd: the kvio backends see the same pages
-	 * through the vhost memory table, and a fork (none today) would not
-	 * copy guest RAM.
-	 */
-	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       vm->ram_fd, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		fprintf(stderr, "kvio-vmm: mmap of guest RAM: %s\n",
-			strerror(errno));
-		return -1;
-	}
+	/* Keep the aligned part only. */
+	head = (align - (uintptr_t)p % align) % align;
+	if (head)
+		munmap(p, head);
+	munmap(p + head + vm->ram_size, align - head);
+	vm->ram = p + head;
+	/* Advice only: without THP the guest runs on 4-KiB pages. */
+	madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+	madvise(vm->ram, vm->ram_size, MADV_DONTFORK);
 	vm->low_size = vm->ram_size < VMM_MEM32_END ? vm->ram_size :
 		       VMM_MEM32_END;
 	if (set_memory(vm, 0, 0, vm->low_size, vm->ram))
@@ -955,12 +962,9 @@ void vmm_kvm_close(struct vmm *vm)
 		close(vm->vm_fd);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
-	if (vm->ram_fd >= 0)
-		close(vm->ram_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = -1;
-	vm->ram_fd = -1;
 	vm->kvm_fd = -1;
 	vm->ram = NULL;
 }

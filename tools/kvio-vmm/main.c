@@ -57,7 +57,8 @@ static void print_usage(FILE *f)
 		"event,\n"
 		"128+N signal N (SIGINT, SIGTERM, SIGHUP; one ignored when we start,\n"
 		"as under nohup, stays ignored).\n"
-		"SIGUSR2 prints every virtio queue's ring indices on stderr.\n"
+		"SIGUSR2 prints where guest RAM is mapped and every virtio\n"
+		"queue's ring indices on stderr.\n"
 		"KVIO_VMM_DEBUG=1 in the environment: notes on unclaimed I/O.\n",
 		VMM_MAX_CPUS);
 }
@@ -317,7 +318,6 @@ int main(int argc, char **argv)
 	struct vmm vm = {
 		.kvm_fd = -1,
 		.vm_fd = -1,
-		.ram_fd = -1,
 		.exit_fd = -1,
 		.ncpus = 1,
 		.ram_size = DEFAULT_MEM,

@@ -681,7 +681,13 @@ static void virtio_dump(struct virtio_dev *vdev)
 
 void vmm_devices_dump(struct vmm *vm)
 {
-	(void)vm;
+	/* Where guest RAM is in our address space (/proc/PID/mem). */
+	fprintf(stderr, "kvio-vmm: guest RAM: gpa 0x0-0x%llx at %p\n",
+		(unsigned long long)vm->low_size - 1, (void *)vm->ram);
+	if (vm->ram_size > vm->low_size)
+		fprintf(stderr, "kvio-vmm: guest RAM: gpa 0x%llx-0x%llx at %p\n",
+			VMM_HIGH_RAM_BASE, VMM_HIGH_RAM_BASE + vm->ram_size -
+			vm->low_size - 1, (void *)(vm->ram + vm->low_size));
 	virtio_for_each(virtio_dump);
 }
 

@@ -38,6 +38,7 @@
 #define VMM_IOAPIC_ADDR		0xfec00000ULL
 #define VMM_LAPIC_ADDR		0xfee00000ULL
 #define VMM_HIGH_RAM_BASE	0x100000000ULL	/* RAM beyond VMM_MEM32_END goes here */
+#define VMM_RAM_ALIGN		(2ULL << 20)	/* a huge page's */
 
 /* Legacy ports. */
 #define VMM_PORT_PCI_CONFIG_ADDR 0xcf8
@@ -82,8 +83,7 @@ struct vmm {
 	int vm_fd;
 	int ncpus;
 	uint64_t ram_size;		/* total guest RAM, bytes */
-	int ram_fd;			/* memfd backing all of it */
-	uint8_t *ram;			/* mmap of ram_fd, ram_size bytes */
+	uint8_t *ram;			/* anonymous, VMM_RAM_ALIGN aligned */
 	/*
 	 * The guest-physical ranges of RAM and where they are in ram[]:
 	 * [0, low_size) and, if ram_size > VMM_MEM32_END,
