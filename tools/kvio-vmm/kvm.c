@@ -92,7 +92,7 @@ static int set_memory(struct vmm *vm, uint32_t slot, uint64_t gpa,
 
 /*
  * Guest RAM: anonymous memory of this process, 2 MiB aligned, with
- * transparent huge pages asked for, as QEMU's default.  The kvio backends
+ * transparent huge pages asked for (as QEMU asks for its guest RAM).  The kvio backends
  * reach it through the vhost memory table (our user addresses, in our mm),
  * so it needs no file.  Huge pages matter to a guest: each 4-KiB page is a
  * nested page fault (an exit) the first time the guest touches it, and a
