@@ -568,10 +568,17 @@ group_signals() {
 }
 
 for g in ${groups//,/ }; do
+	failed_before=$failed
 	case "$g" in
 	args|cpu1|full|upstream|mq|iommu|ring|signals) "group_$g" ;;
 	*) echo "test_kvio_vmm: unknown group $g" >&2; exit 2 ;;
 	esac
+	# A group that failed with its guest's kernel dead: show how it died
+	# (run-suite tells an oops from the rest).
+	if [ "$failed" != "$failed_before" ] && [ -n "${log:-}" ] &&
+	   grep -aq 'Kernel panic - not syncing' "$log" 2>/dev/null; then
+		show_failure
+	fi
 done
 echo "1..$n"
 echo "# $n cases, $failed failed"
