@@ -296,6 +296,12 @@ disk_cases() {
 		line_has "disk vda queues" 'cache write_back'
 }
 
+# dump_ram: where guest RAM (guest-physical 0 up) is in the VMM, from the
+# first SIGUSR2 dump on its stderr; empty before one.
+dump_ram() {
+	awk '$2 == "guest" && $3 == "RAM:" && $5 ~ /^0x0-/ { print $7; exit }' "$qemu_err"
+}
+
 # thp_case: the booted guest's RAM has transparent huge pages under it
 # (kvio-vmm asks for them; L1 must allow them: "always" or "madvise").
 # Only the mapping the SIGUSR2 dump names counts: with "always", thread
@@ -308,7 +314,7 @@ thp_case() {
 	fi
 	kill -USR2 "$qpid"
 	for ((i = 0; i < 50; i++)); do
-		ram=$(awk '$2 == "guest" && $3 == "RAM:" && $5 ~ /^0x0-/ { print $7; exit }' "$qemu_err")
+		ram=$(dump_ram)
 		[ -z "$ram" ] || break
 		sleep 0.2
 	done
@@ -500,7 +506,7 @@ group_ring() {
 		read -r size desc <<< "$(awk '$2 ~ /^00:/ && $3 == "virtio" { net = $4 == "1:" }
 			net && $2 == "queue" && $3 == "0:" { sub(",", "", $5); print $5, $7; exit }' "$qemu_err")"
 	done
-	ram=$(awk '$2 == "guest" && $3 == "RAM:" && $5 ~ /^0x0-/ { print $7; exit }' "$qemu_err")
+	ram=$(dump_ram)
 	if ! [[ "$size" =~ ^[0-9]+$ && "$desc" =~ ^0x[0-9a-f]+$ && "$ram" =~ ^0x[0-9a-f]+$ ]] ||
 	   [ "$size" -gt 32768 ] || [ $((desc + 16 * size)) -gt $((512 << 20)) ] ||
 	   [ $((ram % 16)) != 0 ]; then
