@@ -94,11 +94,12 @@ static int set_memory(struct vmm *vm, uint32_t slot, uint64_t gpa,
  * Guest RAM: anonymous memory of this process, 2 MiB aligned, with
  * transparent huge pages asked for (as QEMU asks for its guest RAM).  The
  * kvio backends reach it through the vhost memory table (our user
- * addresses, in our mm), so it needs no file.  Huge pages matter to a guest: each 4-KiB page is a
- * nested page fault (an exit) the first time the guest touches it, and a
- * 4-KiB nested mapping makes every guest TLB miss walk one level more.  A
- * memfd would give 4-KiB shmem pages unless the host turned shmem THP on
- * (Debian: never).  MADV_DONTFORK: a fork would not copy guest RAM.
+ * addresses, in our mm), so it needs no file.  Huge pages matter to a
+ * guest: each 4-KiB page is a nested page fault (an exit) the first time
+ * the guest touches it, and a 4-KiB nested mapping makes every guest TLB
+ * miss walk one level more.  A memfd would give 4-KiB shmem pages unless
+ * the host turned shmem THP on (Debian: never).  MADV_DONTFORK: a fork
+ * would not copy guest RAM.
  */
 static int ram_create(struct vmm *vm)
 {
