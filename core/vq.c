@@ -1069,6 +1069,24 @@ static unsigned long kvio_busy_clock(void)
 	return local_clock() >> 10;
 }
 
+/*
+ * Spin until @done, @end (kvio_busy_clock()), a CPU wanted elsewhere, a
+ * signal, or work queued for the ring's worker.  Context: vq->mutex held,
+ * in the ring's worker, migration disabled: the clock is per CPU.
+ */
+static bool kvio_vq_spin_until(struct kvio_vq *vq, unsigned long end,
+			       bool (*done)(void *arg), void *arg)
+{
+	while (!need_resched() && !signal_pending(current) &&
+	       !time_after(kvio_busy_clock(), end) &&
+	       !kvio_vq_has_work(vq)) {
+		if (done(arg))
+			return true;
+		cpu_relax();
+	}
+	return false;
+}
+
 /**
  * kvio_vq_spin() - busy-wait for the guest, within the ring's timeout
  * @vq: the ring whose busy-loop timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
@@ -1092,23 +1110,14 @@ static unsigned long kvio_busy_clock(void)
  */
 bool kvio_vq_spin(struct kvio_vq *vq, bool (*done)(void *arg), void *arg)
 {
-	unsigned long end;
-	bool ret = false;
+	bool ret;
 
 	if (!vq->busyloop_timeout)
 		return false;
 	/* local_clock() is per CPU: stay on one for one deadline. */
 	migrate_disable();
-	end = kvio_busy_clock() + vq->busyloop_timeout;
-	while (!need_resched() && !signal_pending(current) &&
-	       !time_after(kvio_busy_clock(), end) &&
-	       !kvio_vq_has_work(vq)) {
-		if (done(arg)) {
-			ret = true;
-			break;
-		}
-		cpu_relax();
-	}
+	ret = kvio_vq_spin_until(vq, kvio_busy_clock() + vq->busyloop_timeout,
+				 done, arg);
 	migrate_enable();
 	return ret;
 }
@@ -1119,29 +1128,76 @@ static bool kvio_vq_chain_added(void *vq)
 	return !kvio_vq_avail_empty(vq);
 }
 
+/*
+ * The poll of kvio_vq_idle(), one busy-loop timeout from when the ring
+ * first ran dry, however many runs it takes.  True: chains came; false:
+ * over (the caller rearms) or cut short by other work (*@cut set).
+ */
+static bool kvio_vq_idle_poll(struct kvio_vq *vq, bool *cut)
+{
+	unsigned long now;
+	bool ret = false;
+
+	*cut = false;
+	migrate_disable();
+	now = kvio_busy_clock();
+	/* A deadline from before chains were taken is not this poll's. */
+	if (!vq->idle_polling || vq->idle_avail != vq->last_avail_idx) {
+		vq->idle_polling = true;
+		vq->idle_avail = vq->last_avail_idx;
+		vq->idle_end = now + vq->busyloop_timeout;
+	}
+	if (kvio_vq_spin_until(vq, vq->idle_end, kvio_vq_chain_added, vq))
+		ret = true;
+	else
+		*cut = kvio_vq_has_work(vq) &&
+		       !time_after(kvio_busy_clock(), vq->idle_end);
+	migrate_enable();
+	if (!*cut)
+		vq->idle_polling = false;
+	return ret;
+}
+
 /**
  * kvio_vq_idle() - a handler found its ring empty: poll a while, or rearm
  * @vq: the ring, notifications disabled (kvio_vq_disable_notify()), the
  *	answers so far published (the guest may be waiting for them)
  *
  * With a busy-loop timeout (VHOST_SET_VRING_BUSYLOOP_TIMEOUT), first
- * kvio_vq_spin() for a chain, notifications still off: a chain the guest adds
- * meanwhile costs it no kick.  Then, or without a timeout, as
- * kvio_vq_next_desc() does on an empty ring: notifications back on, and
- * off again if chains came in before the guest saw them.  A handler
- * polls only before it turns notifications back on: with EVENT_IDX, the
- * event index written then would have the guest kick for the very next
- * chain.
+ * spin for a chain, notifications still off: a chain the guest adds
+ * meanwhile costs it no kick.  When other work for the worker cuts the
+ * spin short (often the completion of the request just read, which the
+ * guest answers with its next one), notifications stay off and the
+ * ring's poll is queued behind that work to go on spinning: turning them
+ * on now would cost the guest a kick for exactly the chain the spin is
+ * waiting for.  The spin's deadline is kept across such runs, so a ring
+ * spins one timeout per time it runs dry, however often it is cut short.
+ * Then, or without a timeout, as kvio_vq_next_desc() does on an empty
+ * ring: notifications back on, and off again if chains came in before
+ * the guest saw them.  A handler polls only before it turns
+ * notifications back on: with EVENT_IDX, the event index written then
+ * would have the guest kick for the very next chain.
  *
  * Context: vq->mutex held, in the ring's worker; may sleep.
  * Return: true if the guest added chains (read them, notifications off);
- * false if the ring is empty with notifications on: the handler ends.
+ * false if the handler ends: the ring is empty with notifications on, or
+ * its poll is queued again with them off.
  */
 bool kvio_vq_idle(struct kvio_vq *vq)
 {
+	bool cut;
+
 	/* A stopped ring reads as empty whatever the guest adds. */
 	if (kvio_vq_stopped(vq))
 		return false;
-	return kvio_vq_spin(vq, kvio_vq_chain_added, vq) || kvio_vq_rearm(vq);
+	if (vq->busyloop_timeout) {
+		if (kvio_vq_idle_poll(vq, &cut))
+			return true;
+		if (cut) {
+			kvio_poll_queue(&vq->poll);
+			return false;
+		}
+	}
+	return kvio_vq_rearm(vq);
 }
 EXPORT_SYMBOL_GPL(kvio_vq_idle);

@@ -54,6 +54,7 @@ void kvio_vq_reset(struct kvio_vq *vq)
 	kvio_vq_reset_iova_hit(vq);
 	vq->private_data = NULL;
 	vq->busyloop_timeout = 0;
+	vq->idle_polling = false;
 }
 
 /* Bytes of a ring area for @num entries (the event fields with EVENT_IDX). */

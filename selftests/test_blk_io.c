@@ -357,6 +357,72 @@ static int body_busyloop(struct env *e)
 	return kt_unpin();
 }
 
+/*
+ * What the guest sees while the device polls: a guest at queue depth 1
+ * answers each completion with its next request, and asks the device
+ * whether to kick for it (kt_vq_kick_needed(), the driver's own test of
+ * avail_event or NO_NOTIFY).  The completion arrives while the device spins
+ * (null_blk completes asynchronously) and cuts that spin short; the device
+ * must keep notifications off and poll on after it, or the guest pays a
+ * kick for every request although the device would have found it.  Every
+ * request not kicked must be served (a device that stopped polling without
+ * asking for kicks would leave it waiting); a few may need a kick (a spin
+ * also ends when its CPU is wanted), far from all.
+ */
+static int body_busyloop_no_kick(struct env *e)
+{
+	const unsigned int us = 200000 * kt_timeout_scale();
+	const unsigned int n = 16;
+	struct vhost_vring_state st = { .index = 0, .num = us };
+	uint8_t *want = kt_blk_alloc(4096);
+	struct kt_blk *b = &e->b;
+	struct kt_vq *vq = &b->q[0].vq;
+	unsigned int i, slot, kicks = 0;
+	uint32_t used;
+	uint8_t status;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		kt_fill_pattern(want, 4096, 500 + i);
+		KT_TRY(kt_blk_expect(b, 0, VIRTIO_BLK_T_OUT, 8 * i, want, 4096,
+				     S_OK, 1));
+	}
+	KT_TRY(kt_pin_apart(getpid()));
+	KT_ERRNO(0, ioctl(b->d.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st));
+	for (i = 0; i < n; i++) {
+		r = kt_blk_post(b, 0, 1, VIRTIO_BLK_T_IN, 8 * i, 4096, false);
+		KT_ASSERT(r >= 0, "post: %s", kt_errname(-r));
+		if (kt_vq_kick_needed(vq)) {
+			kicks++;
+			kt_vq_kick(vq);
+		}
+		r = kt_blk_reap(b, 0, &slot, &status, &used, us / 1000 + 2000);
+		KT_ASSERT(r == 1, "read %u (%u kicks so far) never answered: %s",
+			  i, kicks, r ? kt_errname(-r) : "timeout");
+		KT_ASSERT(status == S_OK && used == 4097,
+			  "read %u: status %u used %u", i, status, used);
+		kt_fill_pattern(want, 4096, 500 + i);
+		if (!kt_bytes_equal(kt_blk_data(b, 0, 1), 4096, want, 4096,
+				    "read"))
+			return KT_FAIL;
+	}
+	kt_diag("%u of %u requests needed a kick", kicks, n);
+	KT_ASSERT(kicks <= n / 4, "%u of %u requests needed a kick", kicks, n);
+	return kt_unpin();
+}
+
+static int case_busyloop_no_kick(const struct kt_target *t)
+{
+	WITH_ENV(env_nullb(&e_, t, FEAT, NULL, O_DIRECT),
+		 body_busyloop_no_kick);
+}
+
+static int case_busyloop_no_kick_event_idx(const struct kt_target *t)
+{
+	WITH_ENV(env_nullb(&e_, t, FEAT | F(VIRTIO_RING_F_EVENT_IDX), NULL,
+			   O_DIRECT), body_busyloop_no_kick);
+}
+
 static int case_busyloop_file(const struct kt_target *t)
 {
 	WITH_ENV(env_file(&e_, t, FEAT, 0, 0), body_busyloop);
@@ -1580,6 +1646,8 @@ static const struct kt_case cases[] = {
 	{ "data: null_blk through the page cache", case_data_nullb_buffered },
 	{ "busy-loop timeout, file: a read added after an answer is served without a kick; after the timeout, kicks again", case_busyloop_file },
 	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: the same with asynchronous completions", case_busyloop_nullb_direct },
+	{ "busy-loop timeout, null_blk O_DIRECT: a guest answering each completion at once is asked for (almost) no kick, and every request is served", case_busyloop_no_kick },
+	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: the same through avail_event", case_busyloop_no_kick_event_idx },
 	{ "data: O_DIRECT with an unaligned guest buffer", case_data_unaligned },
 	{ "data: 16 segments of 512 bytes each way, file", case_data_segments },
 	{ "data: 16 segments of 512 bytes each way, O_DIRECT", case_data_segments_direct },

@@ -179,6 +179,15 @@ struct kvio_vq {
 	/* Runs handle_kick and polls; RCU: wakeups read it lock-free. */
 	struct kvio_worker __rcu *worker;
 	u32 busyloop_timeout;	/* microseconds; backends that busy-poll */
+	/*
+	 * kvio_vq_idle()'s poll for the guest's next chain: while
+	 * @idle_polling, it ends at @idle_end (kvio_busy_clock() units), a
+	 * deadline kept across the runs that other work cut short, and it
+	 * began at last_avail_idx == @idle_avail.  Worker only.
+	 */
+	bool idle_polling;
+	u16 idle_avail;
+	unsigned long idle_end;
 };
 
 /*
