@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kt_blk.h"
@@ -409,6 +410,57 @@ static int body_busyloop_no_kick(struct env *e)
 	kt_diag("%u of %u requests needed a kick", kicks, n);
 	KT_ASSERT(kicks <= n / 4, "%u of %u requests needed a kick", kicks, n);
 	return kt_unpin();
+}
+
+/*
+ * The same guest with gaps: each next request comes after a pause from
+ * none to three times the busy-loop timeout, so some arrive while the
+ * device polls (no kick asked for), some after it gave up (a kick asked
+ * for), and some just as it gives up.  Whichever, a request must be
+ * served: not asked for a kick means the device still looks.
+ */
+static int body_busyloop_gaps(struct env *e)
+{
+	const unsigned int us = 1000, n = 300;
+	struct vhost_vring_state st = { .index = 0, .num = us };
+	struct kt_blk *b = &e->b;
+	struct kt_vq *vq = &b->q[0].vq;
+	unsigned int i, slot, kicks = 0;
+	uint32_t used, rnd = 1;
+	struct timespec gap;
+	uint8_t status;
+	bool kicked;
+	int r;
+
+	KT_ERRNO(0, ioctl(b->d.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st));
+	for (i = 0; i < n; i++) {
+		rnd = rnd * 1103515245 + 12345;
+		gap.tv_sec = 0;
+		gap.tv_nsec = (rnd >> 8) % (3 * us) * 1000;
+		nanosleep(&gap, NULL);
+		r = kt_blk_post(b, 0, 1, VIRTIO_BLK_T_IN, 8 * (i % 64), 4096,
+				false);
+		KT_ASSERT(r >= 0, "post: %s", kt_errname(-r));
+		kicked = kt_vq_kick_needed(vq);
+		if (kicked) {
+			kicks++;
+			kt_vq_kick(vq);
+		}
+		r = kt_blk_reap(b, 0, &slot, &status, &used, 5000);
+		KT_ASSERT(r == 1, "read %u after a %ld us gap, %s: %s", i,
+			  gap.tv_nsec / 1000, kicked ? "kicked" : "no kick asked for",
+			  r ? kt_errname(-r) : "never answered");
+		KT_ASSERT(status == S_OK && used == 4097,
+			  "read %u: status %u used %u", i, status, used);
+	}
+	kt_diag("%u of %u requests needed a kick", kicks, n);
+	return KT_PASS;
+}
+
+static int case_busyloop_gaps(const struct kt_target *t)
+{
+	WITH_ENV(env_nullb(&e_, t, FEAT | F(VIRTIO_RING_F_EVENT_IDX), NULL,
+			   O_DIRECT), body_busyloop_gaps);
 }
 
 static int case_busyloop_no_kick(const struct kt_target *t)
@@ -1648,6 +1700,7 @@ static const struct kt_case cases[] = {
 	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: the same with asynchronous completions", case_busyloop_nullb_direct },
 	{ "busy-loop timeout, null_blk O_DIRECT: a guest answering each completion at once is asked for (almost) no kick, and every request is served", case_busyloop_no_kick },
 	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: the same through avail_event", case_busyloop_no_kick_event_idx },
+	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: requests after gaps around the timeout are all served, kicked or not", case_busyloop_gaps },
 	{ "data: O_DIRECT with an unaligned guest buffer", case_data_unaligned },
 	{ "data: 16 segments of 512 bytes each way, file", case_data_segments },
 	{ "data: 16 segments of 512 bytes each way, O_DIRECT", case_data_segments_direct },

@@ -9,7 +9,8 @@
  * the default worker; the backend is a file or a null_blk device opened
  * with O_DIRECT (asynchronous I/O on every ring at once).  One case checks
  * fairness: slow FLUSHes flooding one ring do not hold up another ring on
- * the same worker.
+ * the same worker; another, that two busy-polling rings on one worker neither
+ * lose a request nor keep each other polling.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -404,6 +405,115 @@ static int case_sparse_rings(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/* Post a read on ring @qi, kick it if told to or if the ring asks to. */
+static int pair_read(struct kt_blk *b, unsigned int qi, unsigned int slot,
+		     bool kick, bool *kicked)
+{
+	uint32_t used;
+	uint8_t status;
+	unsigned int got;
+	int n;
+
+	if (kt_blk_post(b, qi, slot, VIRTIO_BLK_T_IN, 8 * qi, 4096, false) < 0)
+		return kt_fail("post on ring %u", qi);
+	*kicked = kick || kt_vq_kick_needed(&b->q[qi].vq);
+	if (*kicked)
+		kt_vq_kick(&b->q[qi].vq);
+	n = kt_blk_reap(b, qi, &got, &status, &used, WAIT_MS);
+	if (n != 1 || status != VIRTIO_BLK_S_OK || used != 4097)
+		return kt_fail("ring %u's read (%s): %s, status %u, used %u",
+			       qi, *kicked ? "kicked" : "no kick asked for",
+			       n < 0 ? kt_errname(-n) :
+			       n ? "answered" : "never answered", status, used);
+	return KT_PASS;
+}
+
+/*
+ * Two polling rings on one worker.  Each ring's spin is cut short by the
+ * other's work, and each then queues its own poll again with
+ * notifications off (kvio_vq_idle()): ring 0, polling after its answer,
+ * is cut short by ring 1's kick, and must still serve the read it then
+ * asks no kick for.  The deadline of a ring's spin holds across those
+ * runs, so both give up after their busy-loop timeout and the worker goes
+ * idle; a deadline started afresh on every run would keep the two handing
+ * the worker back and forth for good.  Afterwards both rings ask for
+ * kicks again and serve a kicked request.
+ */
+static int case_busyloop_pair(const struct kt_target *t)
+{
+	const unsigned int us = 500000;
+	struct kt_nullb_opts o = { .size_mb = 16, .irqmode = 1 };
+	struct kt_nullb nb;
+	struct kt_blk b;
+	unsigned int qi;
+	long cpu0, cpu1;
+	bool kicked;
+	pid_t worker;
+	int fd, r;
+
+	KT_TRY(kt_nullb_create(&nb, &o));
+	fd = open(nb.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		kt_nullb_destroy(&nb);
+		return kt_fail("open %s: %s", nb.dev, kt_errname(errno));
+	}
+	r = kt_blk_open(&b, t, FEAT, 2, 16, 4096, false);
+	if (r != KT_PASS)
+		goto out_fd;
+	if (kt_blk_backend(&b, fd)) {
+		r = kt_fail("SET_BACKEND");
+		goto out;
+	}
+	worker = kt_worker_pid(getpid());
+	if (!worker) {
+		r = kt_fail("no worker thread kvio-%d", (int)getpid());
+		goto out;
+	}
+	for (qi = 0; qi < 2; qi++) {
+		struct vhost_vring_state st = { .index = qi, .num = us };
+
+		if (ioctl(b.d.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st)) {
+			r = kt_fail("SET_VRING_BUSYLOOP_TIMEOUT %u: %s", qi,
+				    kt_errname(errno));
+			goto out;
+		}
+	}
+	/* Ring 0 answers and polls; ring 1's kick cuts that short. */
+	r = pair_read(&b, 0, 0, true, &kicked);
+	if (r == KT_PASS)
+		r = pair_read(&b, 1, 0, true, &kicked);
+	if (r == KT_PASS)
+		r = pair_read(&b, 0, 1, false, &kicked);
+	if (r != KT_PASS)
+		goto out;
+	kt_diag("ring 0's read after ring 1's kick: %s",
+		kicked ? "kicked" : "no kick asked for");
+	/* Well past both timeouts, the worker must use no more CPU. */
+	kt_sleep_ms(2 * us / 1000);
+	cpu0 = kt_task_cpu_ms(worker);
+	kt_sleep_ms(1000);
+	cpu1 = kt_task_cpu_ms(worker);
+	kt_diag("worker CPU time over a second, %u ms after the answers: %ld ms",
+		2 * us / 1000, cpu1 - cpu0);
+	if (cpu0 < 0 || cpu1 < 0 || cpu1 - cpu0 > 100) {
+		r = kt_fail("the worker used %ld ms of CPU in a second, rings idle",
+			    cpu1 - cpu0);
+		goto out;
+	}
+	/* Notifications are back on: each ring asks for a kick, serves it. */
+	for (qi = 0; qi < 2 && r == KT_PASS; qi++) {
+		r = pair_read(&b, qi, 2, false, &kicked);
+		if (r == KT_PASS && !kicked)
+			r = kt_fail("ring %u, idle, asked for no kick", qi);
+	}
+out:
+	kt_blk_close(&b);
+out_fd:
+	close(fd);
+	kt_nullb_destroy(&nb);
+	return r;
+}
+
 static const struct kt_case cases[] = {
 	{ "4 rings, a worker each, 4 threads, file", case_4q_workers_file },
 	{ "16 rings on the default worker, 16 threads, file", case_16q_one_worker_file },
@@ -413,6 +523,8 @@ static const struct kt_case cases[] = {
 	{ "rings 0 and 5 set up, the rest idle", case_sparse_rings },
 	{ "64 slow FLUSHes on one ring do not starve another on the same worker",
 	  case_flush_flood },
+	{ "two polling rings on one worker: one cut short by the other's kick serves its next read unkicked; both stop polling after their timeout, then ask for kicks",
+	  case_busyloop_pair },
 };
 
 int main(int argc, char **argv)
