@@ -123,6 +123,46 @@ static int case_tx_chain(const struct kt_target *t)
 	return KT_PASS;
 }
 
+/*
+ * The header split where no segment boundary falls after it: 5 bytes in
+ * the first descriptor, the rest of it and the frame's first 100 bytes in
+ * the second, the frame's rest in a third.  Whoever owns the header (the
+ * tap, or the device that strips it), the tap must see exactly the frame.
+ */
+static int case_tx_split_header(const struct kt_target *t)
+{
+	const struct variant *v = kt_case_data();
+	struct kt_net n;
+	struct kt_vq *vq;
+	struct kt_buf b[3];
+	uint8_t frame[1514];
+	uint64_t gpa;
+	size_t len, h;
+	int r;
+
+	r = kt_net_open(&n, t, v->features, 64, 2048, 0);
+	if (r != KT_PASS)
+		return r;
+	vq = &n.dev.vq[KT_TXQ];
+	h = n.hdr_len;
+	len = kt_frame_test(frame, n.tap.mac, kt_guest_mac, 1000, 91);
+	gpa = kt_mem_alloc(&n.dev.mem, 4096, 64);
+	memset(kt_gpa(&n.dev.mem, gpa), 0, h);
+	memcpy(kt_gpa(&n.dev.mem, gpa + h), frame, 100);
+	memcpy(kt_gpa(&n.dev.mem, gpa + 2048), frame + 100, len - 100);
+	b[0] = (struct kt_buf){ gpa, 5 };
+	b[1] = (struct kt_buf){ gpa + 5, h - 5 + 100 };
+	b[2] = (struct kt_buf){ gpa + 2048, len - 100 };
+	r = kt_vq_add(vq, b, 3, NULL, 0, false, 0);
+	KT_ASSERT(r >= 0, "add: %s", kt_errname(-r));
+	kt_vq_kick(vq);
+	KT_TRY(kt_expect_packet(n.psock, frame, len, WAIT_MS, "the tap"));
+	r = kt_vq_wait_used(vq, NULL, NULL, NULL, WAIT_MS);
+	KT_ASSERT(r == 1, "no used entry for the chain (%d)", r);
+	kt_net_close(&n);
+	return KT_PASS;
+}
+
 /* A real UDP datagram into the namespace's stack at 192.0.2.1. */
 static int case_tx_udp_stack(const struct kt_target *t)
 {
@@ -739,6 +779,11 @@ static const struct kt_case cases[] = {
 	  .upstream_bug = KT_UPSTREAM_XDP_GSO_BUG },
 	{ "TX through indirect descriptors", case_tx_indirect },
 	{ "TX header and frame over an 8-descriptor chain", case_tx_chain },
+	{ "TX 12-byte header split 5 + 7 with the frame's start, from the tap",
+	  case_tx_split_header, .data = VARIANT(F_V1, false) },
+	{ "TX 12-byte header split 5 + 7 with the frame's start, stripped by the device",
+	  case_tx_split_header, .data = VARIANT(F_V1 | F_VHOST_HDR, false),
+	  .upstream_bug = KT_UPSTREAM_XDP_GSO_BUG },
 	{ "TX UDP datagram delivered to 192.0.2.1 by the stack",
 	  case_tx_udp_stack },
 	{ "TX burst of a full 256-entry ring with one kick, in order",

@@ -89,33 +89,20 @@ found:
 	return s;
 }
 
-/**
- * kvio_net_frag_alloc() - a buffer for one TX frame
- * @f: the ring's cache
- * @size: bytes, at most PAGE_SIZE
- * @align: alignment, a power of two
- * @gfp: allocation flags for a fresh page
- *
- * Context: the ring's mutex held (the cache's only user); may sleep if
- * @gfp allows it.
- * Return: @size bytes in a page the fragment holds a reference on (freed
- * with page_frag_free()), or NULL if no page could be had.
+/*
+ * kvio_net_frag_alloc() when the slot being carved has no room: the next
+ * page (frag.h), @size bytes from its start.
  */
-void *kvio_net_frag_alloc(struct kvio_net_frags *f, unsigned int size,
-			  unsigned int align, gfp_t gfp)
+void *kvio_net_frag_alloc_slow(struct kvio_net_frags *f, unsigned int size,
+			       gfp_t gfp)
 {
-	struct kvio_net_frag_page *s = &f->slot[f->cur];
-	unsigned int off = ALIGN(f->offset, align);
+	struct kvio_net_frag_page *s = kvio_net_frag_next(f, gfp);
 
-	if (!s->page || off > s->size || size > s->size - off) {
-		s = kvio_net_frag_next(f, gfp);
-		if (!s || size > s->size)
-			return NULL;
-		off = 0;
-	}
-	f->offset = off + size;
+	if (!s || size > s->size)
+		return NULL;
+	f->offset = size;
 	s->bias--;
-	return page_address(s->page) + off;
+	return page_address(s->page);
 }
 
 /**

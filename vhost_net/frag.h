@@ -22,10 +22,10 @@
 #ifndef _KVIO_NET_FRAG_H
 #define _KVIO_NET_FRAG_H
 
+#include <linux/align.h>
 #include <linux/gfp.h>
+#include <linux/mm.h>
 #include <linux/types.h>
-
-struct page;
 
 /* Pages one cache keeps, each up to KVIO_NET_FRAG_PAGE_SIZE bytes. */
 #define KVIO_NET_FRAG_PAGES	4
@@ -48,8 +48,37 @@ struct kvio_net_frags {
 	unsigned long pages_allocated;	/* fresh pages taken, for tests */
 };
 
-void *kvio_net_frag_alloc(struct kvio_net_frags *f, unsigned int size,
-			  unsigned int align, gfp_t gfp);
+void *kvio_net_frag_alloc_slow(struct kvio_net_frags *f, unsigned int size,
+			       gfp_t gfp);
 void kvio_net_frags_free(struct kvio_net_frags *f);
+
+/**
+ * kvio_net_frag_alloc() - a buffer for one TX frame
+ * @f: the ring's cache
+ * @size: bytes, at most PAGE_SIZE
+ * @align: alignment, a power of two
+ * @gfp: allocation flags for a fresh page
+ *
+ * Inline: it runs once per TX frame, and all but one frame of a page's
+ * worth only move the offset in the page being carved.
+ *
+ * Context: the ring's mutex held (the cache's only user); may sleep if
+ * @gfp allows it.
+ * Return: @size bytes in a page the fragment holds a reference on (freed
+ * with page_frag_free()), or NULL if no page could be had.
+ */
+static inline void *kvio_net_frag_alloc(struct kvio_net_frags *f,
+					unsigned int size, unsigned int align,
+					gfp_t gfp)
+{
+	struct kvio_net_frag_page *s = &f->slot[f->cur];
+	unsigned int off = ALIGN(f->offset, align);
+
+	if (unlikely(!s->page || off > s->size || size > s->size - off))
+		return kvio_net_frag_alloc_slow(f, size, gfp);
+	f->offset = off + size;
+	s->bias--;
+	return page_address(s->page) + off;
+}
 
 #endif /* _KVIO_NET_FRAG_H */

@@ -19,8 +19,10 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/if_tun.h>
+#include <linux/instrumented.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
+#include <linux/uaccess.h>
 #include <net/sock.h>
 
 #include "net.h"
@@ -39,32 +41,58 @@ static unsigned int kvio_net_xdp_pad(struct socket *sock)
 }
 
 /*
- * Copy @len bytes from @from to @dst, inside a page fragment, through the
- * fragment's page: copy_from_iter() would run the hardened-usercopy check
- * on the kernel side of every copy (a few percent of the TX worker's time
- * with small packets), and that side is a fragment sized by our caller.
- * copy_page_from_iter() still checks that the range stays in the page.
+ * Copy @len bytes of a TX chain's @nr segments @iov, after the first @skip
+ * bytes, to @dst, a fragment our caller sized.  The segments are guest
+ * memory in the owner's mm (the worker runs in it).  Each is copied as an
+ * iov_iter would copy it (access_ok(), the sanitizers' hooks, the arch
+ * copy), without the iov_iter: that adds three calls per frame
+ * (iov_iter_init(), copy_page_from_iter(), _copy_from_iter()), each
+ * returning through the return thunk, a few percent of the worker's time
+ * with small frames.  copy_from_user() and __copy_from_user() would add
+ * the hardened-usercopy check of the kernel side, another call, for a
+ * buffer that is ours.  The loop is bounded by @nr, the chain's segment
+ * count.
  */
-static inline bool kvio_net_copy_to_frag(void *dst, size_t len,
-					 struct iov_iter *from)
+static bool kvio_net_copy_chain(void *dst, const struct iovec *iov,
+				unsigned int nr, size_t skip, size_t len)
 {
-	struct page *page = virt_to_head_page(dst);
+	for (; len && nr; iov++, nr--) {
+		const char __user *src = iov->iov_base;
+		size_t n = iov->iov_len;
+		unsigned long left;
 
-	return copy_page_from_iter(page, dst - page_address(page), len,
-				   from) == len;
+		if (skip >= n) {
+			skip -= n;
+			continue;
+		}
+		src += skip;
+		n = min(n - skip, len);
+		skip = 0;
+		if (!access_ok(src, n))
+			return false;
+		instrument_copy_from_user_before(dst, src, n);
+		left = raw_copy_from_user(dst, src, n);
+		instrument_copy_from_user_after(dst, src, n, left);
+		if (left)
+			return false;
+		dst += n;
+		len -= n;
+	}
+	return !len;
 }
 
 /*
- * Copy the packet @from describes into a page fragment and add it to the
- * batch.  -ENOSPC: does not fit one page, send it the ordinary way;
- * -ENOMEM: try again later; -EINVAL/-EFAULT: bad packet, drop it.
+ * Copy the packet of the chain's first @out iovecs (vq->iov), less the
+ * @skip bytes of a header the kernel owns, @len bytes, into a page
+ * fragment and add it to the batch.  -ENOSPC: does not fit one page, send
+ * it the ordinary way; -ENOMEM: try again later; -EINVAL/-EFAULT: bad
+ * packet, drop it.
  */
 static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
-			      struct iov_iter *from)
+			      unsigned int out, size_t skip, size_t len)
 {
 	struct kvio_vq *vq = &nvq->vq;
 	struct xdp_buff *xdp = &nvq->xdp[nvq->batched_xdp];
-	size_t len = iov_iter_count(from);
 	size_t sock_hlen = nvq->sock_hlen;
 	unsigned int pad = kvio_net_xdp_pad(sock);
 	struct virtio_net_hdr *gso;
@@ -95,8 +123,8 @@ static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
 	 * iovecs and call the copy routine.
 	 */
 	BUILD_BUG_ON(sizeof(struct virtio_net_hdr_mrg_rxbuf) > NET_SKB_PAD);
-	if (!kvio_net_copy_to_frag(buf + pad - sock_hlen, sock_hlen + len,
-				   from))
+	if (!kvio_net_copy_chain(buf + pad - sock_hlen, vq->iov, out, skip,
+				 sock_hlen + len))
 		goto fault;
 	hdr = buf;
 	gso = &hdr->gso;
@@ -246,16 +274,12 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			len = 0;
 			goto done;
 		}
-
-		iov_iter_init(&msg.msg_iter, ITER_SOURCE, vq->iov, out, len);
-		if (nvq->vhost_hlen) {
-			/* The kernel owns the vnet header: the socket gets none. */
-			iov_iter_advance(&msg.msg_iter, nvq->vhost_hlen);
-			len -= nvq->vhost_hlen;
-		}
+		/* The kernel owns the vnet header: the socket gets none. */
+		len -= nvq->vhost_hlen;
 
 		if (can_batch) {
-			err = kvio_net_build_xdp(nvq, sock, &msg.msg_iter);
+			err = kvio_net_build_xdp(nvq, sock, out, nvq->vhost_hlen,
+						 len);
 			if (!err)
 				goto done;
 			if (err == -ENOMEM) {
@@ -280,6 +304,10 @@ void kvio_net_handle_tx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			kvio_net_tx_flush(nvq, sock);
 		}
 
+		iov_iter_init(&msg.msg_iter, ITER_SOURCE, vq->iov, out,
+			      len + nvq->vhost_hlen);
+		if (nvq->vhost_hlen)
+			iov_iter_advance(&msg.msg_iter, nvq->vhost_hlen);
 		if (kvio_net_tx_more(vq, total_len + len))
 			msg.msg_flags |= MSG_MORE;
 		else
