@@ -1009,12 +1009,7 @@ static int case_repost(const struct kt_target *t)
 	struct kt_blk b;
 	int fd, r;
 
-	KT_TRY(kt_nullb_create(&nb, &o));
-	fd = open(nb.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
-	if (fd < 0) {
-		kt_nullb_destroy(&nb);
-		return kt_fail("open %s: %s", nb.dev, kt_errname(errno));
-	}
+	KT_TRY(kt_nullb_create_direct(&nb, &o, &fd));
 	r = kt_blk_open(&b, t, FEAT, 1, RP_NUM, 4096, false);
 	if (r == KT_PASS) {
 		r = kt_blk_backend(&b, fd) ? kt_fail("SET_BACKEND") :

@@ -308,12 +308,7 @@ static int case_flush_flood(const struct kt_target *t)
 	uint8_t status;
 	int fd, r, n;
 
-	KT_TRY(kt_nullb_create(&nb, &o));
-	fd = open(nb.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
-	if (fd < 0) {
-		kt_nullb_destroy(&nb);
-		return kt_fail("open %s: %s", nb.dev, kt_errname(errno));
-	}
+	KT_TRY(kt_nullb_create_direct(&nb, &o, &fd));
 	r = kt_blk_open(&b, t, FEAT, 2, FLOOD, 4096, false);
 	if (r != KT_PASS)
 		goto out_fd;
@@ -451,12 +446,7 @@ static int case_busyloop_pair(const struct kt_target *t)
 	pid_t worker;
 	int fd, r;
 
-	KT_TRY(kt_nullb_create(&nb, &o));
-	fd = open(nb.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
-	if (fd < 0) {
-		kt_nullb_destroy(&nb);
-		return kt_fail("open %s: %s", nb.dev, kt_errname(errno));
-	}
+	KT_TRY(kt_nullb_create_direct(&nb, &o, &fd));
 	r = kt_blk_open(&b, t, FEAT, 2, 16, 4096, false);
 	if (r != KT_PASS)
 		goto out_fd;

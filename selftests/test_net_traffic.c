@@ -80,11 +80,29 @@ static int case_tx_indirect(const struct kt_target *t)
 	       tx_frames(t, F_V1 | F_INDIRECT, true);
 }
 
+/*
+ * Post the TX chain @b (@nb buffers) and kick: the tap must see exactly
+ * @frame, and the ring give the chain back.
+ */
+static int tx_chain_expect(struct kt_net *n, struct kt_buf *b, int nb,
+			   const uint8_t *frame, size_t len)
+{
+	struct kt_vq *vq = &n->dev.vq[KT_TXQ];
+	int r;
+
+	r = kt_vq_add(vq, b, nb, NULL, 0, false, 0);
+	KT_ASSERT(r >= 0, "add: %s", kt_errname(-r));
+	kt_vq_kick(vq);
+	KT_TRY(kt_expect_packet(n->psock, frame, len, WAIT_MS, "the tap"));
+	r = kt_vq_wait_used(vq, NULL, NULL, NULL, WAIT_MS);
+	KT_ASSERT(r == 1, "no used entry for the chain (%d)", r);
+	return KT_PASS;
+}
+
 /* Header and frame spread over many direct descriptors of one chain. */
 static int case_tx_chain(const struct kt_target *t)
 {
 	struct kt_net n;
-	struct kt_vq *vq;
 	struct kt_buf b[8];
 	uint8_t frame[1514], *p;
 	uint64_t gpa;
@@ -94,7 +112,6 @@ static int case_tx_chain(const struct kt_target *t)
 	r = kt_net_open(&n, t, F_V1, 64, 2048, 0);
 	if (r != KT_PASS)
 		return r;
-	vq = &n.dev.vq[KT_TXQ];
 	len = kt_frame_test(frame, n.tap.mac, kt_guest_mac, 1500, 77);
 	gpa = kt_mem_alloc(&n.dev.mem, 4096, 64);
 	p = kt_gpa(&n.dev.mem, gpa);
@@ -113,12 +130,7 @@ static int case_tx_chain(const struct kt_target *t)
 	for (i = 1; i < 8; i++)
 		KT_ASSERT(b[i].gpa >= gpa + 64 && b[i].len <= 300,
 			  "piece %d layout", i);
-	r = kt_vq_add(vq, b, 8, NULL, 0, false, 0);
-	KT_ASSERT(r >= 0, "add: %s", kt_errname(-r));
-	kt_vq_kick(vq);
-	KT_TRY(kt_expect_packet(n.psock, frame, len, WAIT_MS, "the tap"));
-	r = kt_vq_wait_used(vq, NULL, NULL, NULL, WAIT_MS);
-	KT_ASSERT(r == 1, "no used entry for the chain (%d)", r);
+	KT_TRY(tx_chain_expect(&n, b, 8, frame, len));
 	kt_net_close(&n);
 	return KT_PASS;
 }
@@ -133,7 +145,6 @@ static int case_tx_split_header(const struct kt_target *t)
 {
 	const struct variant *v = kt_case_data();
 	struct kt_net n;
-	struct kt_vq *vq;
 	struct kt_buf b[3];
 	uint8_t frame[1514];
 	uint64_t gpa;
@@ -143,7 +154,6 @@ static int case_tx_split_header(const struct kt_target *t)
 	r = kt_net_open(&n, t, v->features, 64, 2048, 0);
 	if (r != KT_PASS)
 		return r;
-	vq = &n.dev.vq[KT_TXQ];
 	h = n.hdr_len;
 	len = kt_frame_test(frame, n.tap.mac, kt_guest_mac, 1000, 91);
 	gpa = kt_mem_alloc(&n.dev.mem, 4096, 64);
@@ -153,12 +163,7 @@ static int case_tx_split_header(const struct kt_target *t)
 	b[0] = (struct kt_buf){ gpa, 5 };
 	b[1] = (struct kt_buf){ gpa + 5, h - 5 + 100 };
 	b[2] = (struct kt_buf){ gpa + 2048, len - 100 };
-	r = kt_vq_add(vq, b, 3, NULL, 0, false, 0);
-	KT_ASSERT(r >= 0, "add: %s", kt_errname(-r));
-	kt_vq_kick(vq);
-	KT_TRY(kt_expect_packet(n.psock, frame, len, WAIT_MS, "the tap"));
-	r = kt_vq_wait_used(vq, NULL, NULL, NULL, WAIT_MS);
-	KT_ASSERT(r == 1, "no used entry for the chain (%d)", r);
+	KT_TRY(tx_chain_expect(&n, b, 3, frame, len));
 	kt_net_close(&n);
 	return KT_PASS;
 }

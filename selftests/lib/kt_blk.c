@@ -440,6 +440,20 @@ int kt_nullb_create(struct kt_nullb *n, const struct kt_nullb_opts *o)
 	return KT_PASS;
 }
 
+int kt_nullb_create_direct(struct kt_nullb *n, const struct kt_nullb_opts *o,
+			   int *fd)
+{
+	KT_TRY(kt_nullb_create(n, o));
+	*fd = open(n->dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (*fd < 0) {
+		int err = errno;
+
+		kt_nullb_destroy(n);
+		return kt_fail("open %s: %s", n->dev, kt_errname(err));
+	}
+	return KT_PASS;
+}
+
 void kt_nullb_destroy(struct kt_nullb *n)
 {
 	if (!n->dir[0])

@@ -138,6 +138,12 @@ struct kt_nullb_opts {
 
 /* Memory-backed null_blk through configfs: KT_PASS, KT_SKIP or KT_FAIL. */
 int kt_nullb_create(struct kt_nullb *n, const struct kt_nullb_opts *o);
+/*
+ * kt_nullb_create() and its device opened read-write with O_DIRECT into
+ * *fd (asynchronous I/O in kvio_blk); on failure nothing is left.
+ */
+int kt_nullb_create_direct(struct kt_nullb *n, const struct kt_nullb_opts *o,
+			   int *fd);
 void kt_nullb_destroy(struct kt_nullb *n);
 /* Field (0-based) of /sys/block/<name>/stat; -1 on error. */
 long long kt_nullb_stat(const struct kt_nullb *n, int field);
