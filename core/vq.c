@@ -398,13 +398,27 @@ static __always_inline int kvio_vq_prepare(struct kvio_vq *vq)
 /*
  * Restart a ring GET_VRING_BASE stopped and (re)arm the kick poll of a ring
  * that has a kick eventfd; vq->mutex held.
+ *
+ * A ring stopped while its handler polled with notifications off
+ * (kvio_vq_idle() queues the poll again, and that run found the ring
+ * stopped) may have them off still, so the guest would not kick for its
+ * next chain, and a kick eventfd that the VMM drained or replaced holds
+ * no count to start the handler: a restarted ring's handler runs once,
+ * which looks at the ring and turns notifications back on.
  */
 int kvio_vq_start_kick(struct kvio_vq *vq)
 {
+	bool was_stopped = vq->stopped;
+	int ret;
+
 	vq->stopped = false;
+	vq->idle_polling = false;
 	if (!vq->kick || !vq->handle_kick)
 		return 0;
-	return kvio_poll_start(&vq->poll, vq->kick);
+	ret = kvio_poll_start(&vq->poll, vq->kick);
+	if (!ret && was_stopped)
+		kvio_poll_queue(&vq->poll);
+	return ret;
 }
 
 /**
@@ -1128,31 +1142,41 @@ static bool kvio_vq_chain_added(void *vq)
 	return !kvio_vq_avail_empty(vq);
 }
 
+/* Microseconds, near enough, on a clock every CPU shares. */
+static unsigned long kvio_idle_clock(void)
+{
+	return ktime_get_mono_fast_ns() >> 10;
+}
+
 /*
  * The poll of kvio_vq_idle(), one busy-loop timeout from when the ring
- * first ran dry, however many runs it takes.  True: chains came; false:
- * over (the caller rearms) or cut short by other work (*@cut set).
+ * first ran dry, however many runs it takes.  The deadline outlives a run,
+ * and the next may be on another CPU, so it is kept on a clock all CPUs
+ * share; each run spins on the per-CPU one for what is left of it.  True:
+ * chains came; false: over (the caller rearms) or cut short by other work
+ * (*@cut set).
  */
 static bool kvio_vq_idle_poll(struct kvio_vq *vq, bool *cut)
 {
-	unsigned long now;
+	unsigned long now = kvio_idle_clock();
 	bool ret = false;
 
 	*cut = false;
-	migrate_disable();
-	now = kvio_busy_clock();
 	/* A deadline from before chains were taken is not this poll's. */
 	if (!vq->idle_polling || vq->idle_avail != vq->last_avail_idx) {
 		vq->idle_polling = true;
 		vq->idle_avail = vq->last_avail_idx;
 		vq->idle_end = now + vq->busyloop_timeout;
 	}
-	if (kvio_vq_spin_until(vq, vq->idle_end, kvio_vq_chain_added, vq))
-		ret = true;
-	else
-		*cut = kvio_vq_has_work(vq) &&
-		       !time_after(kvio_busy_clock(), vq->idle_end);
-	migrate_enable();
+	if (!time_after(now, vq->idle_end)) {
+		migrate_disable();
+		ret = kvio_vq_spin_until(vq, kvio_busy_clock() +
+					 (vq->idle_end - now),
+					 kvio_vq_chain_added, vq);
+		migrate_enable();
+		*cut = !ret && kvio_vq_has_work(vq) &&
+		       !time_after(kvio_idle_clock(), vq->idle_end);
+	}
 	if (!*cut)
 		vq->idle_polling = false;
 	return ret;

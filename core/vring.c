@@ -292,13 +292,10 @@ static long kvio_vring_set_kick(struct kvio_vq *vq, void __user *argp)
 	old = vq->kick;
 	kvio_poll_stop(&vq->poll);
 	vq->kick = file;
-	vq->stopped = false;
-	if (file && vq->handle_kick) {
-		ret = kvio_poll_start(&vq->poll, file);
-		if (ret) {
-			vq->kick = NULL;
-			fput(file);
-		}
+	ret = kvio_vq_start_kick(vq);
+	if (ret) {
+		vq->kick = NULL;
+		fput(file);
 	}
 	mutex_unlock(&vq->mutex);
 
@@ -396,6 +393,8 @@ long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int cmd,
 			break;
 		}
 		vq->busyloop_timeout = s.num;
+		/* A poll under way takes the new timeout from its next run. */
+		vq->idle_polling = false;
 		ret = 0;
 		break;
 	default:	/* VHOST_GET_VRING_BUSYLOOP_TIMEOUT */

@@ -463,6 +463,80 @@ static int case_busyloop_gaps(const struct kt_target *t)
 			   O_DIRECT), body_busyloop_gaps);
 }
 
+/*
+ * GET_VRING_BASE right after a kick, while the device takes the request,
+ * polls, or has just queued its poll again with notifications off, then
+ * a restart with the same kick eventfd, drained as VMMs leave it, and the
+ * backend still attached.  Whenever the stop came, the restarted ring
+ * must serve what the guest had queued (a kick drained with nothing
+ * taken would otherwise be lost), and once idle past the busy-loop
+ * timeout ask for a kick again for the next request and serve it.  Ten
+ * times, so the stop lands at different moments.
+ */
+static int body_busyloop_restart(struct env *e)
+{
+	const unsigned int us = 50000;
+	struct vhost_vring_state st = { .index = 0, .num = us };
+	struct vhost_vring_file f = { .index = 0 };
+	struct kt_blk *b = &e->b;
+	struct kt_vq *vq = &b->q[0].vq;
+	unsigned int i, slot, bases[2] = { 0, 0 };
+	uint16_t base;
+	uint32_t used;
+	uint8_t status;
+	uint64_t cnt;
+	bool kicked;
+	int r;
+
+	KT_ERRNO(0, ioctl(b->d.fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st));
+	for (i = 0; i < 10; i++) {
+		base = vq->avail_idx;
+		r = kt_blk_post(b, 0, 1, VIRTIO_BLK_T_IN, 0, 4096, false);
+		KT_ASSERT(r >= 0, "post: %s", kt_errname(-r));
+		kt_vq_kick(vq);
+		st.num = 0;
+		KT_ERRNO(0, ioctl(b->d.fd, VHOST_GET_VRING_BASE, &st));
+		KT_ASSERT(st.num == base || st.num == (uint16_t)(base + 1),
+			  "try %u: GET_VRING_BASE %u, want %u or %u", i,
+			  st.num, base, (uint16_t)(base + 1));
+		bases[st.num != base]++;
+		/* The VMM drains the kick eventfd and restarts the ring. */
+		while (read(vq->kick, &cnt, sizeof(cnt)) == sizeof(cnt))
+			;
+		f.fd = vq->kick;
+		KT_ERRNO(0, ioctl(b->d.fd, VHOST_SET_VRING_KICK, &f));
+		r = kt_blk_reap(b, 0, &slot, &status, &used, 5000);
+		KT_ASSERT(r == 1 && status == S_OK && used == 4097,
+			  "try %u, stopped at %s: the kicked read %s, status %u",
+			  i, st.num == base ? "its avail entry" : "after it",
+			  r == 1 ? "answered" : "never answered", status);
+		/* Idle past the timeout: the guest must be asked to kick. */
+		kt_sleep_ms(4 * us / 1000);
+		r = kt_blk_post(b, 0, 1, VIRTIO_BLK_T_IN, 0, 4096, false);
+		KT_ASSERT(r >= 0, "post: %s", kt_errname(-r));
+		kicked = kt_vq_kick_needed(vq);
+		if (kicked)
+			kt_vq_kick(vq);
+		r = kt_blk_reap(b, 0, &slot, &status, &used, 5000);
+		KT_ASSERT(r == 1, "try %u, read after the restart (%s): %s", i,
+			  kicked ? "kicked" : "no kick asked for",
+			  r ? kt_errname(-r) : "never answered");
+		KT_ASSERT(kicked, "try %u: an idle restarted ring asked for no kick",
+			  i);
+		KT_ASSERT(status == S_OK && used == 4097, "status %u used %u",
+			  status, used);
+	}
+	kt_diag("stopped before the request was taken %u times, after %u",
+		bases[0], bases[1]);
+	return KT_PASS;
+}
+
+static int case_busyloop_restart(const struct kt_target *t)
+{
+	WITH_ENV(env_nullb(&e_, t, FEAT | F(VIRTIO_RING_F_EVENT_IDX), NULL,
+			   O_DIRECT), body_busyloop_restart);
+}
+
 static int case_busyloop_no_kick(const struct kt_target *t)
 {
 	WITH_ENV(env_nullb(&e_, t, FEAT, NULL, O_DIRECT),
@@ -1701,6 +1775,7 @@ static const struct kt_case cases[] = {
 	{ "busy-loop timeout, null_blk O_DIRECT: a guest answering each completion at once is asked for (almost) no kick, and every request is served", case_busyloop_no_kick },
 	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: the same through avail_event", case_busyloop_no_kick_event_idx },
 	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: requests after gaps around the timeout are all served, kicked or not", case_busyloop_gaps },
+	{ "busy-loop timeout, null_blk O_DIRECT, EVENT_IDX: GET_VRING_BASE while the device polls, restart with the drained kick eventfd: the next request asks for a kick and is served", case_busyloop_restart },
 	{ "data: O_DIRECT with an unaligned guest buffer", case_data_unaligned },
 	{ "data: 16 segments of 512 bytes each way, file", case_data_segments },
 	{ "data: 16 segments of 512 bytes each way, O_DIRECT", case_data_segments_direct },

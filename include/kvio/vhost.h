@@ -181,7 +181,8 @@ struct kvio_vq {
 	u32 busyloop_timeout;	/* microseconds; backends that busy-poll */
 	/*
 	 * kvio_vq_idle()'s poll for the guest's next chain: while
-	 * @idle_polling, it ends at @idle_end (kvio_busy_clock() units), a
+	 * @idle_polling, it ends at @idle_end (microseconds, near enough, of
+	 * ktime_get_mono_fast_ns(): a run may be on another CPU), a
 	 * deadline kept across the runs that other work cut short, and it
 	 * began at last_avail_idx == @idle_avail.  Worker only.
 	 */
