@@ -19,10 +19,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/if_tun.h>
-#include <linux/instrumented.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
-#include <linux/uaccess.h>
 #include <net/sock.h>
 
 #include "net.h"
@@ -38,47 +36,6 @@ static unsigned int kvio_net_xdp_pad(struct socket *sock)
 
 	return SKB_DATA_ALIGN(NET_IP_ALIGN + NET_SKB_PAD + headroom +
 			      sizeof(struct tun_xdp_hdr));
-}
-
-/*
- * Copy @len bytes of a TX chain's @nr segments @iov, after the first @skip
- * bytes, to @dst, a fragment our caller sized.  The segments are guest
- * memory in the owner's mm (the worker runs in it).  Each is copied as an
- * iov_iter would copy it (access_ok(), the sanitizers' hooks, the arch
- * copy), without the iov_iter: that adds three calls per frame
- * (iov_iter_init(), copy_page_from_iter(), _copy_from_iter()), each
- * returning through the return thunk, a few percent of the worker's time
- * with small frames.  copy_from_user() and __copy_from_user() would add
- * the hardened-usercopy check of the kernel side, another call, for a
- * buffer that is ours.  The loop is bounded by @nr, the chain's segment
- * count.
- */
-static bool kvio_net_copy_chain(void *dst, const struct iovec *iov,
-				unsigned int nr, size_t skip, size_t len)
-{
-	for (; len && nr; iov++, nr--) {
-		const char __user *src = iov->iov_base;
-		size_t n = iov->iov_len;
-		unsigned long left;
-
-		if (skip >= n) {
-			skip -= n;
-			continue;
-		}
-		src += skip;
-		n = min(n - skip, len);
-		skip = 0;
-		if (!access_ok(src, n))
-			return false;
-		instrument_copy_from_user_before(dst, src, n);
-		left = raw_copy_from_user(dst, src, n);
-		instrument_copy_from_user_after(dst, src, n, left);
-		if (left)
-			return false;
-		dst += n;
-		len -= n;
-	}
-	return !len;
 }
 
 /*
@@ -123,8 +80,8 @@ static int kvio_net_build_xdp(struct kvio_net_vq *nvq, struct socket *sock,
 	 * iovecs and call the copy routine.
 	 */
 	BUILD_BUG_ON(sizeof(struct virtio_net_hdr_mrg_rxbuf) > NET_SKB_PAD);
-	if (!kvio_net_copy_chain(buf + pad - sock_hlen, vq->iov, out, skip,
-				 sock_hlen + len))
+	if (!kvio_iov_copy_from_user(buf + pad - sock_hlen, vq->iov, out, skip,
+				     sock_hlen + len))
 		goto fault;
 	hdr = buf;
 	gso = &hdr->gso;

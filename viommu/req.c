@@ -34,10 +34,8 @@ struct kvio_iommu_chain {
 
 static int kvio_iommu_read(struct kvio_iommu_chain *c, void *buf, size_t len)
 {
-	struct iov_iter it;
-
-	iov_iter_init(&it, ITER_SOURCE, c->vq->iov, c->out, c->out_len);
-	return copy_from_iter(buf, len, &it) == len ? 0 : -EFAULT;
+	return kvio_iov_copy_from_user(buf, c->vq->iov, c->out, 0, len) ?
+	       0 : -EFAULT;
 }
 
 /* Writes @len bytes at @off of the device-writable part. */

@@ -27,12 +27,15 @@
 
 #include <linux/atomic.h>
 #include <linux/eventfd.h>
+#include <linux/fault-inject-usercopy.h>
+#include <linux/instrumented.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
@@ -521,6 +524,56 @@ static inline bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts,
 		return true;
 	}
 	return false;
+}
+
+/**
+ * kvio_iov_copy_from_user() - copy bytes out of a chain's readable iovecs
+ * @dst: kernel buffer of at least @len bytes
+ * @iov: iovecs from kvio_vq_get_desc() (user addresses in the owner's mm)
+ * @nr: number of iovecs
+ * @skip: bytes at the start of the iovecs to leave out
+ * @len: bytes to copy
+ *
+ * What copy_from_iter() does for an ITER_SOURCE iovec iterator, without
+ * the iterator: access_ok(), the fault-injection and sanitizer hooks and
+ * the arch copy for each piece, all inline.  For the data path, where
+ * iov_iter_init() and the copy routines each cost a call (and a return
+ * thunk) per request; copy_from_user() would add the hardened-usercopy
+ * check of @dst, a buffer the caller owns.  The loop is bounded by @nr.
+ *
+ * Context: the worker, or any context using the owner's mm; may fault
+ * and sleep.
+ * Return: true if all @len bytes were copied, false if the iovecs hold
+ * fewer than @skip + @len bytes or a piece faulted (@dst then holds a
+ * prefix).
+ */
+static inline bool kvio_iov_copy_from_user(void *dst, const struct iovec *iov,
+					   unsigned int nr, size_t skip,
+					   size_t len)
+{
+	for (; len && nr; iov++, nr--) {
+		const char __user *src = iov->iov_base;
+		size_t n = iov->iov_len;
+		unsigned long left;
+
+		if (skip >= n) {
+			skip -= n;
+			continue;
+		}
+		src += skip;
+		n = min(n - skip, len);
+		skip = 0;
+		if (should_fail_usercopy() || !access_ok(src, n))
+			return false;
+		instrument_copy_from_user_before(dst, src, n);
+		left = raw_copy_from_user(dst, src, n);
+		instrument_copy_from_user_after(dst, src, n, left);
+		if (left)
+			return false;
+		dst += n;
+		len -= n;
+	}
+	return !len;
 }
 
 #endif /* _KVIO_VHOST_H */
