@@ -13,8 +13,10 @@
 #ifndef _KVIO_NET_H
 #define _KVIO_NET_H
 
+#include <linux/if_tun.h>
 #include <linux/net.h>
 #include <linux/ptr_ring.h>
+#include <linux/skb_array.h>
 #include <linux/uio.h>
 #include <linux/virtio_net.h>
 #include <net/xdp.h>
@@ -111,11 +113,50 @@ struct ptr_ring *kvio_net_get_ptr_ring(struct socket *sock);
 bool kvio_net_sock_is_tap(struct socket *sock);
 int kvio_net_enable_poll(struct kvio_net_vq *nvq);
 void kvio_net_disable_poll(struct kvio_net_vq *nvq);
-int kvio_net_peek_len(struct kvio_net_vq *rnvq, struct socket *sock);
-void *kvio_net_rxq_consume(struct kvio_net_vq *rnvq);
+int kvio_net_peek_len_slow(struct kvio_net_vq *rnvq, struct socket *sock);
 void kvio_net_rxq_unproduce(struct kvio_net_vq *rnvq);
 bool kvio_net_sock_has_rx_data(struct kvio_net_vq *rnvq,
 			       struct socket *sock);
+
+static inline bool kvio_net_rxq_empty(const struct kvio_net_rxq *rxq)
+{
+	return rxq->head == rxq->tail;
+}
+
+/* Length of a tun/tap ring entry: an skb or a tagged XDP frame. */
+static inline int kvio_net_ring_entry_len(void *ptr)
+{
+	if (tun_is_xdp_frame(ptr))
+		return tun_ptr_to_xdp(ptr)->len;
+
+	return __skb_array_len_with_tag(ptr);
+}
+
+/*
+ * Length of the next packet on the socket, 0 if none.  Inline for the
+ * packets of a tun/tap batch already taken; a new batch and AF_PACKET go
+ * through kvio_net_peek_len_slow().
+ */
+static inline int kvio_net_peek_len(struct kvio_net_vq *rnvq,
+				    struct socket *sock)
+{
+	struct kvio_net_rxq *rxq = &rnvq->rxq;
+
+	if (likely(rnvq->rx_ring && !kvio_net_rxq_empty(rxq)))
+		return kvio_net_ring_entry_len(rxq->queue[rxq->head]);
+	return kvio_net_peek_len_slow(rnvq, sock);
+}
+
+/* The entry kvio_net_peek_len() looked at, for recvmsg()'s msg_control. */
+static inline void *kvio_net_rxq_consume(struct kvio_net_vq *rnvq)
+{
+	struct kvio_net_rxq *rxq = &rnvq->rxq;
+
+	if (!rnvq->rx_ring || kvio_net_rxq_empty(rxq))
+		return NULL;
+
+	return rxq->queue[rxq->head++];
+}
 
 /* busypoll.c */
 void kvio_net_busy_poll(struct kvio_net *net, bool poll_rx);

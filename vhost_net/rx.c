@@ -131,14 +131,66 @@ static void kvio_net_rx_drop(struct socket *sock, struct msghdr *msg,
 	pr_debug("RX packet of %zu bytes dropped: no room (%d)\n", len, err);
 }
 
+/*
+ * Finish the vnet header of a packet of @len bytes just received into
+ * vq->iov[0 .. @in): the whole header first if the kernel adds it
+ * (@vhost_hlen; the socket wrote after it), then num_buffers if it is ours
+ * to set.  When the socket wrote the header and the first buffer holds all
+ * of it, as every guest driver we know posts it, num_buffers is one store
+ * rather than an iov_iter walk and a copy.  Returns 0 or -EFAULT.
+ */
+static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
+				  size_t len, size_t vhost_hlen,
+				  bool set_num_buffers, int headcount)
+{
+	static const struct virtio_net_hdr hdr = {
+		.flags = 0,
+		.gso_type = VIRTIO_NET_HDR_GSO_NONE,
+	};
+	__virtio16 num_buffers = cpu_to_kvio16(vq, headcount);
+	__virtio16 __user *field;
+	struct iov_iter it;
+
+	if (!vhost_hlen) {
+		if (!set_num_buffers)
+			return 0;
+		if (likely(vq->iov[0].iov_len >=
+			   sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
+			field = vq->iov[0].iov_base +
+				offsetof(struct virtio_net_hdr_mrg_rxbuf,
+					 num_buffers);
+			/* One inline store: __put_user() is a call. */
+			if (!user_access_begin(field, sizeof(*field)))
+				return -EFAULT;
+			unsafe_put_user(num_buffers, field, fault);
+			user_access_end();
+			return 0;
+		}
+	}
+
+	iov_iter_init(&it, ITER_DEST, vq->iov, in, len);
+	if (vhost_hlen) {
+		if (copy_to_iter(&hdr, sizeof(hdr), &it) != sizeof(hdr))
+			return -EFAULT;
+	} else {
+		/* The socket wrote it; skip to num_buffers. */
+		iov_iter_advance(&it, sizeof(hdr));
+	}
+	if (set_num_buffers &&
+	    copy_to_iter(&num_buffers, sizeof(num_buffers), &it) !=
+	    sizeof(num_buffers))
+		return -EFAULT;
+	return 0;
+
+fault:
+	user_access_end();
+	return -EFAULT;
+}
+
 void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			struct socket *sock)
 {
 	struct kvio_vq *vq = &nvq->vq;
-	const struct virtio_net_hdr hdr = {
-		.flags = 0,
-		.gso_type = VIRTIO_NET_HDR_GSO_NONE,
-	};
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
 	size_t vhost_hlen = nvq->vhost_hlen;
 	size_t sock_hlen = nvq->sock_hlen;
@@ -146,8 +198,6 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 	struct kvio_log *vq_log = NULL;
 	unsigned int in, log_num = 0;
 	bool mergeable, set_num_buffers;
-	struct iov_iter fixup;
-	__virtio16 num_buffers;
 	int recv_pkts = 0;
 	int headcount, peeked, err;
 	bool faulted;
@@ -203,9 +253,9 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 		}
 
 		iov_iter_init(&msg.msg_iter, ITER_DEST, vq->iov, in, vhost_len);
-		fixup = msg.msg_iter;
 		/* The kernel owns the header: the socket writes after it. */
-		iov_iter_advance(&msg.msg_iter, vhost_hlen);
+		if (vhost_hlen)
+			iov_iter_advance(&msg.msg_iter, vhost_hlen);
 
 		err = sock->ops->recvmsg(sock, &msg, sock_len,
 					 MSG_DONTWAIT | MSG_TRUNC);
@@ -221,20 +271,9 @@ void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,
 			continue;
 		}
 
-		if (vhost_hlen) {
-			if (copy_to_iter(&hdr, sizeof(hdr), &fixup) !=
-			    sizeof(hdr))
-				goto bad_header;
-		} else {
-			/* The socket wrote it; skip to num_buffers. */
-			iov_iter_advance(&fixup, sizeof(hdr));
-		}
-		if (set_num_buffers) {
-			num_buffers = cpu_to_kvio16(vq, headcount);
-			if (copy_to_iter(&num_buffers, sizeof(num_buffers),
-					 &fixup) != sizeof(num_buffers))
-				goto bad_header;
-		}
+		if (kvio_net_rx_fix_header(vq, in, vhost_len, vhost_hlen,
+					   set_num_buffers, headcount))
+			goto bad_header;
 
 		if (unlikely(vq_log))
 			kvio_log_write(vq, vq_log, log_num, vhost_len);

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kvio_net backends: which fds can carry a ring's packets, how their socket
- * is polled, and how the RX side learns the length of the next packet.
+ * is polled, and how the RX side learns the length of the next packet
+ * (the per-packet part inline in net.h).
  */
 #include <linux/file.h>
 #include <linux/if_packet.h>
 #include <linux/if_tap.h>
 #include <linux/if_tun.h>
-#include <linux/if_vlan.h>
-#include <linux/skb_array.h>
 #include <linux/skbuff.h>
 #include <net/sock.h>
 
@@ -115,22 +114,9 @@ void kvio_net_disable_poll(struct kvio_net_vq *nvq)
 	nvq->sock_polling = false;
 }
 
-static bool kvio_net_rxq_empty(struct kvio_net_rxq *rxq)
-{
-	return rxq->head == rxq->tail;
-}
-
-/* Length of a tun/tap ring entry: an skb or a tagged XDP frame. */
-static int kvio_net_ring_entry_len(void *ptr)
-{
-	if (tun_is_xdp_frame(ptr))
-		return tun_ptr_to_xdp(ptr)->len;
-
-	return __skb_array_len_with_tag(ptr);
-}
-
 /*
- * Length of the next packet on the socket, 0 if none.
+ * kvio_net_peek_len() when it has no batched entry to look at: the length of
+ * the next packet on the socket, 0 if none.
  *
  * tun/tap: entries are taken off the ptr_ring KVIO_NET_BATCH at a time (one
  * consumer-lock round trip per batch instead of per packet) and handed one by
@@ -140,7 +126,7 @@ static int kvio_net_ring_entry_len(void *ptr)
  * AF_PACKET: the head of the receive queue.  packet_recvmsg() copies
  * skb->len bytes (a VLAN tag stays in the metadata), so no VLAN_HLEN here.
  */
-int kvio_net_peek_len(struct kvio_net_vq *rnvq, struct socket *sock)
+int kvio_net_peek_len_slow(struct kvio_net_vq *rnvq, struct socket *sock)
 {
 	struct kvio_net_rxq *rxq = &rnvq->rxq;
 	struct sk_buff *skb;
@@ -168,17 +154,6 @@ int kvio_net_peek_len(struct kvio_net_vq *rnvq, struct socket *sock)
 		len = skb->len;
 	spin_unlock_irqrestore(&sock->sk->sk_receive_queue.lock, flags);
 	return len;
-}
-
-/* The entry kvio_net_peek_len() looked at, for recvmsg()'s msg_control. */
-void *kvio_net_rxq_consume(struct kvio_net_vq *rnvq)
-{
-	struct kvio_net_rxq *rxq = &rnvq->rxq;
-
-	if (!rnvq->rx_ring || kvio_net_rxq_empty(rxq))
-		return NULL;
-
-	return rxq->queue[rxq->head++];
 }
 
 /* Give entries batched but not received back to the ring, in order. */
