@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -316,25 +317,28 @@ static int case_rx_mrg(const struct kt_target *t)
 }
 
 /*
- * RX buffers that split the 12-byte header 5 + 7, the pieces apart in guest
- * memory and the frame in a third: num_buffers lands in the second piece,
- * nothing lands between them, and the frame is whole.  (The device writes
- * num_buffers in one store when the first buffer holds the header; this is
- * the layout where it must not.)
+ * RX buffers that split the 12-byte header 5 + 7, 10 + 2 and 11 + 1, the
+ * pieces apart in guest memory and the frame in a third: num_buffers lands
+ * where the split puts it, nothing lands between the pieces, and the frame
+ * is whole.  (The device writes num_buffers in one store when the first
+ * buffer holds the whole header; these are the layouts where it must not,
+ * the last two one byte either side of a check against the 10-byte
+ * header.)
  */
 static int case_rx_split_header(const struct kt_target *t)
 {
 	const struct variant *v = kt_case_data();
 	static const size_t sizes[] = { 60, 700, 1400 };
+	static const uint32_t splits[] = { 5, 10, 11 };
 	const uint32_t bufsz = 2048, frame_off = 512, gap_off = 256;
 	struct virtio_net_hdr_mrg_rxbuf hdr;
-	struct kt_vq *vq;
+	uint32_t id, used_len, first;
 	uint8_t frame[2048], *p;
-	uint32_t id, used_len;
 	uint64_t gpa, token;
 	struct kt_buf b[3];
+	struct kt_vq *vq;
 	struct kt_net n;
-	size_t i, j, len;
+	size_t i, j, k, len;
 	int r;
 
 	r = kt_net_open(&n, t, v->features | F_MRG, 64, bufsz, 0);
@@ -342,46 +346,58 @@ static int case_rx_split_header(const struct kt_target *t)
 		return r;
 	KT_ASSERT(n.hdr_len == 12, "hdr_len %zu", n.hdr_len);
 	vq = &n.dev.vq[KT_RXQ];
-	for (i = 0; i < 4; i++) {
-		gpa = kt_pool_get(&n.rxpool);
-		KT_ASSERT(gpa, "RX pool empty");
-		memset(kt_gpa(&n.dev.mem, gpa), 0xaa, frame_off);
-		b[0] = (struct kt_buf){ gpa, 5 };
-		b[1] = (struct kt_buf){ gpa + gap_off, 7 };
-		b[2] = (struct kt_buf){ gpa + frame_off, bufsz - frame_off };
-		KT_ASSERT(kt_vq_add(vq, NULL, 0, b, 3, false, gpa) >= 0,
-			  "posting chain %zu", i);
-	}
-	kt_vq_kick(vq);
+	for (k = 0; k < sizeof(splits) / sizeof(splits[0]); k++) {
+		first = splits[k];
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			gpa = kt_pool_get(&n.rxpool);
+			KT_ASSERT(gpa, "RX pool empty");
+			memset(kt_gpa(&n.dev.mem, gpa), 0xaa, frame_off);
+			b[0] = (struct kt_buf){ gpa, first };
+			b[1] = (struct kt_buf){ gpa + gap_off, 12 - first };
+			b[2] = (struct kt_buf){ gpa + frame_off,
+						bufsz - frame_off };
+			KT_ASSERT(kt_vq_add(vq, NULL, 0, b, 3, false, gpa) >= 0,
+				  "posting a chain");
+			kt_vq_kick(vq);
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		len = kt_frame_test(frame, kt_guest_mac, n.tap.mac,
-				    sizes[i] - 14, (uint32_t)i + 50);
-		KT_TRY(inject(&n, frame, len));
-		r = kt_vq_wait_used(vq, &id, &used_len, &token, WAIT_MS);
-		KT_ASSERT(r == 1, "frame %zu: no used entry (%d)", i, r);
-		KT_ASSERT(used_len == n.hdr_len + len,
-			  "frame %zu: used length %u, want %zu", i, used_len,
-			  n.hdr_len + len);
-		p = kt_gpa(&n.dev.mem, token);
-		memcpy(&hdr, p, 5);
-		memcpy((uint8_t *)&hdr + 5, p + gap_off, 7);
-		KT_ASSERT(hdr.num_buffers == 1, "frame %zu: num_buffers %u",
-			  i, hdr.num_buffers);
-		KT_ASSERT(hdr.hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE &&
-			  !(hdr.hdr.flags & ~VIRTIO_NET_HDR_F_DATA_VALID),
-			  "frame %zu: flags 0x%x gso_type %u", i,
-			  hdr.hdr.flags, hdr.hdr.gso_type);
-		for (j = 5; j < frame_off; j++) {
-			if (j >= gap_off && j < gap_off + 7)
-				continue;
-			KT_ASSERT(p[j] == 0xaa,
-				  "frame %zu: byte %zu outside the buffers written (0x%02x)",
-				  i, j, p[j]);
+			len = kt_frame_test(frame, kt_guest_mac, n.tap.mac,
+					    sizes[i] - 14,
+					    (uint32_t)(k * 10 + i + 50));
+			KT_TRY(inject(&n, frame, len));
+			r = kt_vq_wait_used(vq, &id, &used_len, &token,
+					    WAIT_MS);
+			KT_ASSERT(r == 1, "%u + %u: no used entry (%d)", first,
+				  12 - first, r);
+			KT_ASSERT(token == gpa, "%u + %u: another chain used",
+				  first, 12 - first);
+			KT_ASSERT(used_len == n.hdr_len + len,
+				  "%u + %u: used length %u, want %zu", first,
+				  12 - first, used_len, n.hdr_len + len);
+			p = kt_gpa(&n.dev.mem, token);
+			memcpy(&hdr, p, first);
+			memcpy((uint8_t *)&hdr + first, p + gap_off,
+			       12 - first);
+			KT_ASSERT(le16toh(hdr.num_buffers) == 1,
+				  "%u + %u: num_buffers %u", first, 12 - first,
+				  le16toh(hdr.num_buffers));
+			KT_ASSERT(hdr.hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE &&
+				  !(hdr.hdr.flags &
+				    ~VIRTIO_NET_HDR_F_DATA_VALID),
+				  "%u + %u: flags 0x%x gso_type %u", first,
+				  12 - first, hdr.hdr.flags, hdr.hdr.gso_type);
+			for (j = first; j < frame_off; j++) {
+				if (j >= gap_off && j < gap_off + 12 - first)
+					continue;
+				KT_ASSERT(p[j] == 0xaa,
+					  "%u + %u: byte %zu outside the buffers written (0x%02x)",
+					  first, 12 - first, j, p[j]);
+			}
+			KT_ASSERT(kt_bytes_equal(p + frame_off, len, frame, len,
+						 "received frame"),
+				  "%u + %u: %zu-byte frame differs", first,
+				  12 - first, len);
+			kt_pool_put(&n.rxpool, gpa);
 		}
-		KT_ASSERT(kt_bytes_equal(p + frame_off, len, frame, len,
-					 "received frame"),
-			  "frame %zu differs", i);
 	}
 	kt_net_close(&n);
 	return KT_PASS;
@@ -882,9 +898,9 @@ static const struct kt_case cases[] = {
 	  case_rx_mrg, .data = VARIANT(0, 0) },
 	{ "RX mergeable buffers (device header): num_buffers and spans",
 	  case_rx_mrg, .data = VARIANT(F_V1 | F_VHOST_HDR, 0) },
-	{ "RX 12-byte header split 5 + 7 apart from the frame, from the tap",
+	{ "RX 12-byte header split 5 + 7, 10 + 2, 11 + 1 apart from the frame, from the tap",
 	  case_rx_split_header, .data = VARIANT(F_V1, 0) },
-	{ "RX 12-byte header split 5 + 7 apart from the frame, written by the device",
+	{ "RX 12-byte header split 5 + 7, 10 + 2, 11 + 1 apart from the frame, written by the device",
 	  case_rx_split_header, .data = VARIANT(F_V1 | F_VHOST_HDR, 0) },
 	{ "RX frame larger than the buffer without MRG_RXBUF dropped (tap header)",
 	  case_rx_oversize, .data = VARIANT(0, 0) },

@@ -9,7 +9,9 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fault-inject-usercopy.h>
 #include <linux/socket.h>
+#include <linux/uaccess.h>
 
 #include "net.h"
 
@@ -160,10 +162,12 @@ static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
 				offsetof(struct virtio_net_hdr_mrg_rxbuf,
 					 num_buffers);
 			/* One inline store: __put_user() is a call. */
-			if (!user_access_begin(field, sizeof(*field)))
+			might_fault();
+			if (should_fail_usercopy() ||
+			    !user_write_access_begin(field, sizeof(*field)))
 				return -EFAULT;
 			unsafe_put_user(num_buffers, field, fault);
-			user_access_end();
+			user_write_access_end();
 			return 0;
 		}
 	}
@@ -183,7 +187,7 @@ static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
 	return 0;
 
 fault:
-	user_access_end();
+	user_write_access_end();
 	return -EFAULT;
 }
 

@@ -34,6 +34,9 @@ struct kvio_iommu_chain {
 
 static int kvio_iommu_read(struct kvio_iommu_chain *c, void *buf, size_t len)
 {
+	/* Not the data path: keep copy_from_iter()'s check of @buf. */
+	if (!check_copy_size(buf, len, false))
+		return -EFAULT;
 	return kvio_iov_copy_from_user(buf, c->vq->iov, c->out, 0, len) ?
 	       0 : -EFAULT;
 }

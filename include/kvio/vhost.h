@@ -28,8 +28,8 @@
 #include <linux/atomic.h>
 #include <linux/eventfd.h>
 #include <linux/fault-inject-usercopy.h>
-#include <linux/instrumented.h>
 #include <linux/fs.h>
+#include <linux/instrumented.h>
 #include <linux/llist.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -534,12 +534,16 @@ static inline bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts,
  * @skip: bytes at the start of the iovecs to leave out
  * @len: bytes to copy
  *
- * What copy_from_iter() does for an ITER_SOURCE iovec iterator, without
- * the iterator: access_ok(), the fault-injection and sanitizer hooks and
- * the arch copy for each piece, all inline.  For the data path, where
- * iov_iter_init() and the copy routines each cost a call (and a return
- * thunk) per request; copy_from_user() would add the hardened-usercopy
- * check of @dst, a buffer the caller owns.  The loop is bounded by @nr.
+ * What copyin() in lib/iov_iter.c does for each piece of an ITER_SOURCE
+ * iovec iterator, without the iterator: access_ok(), the fault-injection
+ * and sanitizer hooks and the arch copy, all inline.  For the data path,
+ * where iov_iter_init() and the copy routines each cost a call (and a
+ * return thunk) per request.  Unlike copy_from_iter() and copy_from_user()
+ * it does not run the hardened-usercopy check on @dst (one more call): a
+ * caller copying into an object whose size the compiler cannot see
+ * bounds @len itself, or calls check_copy_size() first.  Hardening that
+ * later kernels add to copy_from_user() is not picked up here.  The loop
+ * is bounded by @nr.
  *
  * Context: the worker, or any context using the owner's mm; may fault
  * and sleep.
@@ -551,6 +555,7 @@ static inline bool kvio_iov_copy_from_user(void *dst, const struct iovec *iov,
 					   unsigned int nr, size_t skip,
 					   size_t len)
 {
+	might_fault();
 	for (; len && nr; iov++, nr--) {
 		const char __user *src = iov->iov_base;
 		size_t n = iov->iov_len;
