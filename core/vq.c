@@ -304,7 +304,7 @@ static int kvio_used_put16(struct kvio_vq *vq, size_t off, u16 val)
 	int ret;
 
 	if (likely(base))
-		ret = put_user(v, (__virtio16 __user *)(base + off));
+		ret = kvio_user_put16(v, (__virtio16 __user *)(base + off));
 	else
 		ret = kvio_area_copy(vq, KVIO_RING_USED, off, &v, sizeof(v),
 				     true);

@@ -332,7 +332,7 @@ static int case_rx_split_header(const struct kt_target *t)
 	static const uint32_t splits[] = { 5, 10, 11 };
 	const uint32_t bufsz = 2048, frame_off = 512, gap_off = 256;
 	struct virtio_net_hdr_mrg_rxbuf hdr;
-	uint32_t id, used_len, first;
+	uint32_t used_len, first;
 	uint8_t frame[2048], *p;
 	uint64_t gpa, token;
 	struct kt_buf b[3];
@@ -364,7 +364,7 @@ static int case_rx_split_header(const struct kt_target *t)
 					    sizes[i] - 14,
 					    (uint32_t)(k * 10 + i + 50));
 			KT_TRY(inject(&n, frame, len));
-			r = kt_vq_wait_used(vq, &id, &used_len, &token,
+			r = kt_vq_wait_used(vq, NULL, &used_len, &token,
 					    WAIT_MS);
 			KT_ASSERT(r == 1, "%u + %u: no used entry (%d)", first,
 				  12 - first, r);

@@ -11,7 +11,6 @@
 
 #include <linux/fault-inject-usercopy.h>
 #include <linux/socket.h>
-#include <linux/uaccess.h>
 
 #include "net.h"
 
@@ -161,14 +160,10 @@ static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
 			field = vq->iov[0].iov_base +
 				offsetof(struct virtio_net_hdr_mrg_rxbuf,
 					 num_buffers);
-			/* One inline store: __put_user() is a call. */
-			might_fault();
-			if (should_fail_usercopy() ||
-			    !user_write_access_begin(field, sizeof(*field)))
+			/* As copy_to_iter() would: fault injection. */
+			if (should_fail_usercopy())
 				return -EFAULT;
-			unsafe_put_user(num_buffers, field, fault);
-			user_write_access_end();
-			return 0;
+			return kvio_user_put16(num_buffers, field);
 		}
 	}
 
@@ -185,10 +180,6 @@ static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
 	    sizeof(num_buffers))
 		return -EFAULT;
 	return 0;
-
-fault:
-	user_write_access_end();
-	return -EFAULT;
 }
 
 void kvio_net_handle_rx(struct kvio_net *net, struct kvio_net_vq *nvq,

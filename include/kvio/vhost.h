@@ -527,6 +527,32 @@ static inline bool kvio_vq_exceeds_weight(struct kvio_vq *vq, int pkts,
 }
 
 /**
+ * kvio_user_put16() - store a 16-bit value at a user address, inline
+ * @val: the value, already in ring byte order
+ * @p: where, in the owner's mm
+ *
+ * put_user() as one store in a user-access section, not a call to the
+ * arch's put_user routine (and a return thunk): for the stores made per
+ * request or per publication, the used index and a packet's num_buffers.
+ *
+ * Context: the worker, or any context using the owner's mm; may fault
+ * and sleep.
+ * Return: 0, or -EFAULT if @p is not a user address or the store faulted.
+ */
+static inline int kvio_user_put16(__virtio16 val, __virtio16 __user *p)
+{
+	might_fault();
+	if (!user_write_access_begin(p, sizeof(*p)))
+		return -EFAULT;
+	unsafe_put_user(val, p, efault);
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
+/**
  * kvio_iov_copy_from_user() - copy bytes out of a chain's readable iovecs
  * @dst: kernel buffer of at least @len bytes
  * @iov: iovecs from kvio_vq_get_desc() (user addresses in the owner's mm)
