@@ -322,7 +322,14 @@ static int kvio_chain_indirect(struct kvio_chain *c,
 	}
 }
 
-int kvio_chain_walk(struct kvio_chain *c, unsigned int head)
+/*
+ * The walk, always inlined: kvio_core runs it from kvio_vq_get_desc() for
+ * every chain a guest posts, where a call of its own would cost a frame,
+ * a stack-protector check and a return thunk per chain.  The KUnit suites
+ * and the fuzzer call kvio_chain_walk().
+ */
+static __always_inline int __kvio_chain_walk(struct kvio_chain *c,
+					     unsigned int head)
 {
 	unsigned int i = head, seen = 0;
 	struct vring_desc raw;
@@ -374,3 +381,10 @@ int kvio_chain_walk(struct kvio_chain *c, unsigned int head)
 		kvio_chain_step(c);
 	}
 }
+
+#ifndef KVIO_CHAIN_DIRECT_OPS
+int kvio_chain_walk(struct kvio_chain *c, unsigned int head)
+{
+	return __kvio_chain_walk(c, head);
+}
+#endif

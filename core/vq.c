@@ -610,31 +610,30 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		     unsigned int *in_num, struct kvio_desc_info *info,
 		     struct kvio_log *log, unsigned int *log_num)
 {
-	struct kvio_chain c = {
-		.priv = vq,
-		.num = vq->num,
-		.little_endian = kvio_vq_is_little_endian(vq),
-		/*
-		 * With an IOVA stage the owner's addresses are logged, one
-		 * per iovec; kvio_log_write() maps them back through the
-		 * memory table.  Otherwise guest-physical ranges, one per
-		 * descriptor.
-		 */
-		.log_uaddr = !!vq->iova,
-		/*
-		 * In a vIOMMU domain an unmapped buffer is the guest's
-		 * (or a strict guest's race with its own UNMAP): that request
-		 * fails, the ring goes on.  The domain's fault op reported it.
-		 */
-		.skip_faults = info && vq->iova && vq->dev->viommu,
-		.iov = iov,
-		.iov_count = iov_count,
-		.log = log,
-		/* Every logged range is at least one iovec. */
-		.log_max = iov_count,
-	};
+	struct kvio_chain *c = &vq->chain;
 	u16 head;
 	int ret;
+
+	c->priv = vq;
+	c->num = vq->num;
+	c->little_endian = kvio_vq_is_little_endian(vq);
+	/*
+	 * With an IOVA stage the owner's addresses are logged, one per
+	 * iovec; kvio_log_write() maps them back through the memory table.
+	 * Otherwise guest-physical ranges, one per descriptor.
+	 */
+	c->log_uaddr = !!vq->iova;
+	/*
+	 * In a vIOMMU domain an unmapped buffer is the guest's (or a strict
+	 * guest's race with its own UNMAP): that request fails, the ring goes
+	 * on.  The domain's fault op reported it.
+	 */
+	c->skip_faults = info && vq->iova && vq->dev->viommu;
+	c->iov = iov;
+	c->iov_count = iov_count;
+	c->log = log;
+	/* Every logged range is at least one iovec. */
+	c->log_max = iov_count;
 
 	*out_num = 0;
 	*in_num = 0;
@@ -643,8 +642,8 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 	if (log)
 		*log_num = 0;
 	/* vq->log has room for vq->iov_limit entries only. */
-	if (log == vq->log && c.log_max > vq->iov_limit)
-		c.log_max = vq->iov_limit;
+	if (log == vq->log && c->log_max > vq->iov_limit)
+		c->log_max = vq->iov_limit;
 
 	ret = kvio_vq_prepare(vq);
 	if (ret)
@@ -667,20 +666,20 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 	if (ret)
 		return kvio_vq_fail(vq, ret, "avail ring unreachable");
 
-	ret = kvio_chain_walk(&c, head);
+	ret = __kvio_chain_walk(c, head);
 	if (ret)
-		return kvio_vq_fail(vq, ret, kvio_chain_fault_str(c.fault));
+		return kvio_vq_fail(vq, ret, kvio_chain_fault_str(c->fault));
 
-	*out_num = c.out;
-	*in_num = c.in;
+	*out_num = c->out;
+	*in_num = c->in;
 	if (info) {
-		info->splits = c.out + c.in - c.bufs;
-		info->faults = c.faults;
-		info->fault_addr = c.fault_addr;
-		info->tail_mapped = c.tail_mapped;
+		info->splits = c->out + c->in - c->bufs;
+		info->faults = c->faults;
+		info->fault_addr = c->fault_addr;
+		info->tail_mapped = c->tail_mapped;
 	}
 	if (log)
-		*log_num = c.log_num;
+		*log_num = c->log_num;
 	vq->last_avail_idx++;
 	return head;
 }

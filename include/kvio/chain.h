@@ -10,8 +10,8 @@
  * (get_user, the memory table and the device IOTLB), in the KUnit suites
  * (tables in kernel memory) and under libFuzzer in userspace (fuzz/, with a
  * small header shim), so all three exercise one implementation.  (kvio_core
- * compiles the ops in rather than calling them through the table: see
- * core/chain.c.)
+ * compiles the ops in rather than calling them through the table, and the
+ * walk into kvio_vq_get_desc(): see core/chain.c.)
  *
  * Nothing here sleeps or allocates; ops may (kvio_core's do).
  */

@@ -140,6 +140,12 @@ struct kvio_vq {
 	struct kvio_log *log;
 	struct vring_used_elem *heads;
 	unsigned int iov_limit;
+	/*
+	 * kvio_vq_get_desc()'s walker state.  Here rather than on its stack:
+	 * the kernel zero-fills locals (INIT_STACK_ALL_ZERO), which for this
+	 * structure was a block clear per chain.
+	 */
+	struct kvio_chain chain;
 
 	u64 acked_features;	/* copy of the device's, read under vq->mutex */
 	u64 acked_backend_features;
