@@ -134,49 +134,53 @@ static void kvio_net_rx_drop(struct socket *sock, struct msghdr *msg,
 
 /*
  * Finish the vnet header of a packet of @len bytes just received into
- * vq->iov[0 .. @in): the whole header first if the kernel adds it
- * (@vhost_hlen; the socket wrote after it), then num_buffers if it is ours
- * to set.  When the socket wrote the header and the first buffer holds all
- * of it, as every guest driver we know posts it, num_buffers is one store
- * rather than an iov_iter walk and a copy.  Returns 0 or -EFAULT.
+ * vq->iov[0 .. @in).  If the kernel adds the header (@vhost_hlen, 10 or 12
+ * bytes; the socket wrote after it), all of it in one copy, num_buffers
+ * with it when the header has one.  Otherwise num_buffers if it is ours
+ * to set: when the first buffer holds the whole header, as every guest
+ * driver we know posts it, one store rather than an iov_iter walk and a
+ * copy.  Returns 0 or -EFAULT.
  */
 static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
 				  size_t len, size_t vhost_hlen,
 				  bool set_num_buffers, int headcount)
 {
-	static const struct virtio_net_hdr hdr = {
-		.flags = 0,
-		.gso_type = VIRTIO_NET_HDR_GSO_NONE,
-	};
 	__virtio16 num_buffers = cpu_to_kvio16(vq, headcount);
 	__virtio16 __user *field;
 	struct iov_iter it;
 
-	if (!vhost_hlen) {
-		if (!set_num_buffers)
-			return 0;
-		if (likely(vq->iov[0].iov_len >=
-			   sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
-			field = vq->iov[0].iov_base +
-				offsetof(struct virtio_net_hdr_mrg_rxbuf,
-					 num_buffers);
-			/* As copy_to_iter() would: fault injection. */
-			if (should_fail_usercopy())
-				return -EFAULT;
-			return kvio_user_put16(num_buffers, field);
-		}
-	}
-
-	iov_iter_init(&it, ITER_DEST, vq->iov, in, len);
 	if (vhost_hlen) {
-		if (copy_to_iter(&hdr, sizeof(hdr), &it) != sizeof(hdr))
+		/*
+		 * vhost_hlen is the size of one of these headers, 10 or 12
+		 * (kvio_net_vq_features_set()); with 12 (set_num_buffers)
+		 * num_buffers is its tail.
+		 */
+		struct virtio_net_hdr_mrg_rxbuf hdr = {
+			.hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE,
+			.num_buffers = num_buffers,
+		};
+
+		iov_iter_init(&it, ITER_DEST, vq->iov, in, len);
+		if (copy_to_iter(&hdr, vhost_hlen, &it) != vhost_hlen)
 			return -EFAULT;
-	} else {
-		/* The socket wrote it; skip to num_buffers. */
-		iov_iter_advance(&it, sizeof(hdr));
+		return 0;
 	}
-	if (set_num_buffers &&
-	    copy_to_iter(&num_buffers, sizeof(num_buffers), &it) !=
+	if (!set_num_buffers)
+		return 0;
+
+	if (likely(vq->iov[0].iov_len >=
+		   sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
+		field = vq->iov[0].iov_base +
+			offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers);
+		/* As copy_to_iter() would: fault injection. */
+		if (should_fail_usercopy())
+			return -EFAULT;
+		return kvio_user_put16(num_buffers, field);
+	}
+	/* The socket wrote the header; num_buffers is past its first part. */
+	iov_iter_init(&it, ITER_DEST, vq->iov, in, len);
+	iov_iter_advance(&it, sizeof(struct virtio_net_hdr));
+	if (copy_to_iter(&num_buffers, sizeof(num_buffers), &it) !=
 	    sizeof(num_buffers))
 		return -EFAULT;
 	return 0;
