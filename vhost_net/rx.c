@@ -146,7 +146,6 @@ static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
 				  bool set_num_buffers, int headcount)
 {
 	__virtio16 num_buffers = cpu_to_kvio16(vq, headcount);
-	__virtio16 __user *field;
 	struct iov_iter it;
 
 	if (vhost_hlen) {
@@ -170,8 +169,9 @@ static int kvio_net_rx_fix_header(struct kvio_vq *vq, unsigned int in,
 
 	if (likely(vq->iov[0].iov_len >=
 		   sizeof(struct virtio_net_hdr_mrg_rxbuf))) {
-		field = vq->iov[0].iov_base +
+		__virtio16 __user *field = vq->iov[0].iov_base +
 			offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers);
+
 		/* As copy_to_iter() would: fault injection. */
 		if (should_fail_usercopy())
 			return -EFAULT;

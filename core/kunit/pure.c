@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kvio_core_kunit.ko: KUnit suites for the engine's logic that needs no
- * device (chain_kunit.c, iotlb_kunit.c, log_kunit.c).
+ * owner process (chain_kunit.c, as_kunit.c, dev_kunit.c, log_kunit.c).
  *
  * The pure code is compiled into this module a second time, from the very
  * same sources, because kvio_core does not export it; the range maps are

@@ -141,9 +141,11 @@ struct kvio_vq {
 	struct vring_used_elem *heads;
 	unsigned int iov_limit;
 	/*
-	 * kvio_vq_get_desc()'s walker state.  Here rather than on its stack:
-	 * the kernel zero-fills locals (INIT_STACK_ALL_ZERO), which for this
-	 * structure was a block clear per chain.
+	 * kvio_vq_get_desc()'s walker state, meaningful only during a call
+	 * (vq->mutex held; its iov and log point at the caller's arrays).
+	 * Here rather than on its stack: the kernel zero-fills locals
+	 * (INIT_STACK_ALL_ZERO), which for this structure was a block clear
+	 * per chain.
 	 */
 	struct kvio_chain chain;
 
