@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # shellcheck shell=bash disable=SC2154
 #
-# L1's side of the nested-guest tests (test_vmm_net.sh, test_libvirt_net.sh),
-# sourced by both: the L2 kernel and initramfs (mkinitramfs-l2, l2-init), the
-# tap L2's NIC is attached to, reading L2's "KVIO-L2: " console lines, and
-# the traffic cases (ping each way, TCP each way checked by sha256).
+# L1's side of the nested-guest tests (test_vmm_net.sh, test_libvirt_net.sh,
+# test_kvio_vmm.sh), sourced by each: the L2 kernel and initramfs
+# (mkinitramfs-l2, l2-init), the tap L2's NIC is attached to, reading L2's
+# "KVIO-L2: " console lines, the traffic cases (ping each way, TCP each way
+# checked by sha256), and what a guest that stopped answering left to see.
 #
 #   . "$top/selftests/vmm/l1-lib.sh"
 #
@@ -61,8 +62,45 @@ show_failure() {
 			awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, "");
 				printf "QEMU state %s, %.1f s of CPU so far\n",
 				       $1, ($12 + $13) / hz }' "/proc/$qpid/stat"
+			vmm_threads
 		fi
 	} | diag
+}
+
+# vmm_threads: each thread of the VMM (qpid) in one line: its name, state,
+# CPU time and the top of its kernel stack.  A guest CPU whose thread sits
+# in KVM's halt path is waiting for an interrupt that does not come; one
+# running in the guest is busy there; one anywhere else (a futex, a
+# device's ioctl) is held up by the VMM or the kernel, not by the guest.
+vmm_threads() {
+	local t hz
+	hz=$(getconf CLK_TCK)
+	for t in /proc/"$qpid"/task/*; do
+		[ -r "$t/stat" ] || continue
+		awk -v hz="$hz" -v comm="$(cat "$t/comm" 2>/dev/null)" \
+		    -v stack="$(head -n 4 "$t/stack" 2>/dev/null | sed 's/^\[<[0-9a-f]*>\] //; s/+0x[0-9a-f]*\/0x[0-9a-f]*//' | paste -sd' ')" \
+		    '{ sub(/^.*\) /, "");
+		       printf "thread %s: state %s, %.1f s of CPU, stack: %s\n",
+			      comm, $1, ($12 + $13) / hz, stack == "" ? "-" : stack }' "$t/stat"
+	done
+}
+
+# l2_kernel_stopped CONSOLE...: prints why and returns 0 when a console
+# shows L2's kernel stopped the way the outer emulator's nested SVM has
+# stopped it (Documentation/testing.rst, "The outer QEMU"): dead of an oops
+# ("Fatal exception"), or a CPU that takes no interrupt any more (an RCU
+# stall, a soft lockup); and L1's own kernel log holds no report.  A
+# deliberate panic (sysrq) is none of these.
+l2_kernel_stopped() {
+	local c hit=
+	for c in "$@"; do
+		hit=$(grep -aoE 'Kernel panic - not syncing: Fatal exception|rcu: INFO: rcu_(preempt|sched) detected stalls|watchdog: BUG: soft lockup' "$c" 2>/dev/null | head -n 1)
+		[ -z "$hit" ] || break
+	done
+	[ -n "$hit" ] || return 1
+	dmesg > "$work/l1.dmesg" 2>&1 &&
+		"$top/scripts/vm/check-log" "$work/l1.dmesg" > /dev/null 2>&1 || return 1
+	echo "L2's kernel: \"$hit\", L1's log clean"
 }
 
 # nc_retry OUT ERR nc-args...: busybox nc, retried while the connection is

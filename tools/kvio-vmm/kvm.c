@@ -887,6 +887,8 @@ int vmm_vcpus_start(struct vmm *vm)
 		return -1;
 	}
 	for (i = 0; i < vm->ncpus; i++) {
+		char comm[16];
+
 		err = pthread_create(&vm->plat->vcpu[i].thread, NULL,
 				     vcpu_thread, &vm->plat->vcpu[i]);
 		if (err) {
@@ -895,6 +897,13 @@ int vmm_vcpus_start(struct vmm *vm)
 			return -1;
 		}
 		vm->plat->vcpu[i].started = true;
+		/*
+		 * Its name in /proc/PID/task/TID/comm, so a guest CPU that
+		 * stands still can be told from the VMM's other threads
+		 * (what the tests print of a guest that stopped answering).
+		 */
+		snprintf(comm, sizeof(comm), "vcpu%d", i);
+		pthread_setname_np(vm->plat->vcpu[i].thread, comm);
 	}
 	return 0;
 }
