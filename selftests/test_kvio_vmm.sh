@@ -600,12 +600,12 @@ for g in ${groups//,/ }; do
 	n_before=$n
 	failed_before=$failed
 	run_group "$g"
-	# A group whose guest's kernel the outer emulator stopped (l1-lib.sh,
-	# l2_kernel_stopped) runs once more; its first run stays in the output
-	# as diagnostics, only the second run's cases count.  The signals
-	# group's panic is its own doing.
+	# A group whose guest's kernel the outer emulator stopped
+	# (selftests/vmm/l2-stopped) runs once more; its first run stays in
+	# the output as diagnostics, only the second run's cases count.  The
+	# signals group's panic is its own doing.
 	if [ "$failed" != "$failed_before" ] && [ "$g" != signals ] &&
-	   why=$(l2_kernel_stopped "${group_consoles[@]}"); then
+	   why=$("$top/selftests/vmm/l2-stopped" "${group_consoles[@]}"); then
 		sed 's/^/# first run: /' "$work/group.tap"
 		echo "# group $g: $why: once more"
 		n=$n_before

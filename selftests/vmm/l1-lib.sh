@@ -85,24 +85,6 @@ vmm_threads() {
 	done
 }
 
-# l2_kernel_stopped CONSOLE...: prints why and returns 0 when a console
-# shows L2's kernel stopped the way the outer emulator's nested SVM has
-# stopped it (Documentation/testing.rst, "The outer QEMU"): dead of an oops
-# ("Fatal exception"), or a CPU that takes no interrupt any more (an RCU
-# stall, a soft lockup); and L1's own kernel log holds no report.  A
-# deliberate panic (sysrq) is none of these.
-l2_kernel_stopped() {
-	local c hit=
-	for c in "$@"; do
-		hit=$(grep -aoE 'Kernel panic - not syncing: Fatal exception|rcu: INFO: rcu_(preempt|sched) detected stalls|watchdog: BUG: soft lockup' "$c" 2>/dev/null | head -n 1)
-		[ -z "$hit" ] || break
-	done
-	[ -n "$hit" ] || return 1
-	dmesg > "$work/l1.dmesg" 2>&1 &&
-		"$top/scripts/vm/check-log" "$work/l1.dmesg" > /dev/null 2>&1 || return 1
-	echo "L2's kernel: \"$hit\", L1's log clean"
-}
-
 # nc_retry OUT ERR nc-args...: busybox nc, retried while the connection is
 # refused (a listener that is not bound yet); never retried once connected,
 # since each L2 listener accepts one connection only.
