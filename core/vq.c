@@ -632,8 +632,11 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 	c->iov = iov;
 	c->iov_count = iov_count;
 	c->log = log;
-	/* Every logged range is at least one iovec. */
-	c->log_max = iov_count;
+	/*
+	 * Every logged range is at least one iovec; vq->log has room for
+	 * vq->iov_limit entries only.
+	 */
+	c->log_max = log == vq->log ? min(iov_count, vq->iov_limit) : iov_count;
 
 	*out_num = 0;
 	*in_num = 0;
@@ -641,9 +644,6 @@ int kvio_vq_get_desc(struct kvio_vq *vq, struct iovec *iov,
 		memset(info, 0, sizeof(*info));
 	if (log)
 		*log_num = 0;
-	/* vq->log has room for vq->iov_limit entries only. */
-	if (log == vq->log && c->log_max > vq->iov_limit)
-		c->log_max = vq->iov_limit;
 
 	ret = kvio_vq_prepare(vq);
 	if (ret)
