@@ -142,9 +142,13 @@ stop_vmm() {
 cleanup() {
 	stop_vmm
 	del_tap
+	# A group cut short (the caller's time limit) shows what it had.
+	[ -s "$work/group.tap" ] && sed 's/^/# unfinished: /' "$work/group.tap" >&3
 	[ -z "$keep" ] || cp "$work"/*.console "$keep/" 2>/dev/null
 	rm -rf "$work"
 }
+# The program's own stdout, while a group's lines go to $work/group.tap.
+exec 3>&1
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -583,9 +587,10 @@ run_group() {
 	group_consoles=()
 	{
 		"group_$1"
-		# A group that failed with its guest's kernel dead: how it died.
+		# A group that failed with its guest's kernel dead or stuck:
+		# how it died.
 		if [ "$failed" != "$failed0" ] && [ -n "${log:-}" ] &&
-		   grep -aq 'Kernel panic - not syncing' "$log" 2>/dev/null; then
+		   grep -aqE 'Kernel panic - not syncing|detected (expedited )?stall|soft lockup' "$log" 2>/dev/null; then
 			show_failure
 		fi
 	} > "$work/group.tap"
@@ -605,14 +610,19 @@ for g in ${groups//,/ }; do
 	# the output as diagnostics, only the second run's cases count.  The
 	# signals group's panic is its own doing.
 	if [ "$failed" != "$failed_before" ] && [ "$g" != signals ] &&
-	   why=$("$top/selftests/vmm/l2-stopped" "${group_consoles[@]}"); then
+	   why=$("$top/selftests/vmm/l2-stopped" "$work/group.tap" "${group_consoles[@]}"); then
 		sed 's/^/# first run: /' "$work/group.tap"
 		echo "# group $g: $why: once more"
+		# The first run's consoles kept apart (KVIO_OUT keeps them).
+		for c in "${group_consoles[@]}"; do
+			mv "$c" "${c%.console}-1.console"
+		done
 		n=$n_before
 		failed=$failed_before
 		run_group "$g"
 	fi
 	cat "$work/group.tap"
+	rm -f "$work/group.tap"
 done
 echo "1..$n"
 echo "# $n cases, $failed failed"
